@@ -1,0 +1,70 @@
+"""Word timings from a phoneme timeline whose word breaks are spaces (Piper, Kokoro, espeak-ng IPA).
+
+Engines spell numbers and abbreviations out ("42" -> "forty two"), so phoneme words and text
+words need not match one to one. Words are matched in order: when the counts agree each text
+word takes its phoneme word; otherwise the phoneme words are shared out over the text words in
+proportion to their letters, so every text word gets a span and spans stay monotonic.
+"""
+
+from __future__ import annotations
+
+from gateway.text import Segment, words_with_offsets
+from gateway.timeline import PhonemeSpan, WordSpan
+
+#: Symbols that separate or surround words without being sounds of a word.
+BREAKS = frozenset(" ^$_")
+PUNCTUATION = frozenset(",.;:!?¡¿—–-…\"'()[]")
+
+
+def phoneme_words(phonemes: list[PhonemeSpan]) -> list[tuple[int, int]]:
+    """(start_ms, end_ms) of each run of speech phonemes between breaks and punctuation."""
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    end = 0
+    for p in phonemes:
+        if p.phoneme in BREAKS or p.phoneme in PUNCTUATION or not p.phoneme.strip():
+            if start is not None:
+                spans.append((start, end))
+                start = None
+            continue
+        if start is None:
+            start = p.start_ms
+        end = p.end_ms
+    if start is not None:
+        spans.append((start, end))
+    return spans
+
+
+def words_from_phonemes(phonemes: list[PhonemeSpan], segment: Segment) -> list[WordSpan]:
+    """Word spans for ``segment`` (char offsets into the request text) from its phoneme timeline."""
+    text_words = words_with_offsets(segment.text)
+    spoken = phoneme_words(phonemes)
+    if not text_words or not spoken:
+        return []
+    base = segment.char_start
+    if len(spoken) == len(text_words):
+        return [WordSpan(w, s, e, base + cs, base + ce) for (w, cs, ce), (s, e) in zip(text_words, spoken)]
+    return _proportional(text_words, spoken, base)
+
+
+def _weight(word: str) -> int:
+    # Digits are spoken as whole words ("42" -> "forty two"): weigh them like several letters.
+    return len(word) + 3 * sum(ch.isdigit() for ch in word)
+
+
+def _proportional(text_words: list[tuple[str, int, int]], spoken: list[tuple[int, int]], base: int) -> list[WordSpan]:
+    # Map each text word to a slice of the spoken-word sequence by cumulative letter share.
+    total_letters = sum(_weight(w) for w, _, _ in text_words)
+    n = len(spoken)
+    out: list[WordSpan] = []
+    acc = 0
+    for word, cs, ce in text_words:
+        lo = min(n - 1, (acc * n) // total_letters)
+        acc += _weight(word)
+        hi = max(lo, min(n - 1, (acc * n + total_letters - 1) // total_letters - 1))
+        start = spoken[lo][0]
+        end = spoken[hi][1]
+        if out and start < out[-1].end_ms:
+            start = out[-1].end_ms
+        out.append(WordSpan(word, start, max(start, end), base + cs, base + ce))
+    return out

@@ -1,0 +1,1 @@
+"""Resilience policy: error taxonomy, circuit breakers, retries, deadlines and the provider chain."""

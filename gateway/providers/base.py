@@ -1,0 +1,113 @@
+"""The provider interface: a streaming-first async iterator of typed events, plus health and voices."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from gateway.events import ProviderEvent
+from gateway.text import Segment
+
+
+class HealthState(StrEnum):
+    """Health of one provider as it reports it (the breaker adds its own view on top)."""
+
+    UP = "up"
+    DEGRADED = "degraded"
+    DOWN = "down"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderHealth:
+    state: HealthState
+    reason: str = ""
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    """A voice one provider serves. ``voice_id`` is ``"<provider>:<voice>"`` across the gateway."""
+
+    provider: str
+    voice: str
+    name: str
+    language: str = "en-US"
+    gender: str | None = None
+    sample_rate: int | None = None
+
+    @property
+    def voice_id(self) -> str:
+        return f"{self.provider}:{self.voice}"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceSettings:
+    """Provider-neutral voice settings. Providers map what they support and ignore the rest."""
+
+    speed: float = 1.0
+    stability: float | None = None
+    similarity_boost: float | None = None
+    style: float | None = None
+
+    def key(self) -> str:
+        return f"speed={self.speed:g};stability={self.stability};similarity={self.similarity_boost};style={self.style}"
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisRequest:
+    """What a provider is asked to speak: the remaining segments of a line, with one of its voices."""
+
+    segments: tuple[Segment, ...]
+    voice: str  #: provider-local voice name (e.g. ``af_heart`` for Kokoro)
+    settings: VoiceSettings = VoiceSettings()
+    request_id: str = ""
+    character: str | None = None
+    #: The full cleaned line (for providers that key on whole lines, such as the cache).
+    text: str = ""
+    #: Output format the client asked for (cache keys include it).
+    output_format: str = "wav"
+
+    @property
+    def joined_text(self) -> str:
+        return " ".join(s.text for s in self.segments)
+
+
+class Provider(ABC):
+    """One TTS provider.
+
+    ``stream`` yields, per segment: :class:`AudioEvent` chunks, :class:`AlignmentEvent` timings
+    (times relative to this stream's start, in integer ms), a :class:`SegmentEndEvent`, and after
+    the last segment one :class:`FinalEvent`. It raises :class:`gateway.policy.errors.ProviderError`
+    on failure, classified so the chain can decide between retry, fail-over and error-out.
+    """
+
+    #: Provider instance name, used in config, metrics, headers ("piper", "kokoro", ...).
+    name: str = ""
+    #: Family for cache keys ("piper", "kokoro", "espeak", "elevenlabs", ...).
+    family: str = ""
+    #: True when timings come from the engine itself (exact), False when estimated or aligned.
+    exact_timing: bool = True
+
+    async def start(self) -> None:
+        """Load models / open connections. Called once before first use."""
+
+    async def close(self) -> None:
+        """Release resources."""
+
+    @abstractmethod
+    def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
+        """Synthesize ``request.segments`` in order, yielding typed events."""
+
+    @abstractmethod
+    async def health(self) -> ProviderHealth:
+        """Cheap health probe: never spends credits."""
+
+    @abstractmethod
+    def voices(self) -> list[VoiceInfo]:
+        """Voices this provider serves."""
+
+    def default_voice(self) -> str:
+        voices = self.voices()
+        return voices[0].voice if voices else ""

@@ -1,0 +1,61 @@
+"""Run a blocking synthesis generator in a worker thread and consume it as an async iterator.
+
+Local engines (ONNX Runtime, libespeak-ng) are blocking C code. A bounded queue carries their
+events to the event loop so audio flows to the client while later sentences still synthesize,
+and a semaphore keeps concurrent syntheses from oversubscribing the CPU. Closing the async
+iterator (client gone, deadline hit) stops the worker at its next event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+async def iterate_in_thread(factory: Callable[[], Iterator[T]], limiter: asyncio.Semaphore | None = None,
+                            max_buffer: int = 64) -> AsyncIterator[T]:
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(max_buffer)
+    cancelled = threading.Event()
+
+    def put(item: object) -> None:
+        fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while not cancelled.is_set():
+            try:
+                fut.result(timeout=0.2)
+                return
+            except TimeoutError:
+                continue
+        fut.cancel()
+
+    def worker() -> None:
+        try:
+            for item in factory():
+                if cancelled.is_set():
+                    return
+                put(item)
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the loop side
+            put(exc)
+
+    if limiter is not None:
+        await limiter.acquire()
+    thread = threading.Thread(target=worker, name="synth", daemon=True)
+    try:
+        thread.start()
+        while True:
+            item = await queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        cancelled.set()
+        if limiter is not None:
+            limiter.release()

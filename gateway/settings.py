@@ -1,0 +1,99 @@
+"""Typed settings for the gateway (environment variables prefixed ``GATEWAY_``, or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting has a safe embedded default: no network, no keys, no Redis needed."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore",
+                                      use_attribute_docstrings=True)
+
+    host: str = "127.0.0.1"
+    """Interface the HTTP server binds to."""
+    port: int = 8080
+    """Port the HTTP server listens on."""
+    data_dir: Path = REPO_ROOT / "data"
+    """Prepared models, the disk cache and rendered audio files live here."""
+    characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
+    """The cast: character -> voice per provider, settings, default emotion, optional chain."""
+    fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
+    """Canned last-resort clips with their phoneme timings."""
+    default_character: str = "narrator"
+    """Character used when a request names none."""
+    chain: list[str] = Field(default_factory=lambda: ["piper", "kokoro", "espeak", "cache", "canned"])
+    """Default ordered provider chain (a character may override it)."""
+    enabled_providers: list[str] = Field(default_factory=lambda: ["piper", "kokoro", "espeak", "cache", "canned"])
+    """Providers instantiated at start-up; a chain entry that is not enabled is skipped."""
+
+    max_text_chars: int = 1000
+    """Longest line accepted, in characters after cleaning."""
+    default_output_format: str = "wav"
+    """Output format when a request names none."""
+
+    retry_attempts: int = 3
+    """Attempts per provider before failing over (retries happen only before the first audio byte)."""
+    retry_initial_s: float = 1.0
+    """First retry back-off; doubles each attempt (1 s -> 2 s -> 4 s)."""
+    retry_max_s: float = 4.0
+    """Longest retry back-off."""
+    breaker_fail_max: int = 5
+    """Consecutive failures that open a provider's circuit breaker."""
+    breaker_reset_s: float = 30.0
+    """Seconds an open breaker waits before letting one trial call through (half-open)."""
+
+    connect_timeout_s: float = 3.0
+    """Deadline to open a connection to a provider."""
+    first_audio_timeout_s: float = 8.0
+    """Deadline from asking a provider to its first audio byte."""
+    chunk_gap_timeout_s: float = 8.0
+    """Longest allowed silence between two events of a provider's stream."""
+    total_timeout_s: float = 60.0
+    """Deadline for a whole line, across every provider tried."""
+
+    piper_intra_threads: int = 2
+    """ONNX Runtime intra-op threads for Piper."""
+    piper_spinning: bool = False
+    """Let ONNX Runtime spin-wait in Piper (fast only while every core is free)."""
+    kokoro_intra_threads: int = 2
+    """ONNX Runtime intra-op threads for Kokoro."""
+    kokoro_spinning: bool = False
+    """Let ONNX Runtime spin-wait in Kokoro."""
+    engine_concurrency: int = 2
+    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+
+    redis_url: str | None = None
+    """Redis URL for the shared cache (unset: cache on local disk in the data dir)."""
+    cache_enabled: bool = True
+    """Store synthesized lines and serve repeats from the cache."""
+    audio_ttl_s: int = 3600
+    """How long rendered audio files stay downloadable by request id."""
+    blendshape_fps: int = 60
+    """Default frame rate of ARKit blendshape curves."""
+
+    log_level: str = "INFO"
+    """Log level for the structlog JSON logs."""
+    log_json: bool = True
+    """JSON logs (true) or human-readable console logs (false)."""
+    otel_exporter: Literal["none", "console", "otlp"] = "none"
+    """Where OpenTelemetry spans go."""
+    otel_endpoint: str | None = None
+    """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
