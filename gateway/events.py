@@ -53,6 +53,16 @@ class AlignmentEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class VisemesEvent:
+    """Lip-sync data (visemes, Azure ids, optionally blendshape curves) for ``start_ms``..``end_ms``."""
+
+    data: dict
+    start_ms: int
+    end_ms: int
+    kind: EventKind = EventKind.VISEMES
+
+
+@dataclass(frozen=True, slots=True)
 class SegmentEndEvent:
     """Segment ``segment`` was fully spoken; ``end_ms`` is where its audio ends."""
 

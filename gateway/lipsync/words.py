@@ -53,18 +53,32 @@ def _weight(word: str) -> int:
 
 
 def _proportional(text_words: list[tuple[str, int, int]], spoken: list[tuple[int, int]], base: int) -> list[WordSpan]:
-    # Map each text word to a slice of the spoken-word sequence by cumulative letter share.
-    total_letters = sum(_weight(w) for w, _, _ in text_words)
-    n = len(spoken)
+    """Share spoken words out over text words by cumulative weight; spans never overlap."""
+    weights = [_weight(w) for w, _, _ in text_words]
+    total = sum(weights)
+    m, n = len(text_words), len(spoken)
     out: list[WordSpan] = []
+    if n >= m:
+        # Cut points into the spoken sequence: each text word gets at least one spoken word.
+        cuts = [0]
+        acc = 0
+        for k in range(1, m):
+            acc += weights[k - 1]
+            cuts.append(max(cuts[-1] + 1, min(n - (m - k), round(acc * n / total))))
+        cuts.append(n)
+        for k, (word, cs, ce) in enumerate(text_words):
+            out.append(WordSpan(word, spoken[cuts[k]][0], spoken[cuts[k + 1] - 1][1], base + cs, base + ce))
+        return out
+    # Fewer spoken words than text words: words share a spoken span, split evenly in time.
+    groups: dict[int, list[int]] = {}
     acc = 0
-    for word, cs, ce in text_words:
-        lo = min(n - 1, (acc * n) // total_letters)
-        acc += _weight(word)
-        hi = max(lo, min(n - 1, (acc * n + total_letters - 1) // total_letters - 1))
-        start = spoken[lo][0]
-        end = spoken[hi][1]
-        if out and start < out[-1].end_ms:
-            start = out[-1].end_ms
-        out.append(WordSpan(word, start, max(start, end), base + cs, base + ce))
+    for k, w in enumerate(weights):
+        groups.setdefault(min(n - 1, int((acc + w / 2) * n / total)), []).append(k)
+        acc += w
+    for idx, members in sorted(groups.items()):
+        start, end = spoken[idx]
+        step = (end - start) / len(members)
+        for j, k in enumerate(members):
+            word, cs, ce = text_words[k]
+            out.append(WordSpan(word, start + round(j * step), start + round((j + 1) * step), base + cs, base + ce))
     return out

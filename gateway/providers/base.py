@@ -68,6 +68,8 @@ class SynthesisRequest:
     text: str = ""
     #: Output format the client asked for (cache keys include it).
     output_format: str = "wav"
+    #: (family, voice) pairs in chain order, for providers that serve other providers' lines (the cache).
+    cache_candidates: tuple[tuple[str, str], ...] = ()
 
     @property
     def joined_text(self) -> str:

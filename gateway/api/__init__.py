@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): speak, stream, voices, health, metrics, audio files."""

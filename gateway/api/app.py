@@ -1,0 +1,80 @@
+"""The FastAPI application: wiring, middleware and error handlers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gateway import __version__
+from gateway.api import routes_meta, routes_speak
+from gateway.observability.logging import configure_logging
+from gateway.observability.metrics import REQUEST_DURATION
+from gateway.observability.tracing import configure_tracing
+from gateway.pipeline import InputError, Mouthpiece
+from gateway.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    configure_tracing(settings.otel_exporter, settings.otel_endpoint)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        gateway = Mouthpiece(settings)
+        app.state.gateway = gateway
+        await gateway.start()
+        log.info("gateway_started", providers=list(gateway.providers), host=settings.host, port=settings.port)
+        yield
+        await gateway.close()
+
+    app = FastAPI(title="Mouthpiece", version=__version__, lifespan=lifespan,
+                  description="Speech and lip-sync data for game characters, through a resilient provider chain.")
+    app.include_router(routes_speak.router)
+    app.include_router(routes_meta.router)
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next):
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request.state.request_id = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, path=request.url.path)
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        REQUEST_DURATION.labels(getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
+        response.headers.setdefault("X-Request-ID", request_id)
+        return response
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        body = {"error": "bad_request" if exc.status == 400 else "not_found", "message": exc.message,
+                "request_id": getattr(request.state, "request_id", None)}
+        body.update(exc.detail)
+        return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        fields = []
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+            fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
+        names = ", ".join(f["field"] for f in fields) or "body"
+        return JSONResponse({"error": "validation_error", "message": f"Invalid request: {names}", "fields": fields,
+                             "request_id": getattr(request.state, "request_id", None)}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception):
+        log.exception("unhandled_error", error_type=type(exc).__name__)
+        return JSONResponse({"error": "internal_error", "message": "internal error",
+                             "request_id": getattr(request.state, "request_id", None)}, status_code=500)
+
+    return app

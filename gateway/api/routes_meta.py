@@ -1,0 +1,37 @@
+"""Voices, health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.observability.metrics import REGISTRY
+
+router = APIRouter(tags=["meta"])
+
+
+@router.get("/api/avatar/voices")
+async def voices(request: Request) -> dict:
+    """Every provider's voices (``voice_id`` = ``provider:voice``) and the cast's voice per provider."""
+    gateway = request.app.state.gateway
+    return {
+        "voices": [{"voice_id": v.voice_id, "provider": v.provider, "voice": v.voice, "name": v.name,
+                    "language": v.language, "gender": v.gender, "sample_rate": v.sample_rate}
+                   for v in gateway.voices()],
+        "characters": [{"id": c.id, "display_name": c.display_name, "voices": c.voices, "emotion": c.emotion,
+                        "chain": c.chain or gateway.settings.chain} for c in gateway.cast.characters.values()],
+    }
+
+
+@router.get("/api/health")
+async def health(request: Request) -> JSONResponse:
+    """Per-provider state (up/degraded/down) with reason and breaker state; the overall level."""
+    report = await request.app.state.gateway.health()
+    return JSONResponse(report, headers={"X-TTS-Degradation-Level": report["degradation_level"]})
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,73 @@
+"""Speak endpoints: whole line, NDJSON stream, and rendered audio by request id."""
+
+from __future__ import annotations
+
+import json
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
+from gateway.api.serialize import event_body, result_body, result_headers
+from gateway.events import ErrorEvent, FinalEvent
+from gateway.observability.metrics import REQUESTS
+from gateway.pipeline import Mouthpiece, SpeakInput
+
+router = APIRouter(tags=["speak"])
+ERRORS = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"description": "Malformed body"}}
+
+
+def _gateway(request: Request) -> Mouthpiece:
+    return request.app.state.gateway
+
+
+def _input(body: SpeakRequest) -> SpeakInput:
+    return SpeakInput(**body.model_dump())
+
+
+@router.post("/api/avatar/speak", response_model=SpeakResponse, responses=ERRORS)
+async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
+    """Speak a line; the audio file is at ``audio_url``, lip-sync data is in the body."""
+    gateway = _gateway(request)
+    line = gateway.prepare(_input(body))
+    structlog.contextvars.bind_contextvars(request_id=line.request_id, character=line.character.id)
+    result = await gateway.speak(line)
+    REQUESTS.labels("speak", result.provider or "none", "ok" if result.audio is not None else "text_only").inc()
+    return JSONResponse(result_body(result), headers=result_headers(result))
+
+
+@router.post("/api/avatar/speak/stream", responses={**ERRORS, 200: {
+    "content": {"application/x-ndjson": {}},
+    "description": "One JSON object per line: status, audio, alignment, visemes, segment_end, then final or error."}})
+async def speak_stream(body: SpeakRequest, request: Request) -> StreamingResponse:
+    """Stream audio and timeline events as NDJSON while the line is synthesized."""
+    gateway = _gateway(request)
+    line = gateway.prepare(_input(body))
+    structlog.contextvars.bind_contextvars(request_id=line.request_id, character=line.character.id)
+
+    async def lines():
+        outcome = "incomplete"
+        provider = "none"
+        try:
+            async for event in gateway.stream(line):
+                if isinstance(event, FinalEvent):
+                    outcome, provider = "ok", event.stats["result"].provider or "none"
+                elif isinstance(event, ErrorEvent):
+                    outcome = "error"
+                yield json.dumps(event_body(event), separators=(",", ":")) + "\n"
+        finally:
+            REQUESTS.labels("stream", provider, outcome).inc()
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson",
+                             headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})
+
+
+@router.get("/api/avatar/audio/{request_id}", responses={404: {"model": ErrorResponse}})
+async def audio_file(request_id: str, request: Request):
+    """The audio of a spoken line, by its request id (no other path input reaches the file system)."""
+    found = _gateway(request).audio_store.find(request_id)
+    if found is None:
+        return JSONResponse({"error": "not_found", "message": "No audio for that request id"}, status_code=404)
+    path, media_type = found
+    return FileResponse(path, media_type=media_type)

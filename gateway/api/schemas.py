@@ -1,0 +1,66 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SpeakRequest(BaseModel):
+    """A line to speak."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"text": "Welcome to the Gilded Goose!",
+                                                               "character": "innkeeper"}]})
+
+    text: str = Field(..., description="The line of dialogue. Markup-like tags and control characters are stripped.")
+    voice_id: str | None = Field(None, description="Pin a voice, as `provider:voice` (see /api/avatar/voices).")
+    character: str | None = Field(None, description="Character from config/characters.yaml (default: narrator).")
+    avatar_id: str | None = Field(None, description="Avatar for video (video comes with the worker pool).")
+    output_format: str | None = Field(None, description="wav, wav_<rate>, pcm_<rate>, mp3, mp3_<rate>_<kbps>, opus...")
+    visemes: bool = Field(True, description="Include visemes, Azure viseme ids and blendshape curves.")
+    blendshapes: bool = Field(True, description="Include ARKit blendshape curves (with visemes).")
+    fps: int | None = Field(None, description="Blendshape frame rate (default 60).")
+
+
+class PhonemeOut(BaseModel):
+    phoneme: str
+    start_ms: int
+    end_ms: int
+
+
+class WordOut(BaseModel):
+    word: str
+    start_ms: int
+    end_ms: int
+    char_start: int | None = None
+    char_end: int | None = None
+
+
+class SpeakResponse(BaseModel):
+    """A spoken line. ``provider`` and ``degradation_level`` say who served it and how degraded service is."""
+
+    request_id: str
+    text: str
+    audio_url: str | None = Field(description="GET it for the audio in output_format; null when text-only.")
+    video_url: str | None = Field(None, description="Null until the video pool delivers a video.")
+    output_format: str
+    sample_rate: int | None
+    duration: float = Field(description="Seconds of audio, counted from samples.")
+    processing_time: float
+    provider: str | None
+    source_provider: str | None = Field(None, description="For cached/canned audio: the provider that made it.")
+    degradation_level: str
+    degradation_reasons: list[str] = []
+    fallbacks: int = 0
+    retries: int = 0
+    visemes: list[dict] | None = None
+    azure_visemes: list[dict] | None = None
+    blendshapes: dict | None = None
+    words: list[WordOut]
+    phonemes: list[PhonemeOut]
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str
+    request_id: str | None = None
+    valid: list[str] | None = None

@@ -1,0 +1,1 @@
+"""Logs (structlog JSON), Prometheus metrics and OpenTelemetry spans."""

@@ -1,0 +1,29 @@
+"""Prometheus metrics. Names are prefixed ``mouthpiece_``; labels never carry user text or secrets."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+REQUESTS = Counter("mouthpiece_requests_total", "Lines served, by provider that served them and outcome",
+                   ["endpoint", "provider", "outcome"], registry=REGISTRY)
+PROVIDER_ATTEMPTS = Counter("mouthpiece_provider_attempts_total", "Provider attempts by outcome/error kind",
+                            ["provider", "outcome"], registry=REGISTRY)
+TIME_TO_FIRST_AUDIO = Histogram(
+    "mouthpiece_time_to_first_audio_seconds", "From request start to the first audio byte, per provider",
+    ["provider"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15),
+    registry=REGISTRY)
+REQUEST_DURATION = Histogram("mouthpiece_request_duration_seconds", "Whole request time", ["endpoint"],
+                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 60),
+                             registry=REGISTRY)
+FALLBACKS = Counter("mouthpiece_fallbacks_total", "Fail-overs from one provider to the next",
+                    ["from_provider", "to_provider", "reason"], registry=REGISTRY)
+RETRIES = Counter("mouthpiece_retries_total", "Retries before first audio", ["provider"], registry=REGISTRY)
+BREAKER_STATE = Gauge("mouthpiece_breaker_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)",
+                      ["provider"], registry=REGISTRY)
+CACHE_LOOKUPS = Counter("mouthpiece_cache_lookups_total", "Line cache lookups", ["result"], registry=REGISTRY)
+DEGRADATION_LEVEL = Gauge("mouthpiece_degradation_level", "Current degradation level (1 for the active one)",
+                          ["level"], registry=REGISTRY)
+AUDIO_SECONDS = Counter("mouthpiece_audio_seconds_total", "Seconds of audio served", ["provider"],
+                        registry=REGISTRY)

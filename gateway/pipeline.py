@@ -1,0 +1,379 @@
+"""The speak pipeline: a line of dialogue in, speech and lip-sync data out.
+
+The recipe (:meth:`Mouthpiece.stream`):
+
+1. ``prepare``      — clean and validate the text, resolve character, voice and output format;
+2. ``plan``         — order the providers (a cache hit of the first choice first);
+3. ``synthesize``   — run the provider chain (breakers, retries, deadlines, fail-over);
+4. ``to_output``    — resample every chunk to the output rate;
+5. ``lip_sync``     — phoneme timeline -> visemes per finished sentence;
+6. ``finish``       — encode the file, keep it by request id, store the line in the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+
+from gateway.audio.encode import encode_all
+from gateway.audio.formats import OutputFormat, parse_output_format, valid_output_formats
+from gateway.audio.resample import Resampler
+from gateway.audio_store import AudioStore
+from gateway.cache.factory import build_cache
+from gateway.characters import Character, load_cast
+from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
+                            VisemesEvent)
+from gateway.lipsync.estimate import estimate_timeline_from_text
+from gateway.lipsync.factory import build_lipsync
+from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL
+from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
+from gateway.policy.deadlines import Deadlines
+from gateway.policy.degradation import CACHED_FAMILIES, DegradationLevel, level_for
+from gateway.providers.base import HealthState, Provider, ProviderHealth, VoiceInfo, VoiceSettings
+from gateway.providers.cache import store_line
+from gateway.providers.factory import build_providers
+from gateway.settings import Settings
+from gateway.text import Segment, clean_text, split_sentences
+from gateway.timeline import Timeline
+
+log = structlog.get_logger(__name__)
+
+
+class InputError(Exception):
+    """Bad client input: ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str, **detail) -> None:  # noqa: ANN003
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class SpeakInput:
+    text: str
+    voice_id: str | None = None
+    character: str | None = None
+    avatar_id: str | None = None
+    output_format: str | None = None
+    visemes: bool = True
+    blendshapes: bool = True
+    fps: int | None = None
+
+
+@dataclass(slots=True)
+class Line:
+    """A prepared line: validated text, segments, who speaks it and how it is delivered."""
+
+    request_id: str
+    text: str
+    segments: list[Segment]
+    character: Character
+    output: OutputFormat
+    steps: list[ChainStep]
+    first_choice: str | None
+    settings: VoiceSettings
+    visemes: bool
+    blendshapes: bool
+    fps: int
+    avatar_id: str | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(slots=True)
+class SpeakResult:
+    """Everything a speak response carries."""
+
+    request_id: str
+    provider: str | None
+    degradation_level: DegradationLevel
+    duration_s: float
+    processing_time_s: float
+    audio: bytes | None
+    output: OutputFormat
+    sample_rate: int | None
+    timeline: Timeline
+    lipsync: dict | None
+    text: str
+    outcome: ChainOutcome
+    source_provider: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
+class OutputAudio:
+    """Step 4: one output sample rate for the whole line, whichever providers served it."""
+
+    def __init__(self, output: OutputFormat) -> None:
+        self.output = output
+        self.rate: int | None = output.sample_rate
+        self._resamplers: dict[int, Resampler] = {}
+        self.chunks: list[bytes] = []
+
+    def add(self, event: AudioEvent) -> AudioEvent:
+        if self.rate is None:
+            self.rate = event.sample_rate
+        pcm = event.pcm
+        if event.sample_rate != self.rate:
+            resampler = self._resamplers.setdefault(event.sample_rate, Resampler(event.sample_rate, self.rate))
+            pcm = resampler.process(pcm)
+        self.chunks.append(pcm)
+        return AudioEvent(pcm, self.rate, event.segment, event.start_ms)
+
+    def flush(self) -> bytes:
+        tail = b"".join(r.flush() for r in self._resamplers.values())
+        if tail:
+            self.chunks.append(tail)
+        return tail
+
+    @property
+    def pcm(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+class Mouthpiece:
+    """The gateway service: providers, their breakers, the cache, the cast and the chain."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.cast = load_cast(settings.characters_file)
+        self.cache = build_cache(settings) if settings.cache_enabled else None
+        self.providers: dict[str, Provider] = build_providers(settings, self.cache)
+        self.breakers = {name: ProviderBreaker(name, settings.breaker_fail_max, settings.breaker_reset_s)
+                         for name in self.providers}
+        self.chain = ProviderChain(Deadlines.from_settings(settings),
+                                   RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s))
+        self.audio_store = AudioStore(settings.data_dir / "audio", settings.audio_ttl_s)
+        self._level = DegradationLevel.NORMAL
+        self._set_level(DegradationLevel.NORMAL)
+
+    async def start(self) -> None:
+        results = await asyncio.gather(*(p.start() for p in self.providers.values()), return_exceptions=True)
+        for name, result in zip(self.providers, results):
+            if isinstance(result, BaseException):
+                log.warning("provider_start_failed", provider=name, error=str(result))
+
+    async def close(self) -> None:
+        for provider in self.providers.values():
+            await provider.close()
+        if self.cache is not None:
+            await self.cache.close()
+
+    # ---- 1. prepare -------------------------------------------------------------------------------------------
+    def prepare(self, inp: SpeakInput) -> Line:
+        text = clean_text(inp.text or "")
+        if not text:
+            raise InputError(400, "Text is required")
+        if len(text) > self.settings.max_text_chars:
+            raise InputError(400, f"Text is too long: {len(text)} characters; the limit is "
+                                  f"{self.settings.max_text_chars}", limit=self.settings.max_text_chars)
+        character = self._character(inp.character)
+        try:
+            output = parse_output_format(inp.output_format or self.settings.default_output_format)
+        except ValueError:
+            raise InputError(400, f"Unknown output_format {inp.output_format!r}",
+                             valid=valid_output_formats()) from None
+        fps = inp.fps or self.settings.blendshape_fps
+        if not 1 <= fps <= 240:
+            raise InputError(400, "fps must be between 1 and 240")
+        pinned = self._resolve_voice(inp.voice_id) if inp.voice_id else None
+        steps, first_choice = self._plan(character, pinned)
+        return Line(uuid.uuid4().hex, text, split_sentences(text), character, output, steps, first_choice,
+                    character.settings.to_voice_settings(), inp.visemes, inp.blendshapes, fps, inp.avatar_id)
+
+    def _character(self, character_id: str | None) -> Character:
+        cid = character_id or self.settings.default_character
+        character = self.cast.get(cid)
+        if character is None:
+            raise InputError(404, f"Unknown character {cid!r}", valid=self.cast.ids)
+        return character
+
+    def _resolve_voice(self, voice_id: str) -> tuple[str, str]:
+        voices = self.voices()
+        if ":" in voice_id:
+            provider, _, voice = voice_id.partition(":")
+            matches = [v for v in voices if v.provider == provider and v.voice == voice]
+        else:
+            matches = [v for v in voices if v.voice == voice_id]
+        if not matches:
+            raise InputError(404, f"Unknown voice_id {voice_id!r}", valid=sorted(v.voice_id for v in voices))
+        return matches[0].provider, matches[0].voice
+
+    # ---- 2. plan ----------------------------------------------------------------------------------------------
+    def _plan(self, character: Character, pinned: tuple[str, str] | None) -> tuple[list[ChainStep], str | None]:
+        order = list(character.chain or self.settings.chain)
+        voices = dict(character.voices)
+        if pinned is not None:
+            provider, voice = pinned
+            order = [provider] + [p for p in order if p != provider]
+            voices[provider] = voice
+        steps: list[ChainStep] = []
+        for name in order:
+            provider = self.providers.get(name)
+            if provider is None:
+                continue
+            voice = voices.get(name) or provider.default_voice()
+            steps.append(ChainStep(provider, voice, self.breakers[name]))
+        synthesizers = [s for s in steps if s.provider.family not in CACHED_FAMILIES]
+        first = synthesizers[0] if synthesizers else None
+        cache = self.providers.get("cache")
+        if cache is not None and first is not None:
+            # A cache hit of the first choice's voice is served before anything is synthesized.
+            steps.insert(0, ChainStep(cache, first.voice, self.breakers["cache"],
+                                      cache_candidates=((first.provider.family, first.voice),)))
+        return steps, first.provider.name if first else None
+
+    # ---- 3-6. the stream --------------------------------------------------------------------------------------
+    async def stream(self, line: Line, per_segment_visemes: bool = True) -> AsyncIterator:
+        """Events for ``line`` in utterance time; ends with one ``FinalEvent`` or one ``ErrorEvent``."""
+        outcome = ChainOutcome()
+        audio = OutputAudio(line.output)
+        timeline = Timeline()
+        segment_start_ms = 0
+        plan = ChainPlan(line.steps, line.segments, line.text, line.settings, line.request_id,
+                         line.character.id, line.output.name)
+        async for event in self.chain.stream(plan, outcome):
+            if isinstance(event, AudioEvent):
+                yield audio.add(event)
+            elif isinstance(event, AlignmentEvent):
+                timeline.extend(list(event.phonemes), list(event.words))
+                yield event
+            elif isinstance(event, SegmentEndEvent):
+                timeline.duration_ms = max(timeline.duration_ms, event.end_ms)
+                if per_segment_visemes and line.visemes:
+                    yield self.lip_sync(line, timeline, segment_start_ms, event.end_ms, blendshapes=False)
+                segment_start_ms = event.end_ms
+                yield event
+            elif isinstance(event, StatusEvent):
+                yield StatusEvent(event.code, event.provider, self._level_during(line, outcome).value,
+                                  event.message, event.detail)
+            elif isinstance(event, ErrorEvent):
+                self._record(line, outcome, None)
+                yield event
+                return
+            elif isinstance(event, FinalEvent):
+                audio.flush()
+                timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
+                result = await self.finish(line, audio, timeline, outcome, event.stats)
+                yield FinalEvent({"result": result})
+                return
+
+    def lip_sync(self, line: Line, timeline: Timeline, start_ms: int, end_ms: int, blendshapes: bool):
+        """Step 5: lip-sync data for the part of ``timeline`` between ``start_ms`` and ``end_ms``."""
+        phonemes = [p for p in timeline.phonemes if p.start_ms >= start_ms and p.end_ms <= end_ms]
+        data = build_lipsync(phonemes, end_ms, fps=line.fps, start_ms=start_ms,
+                             include=("visemes", "azure", "blendshapes") if blendshapes else ("visemes", "azure"))
+        return VisemesEvent(data.to_dict(), start_ms, end_ms)
+
+    async def finish(self, line: Line, audio: OutputAudio, timeline: Timeline, outcome: ChainOutcome,
+                     stats: dict) -> SpeakResult:
+        """Step 6: encode, keep by request id, cache the line, build the result."""
+        pcm = audio.pcm
+        rate = audio.rate or 22050
+        encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
+        self.audio_store.save(line.request_id, encoded, line.output.extension, line.output.media_type)
+        duration_s = len(pcm) / 2 / rate
+        lipsync = None
+        if line.visemes:
+            lipsync = self.lip_sync(line, timeline, 0, timeline.duration_ms, blendshapes=line.blendshapes).data
+        level = self._record(line, outcome, duration_s)
+        served = outcome.provider
+        source = stats.get("source_provider") if served in CACHED_FAMILIES else served
+        if (self.cache is not None and served and served not in CACHED_FAMILIES
+                and len(outcome.providers_used) == 1):
+            step = next(s for s in line.steps if s.provider.name == served)
+            await store_line(self.cache, text=line.text, family=step.provider.family, voice=step.voice,
+                             settings=line.settings, output_format=line.output.name, pcm=pcm, sample_rate=rate,
+                             timeline=timeline, provider=served)
+        return SpeakResult(line.request_id, served, level, duration_s, time.perf_counter() - line.started, encoded,
+                           line.output, rate, timeline, lipsync, line.text, outcome, source)
+
+    async def speak(self, line: Line) -> SpeakResult:
+        """The whole line at once; when every provider fails, a text-only result with estimated timings."""
+        error: ErrorEvent | None = None
+        async for event in self.stream(line, per_segment_visemes=False):
+            if isinstance(event, FinalEvent):
+                return event.stats["result"]
+            if isinstance(event, ErrorEvent):
+                error = event
+        if error is not None and error.code == "bad_request":
+            raise InputError(400, error.message)
+        return self.text_only(line, error)
+
+    def text_only(self, line: Line, error: ErrorEvent | None) -> SpeakResult:
+        timeline = estimate_timeline_from_text(line.text)
+        lipsync = None
+        if line.visemes:
+            lipsync = self.lip_sync(line, timeline, 0, timeline.duration_ms, blendshapes=line.blendshapes).data
+        reasons = [error.message] if error else []
+        return SpeakResult(line.request_id, None, DegradationLevel.TEXT_ONLY, timeline.duration_ms / 1000,
+                           time.perf_counter() - line.started, None, line.output, None, timeline, lipsync, line.text,
+                           ChainOutcome(), reasons=reasons)
+
+    # ---- levels -----------------------------------------------------------------------------------------------
+    def _level_during(self, line: Line, outcome: ChainOutcome) -> DegradationLevel:
+        current = outcome.providers_used[-1] if outcome.providers_used else None
+        if current == "cache" and outcome.fallbacks == 0:
+            return DegradationLevel.NORMAL
+        return level_for(current, line.first_choice) if current else self._level
+
+    def _record(self, line: Line, outcome: ChainOutcome, duration_s: float | None) -> DegradationLevel:
+        if outcome.provider == "cache" and outcome.step_index == 0:
+            level = DegradationLevel.NORMAL  # a cache hit of the first choice is normal service
+        else:
+            level = level_for(outcome.provider, line.first_choice)
+        if duration_s is not None and outcome.provider:
+            AUDIO_SECONDS.labels(outcome.provider).inc(duration_s)
+        if outcome.provider == "cache":
+            CACHE_LOOKUPS.labels("hit").inc()
+        elif "cache" in self.providers:
+            CACHE_LOOKUPS.labels("miss").inc()
+        self._set_level(level)
+        return level
+
+    def _set_level(self, level: DegradationLevel) -> None:
+        self._level = level
+        for lv in DegradationLevel:
+            DEGRADATION_LEVEL.labels(lv.value).set(1 if lv is level else 0)
+
+    # ---- health and voices ------------------------------------------------------------------------------------
+    def voices(self) -> list[VoiceInfo]:
+        return [v for p in self.providers.values() for v in p.voices()]
+
+    async def health(self) -> dict:
+        reports = await asyncio.gather(*(p.health() for p in self.providers.values()), return_exceptions=True)
+        providers = {}
+        for (name, provider), report in zip(self.providers.items(), reports):
+            if isinstance(report, BaseException):
+                report = ProviderHealth(HealthState.DOWN, f"health check failed: {type(report).__name__}")
+            breaker = self.breakers[name].snapshot()
+            state = report.state
+            if breaker["state"] == "open":
+                state = HealthState.DOWN
+            elif breaker["state"] == "half-open" and state is HealthState.UP:
+                state = HealthState.DEGRADED
+            providers[name] = {"state": state.value, "reason": report.reason or ("breaker " + breaker["state"]
+                                                                                  if breaker["state"] != "closed"
+                                                                                  else ""),
+                               "breaker": breaker, "family": provider.family, **({"detail": report.detail}
+                                                                                  if report.detail else {})}
+        synth_up = [n for n, p in providers.items() if p["state"] != "down"
+                    and self.providers[n].family not in CACHED_FAMILIES]
+        cached_up = [n for n, p in providers.items() if p["state"] != "down"
+                     and self.providers[n].family in CACHED_FAMILIES]
+        first = self.settings.chain[0] if self.settings.chain else None
+        if first in synth_up and providers[first]["state"] == "up":
+            level = DegradationLevel.NORMAL
+        elif synth_up:
+            level = DegradationLevel.FALLBACK_PROVIDER
+        elif cached_up:
+            level = DegradationLevel.CACHED_ONLY
+        else:
+            level = DegradationLevel.TEXT_ONLY
+        return {"status": "ok" if level is DegradationLevel.NORMAL else "degraded",
+                "degradation_level": level.value, "providers": providers}

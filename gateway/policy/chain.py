@@ -1,0 +1,266 @@
+"""The ordered provider chain: breakers, retries before first audio, deadlines, mid-stream fail-over.
+
+``ProviderChain.stream(plan)`` yields utterance-timed events. Rules:
+
+* A provider whose breaker is open is skipped.
+* Until a provider's first audio byte, retryable failures are retried with back-off (tenacity);
+  other failures fail over at once (``bad_request`` errors out: every provider would refuse it).
+* After audio started, a failure fails over to the next provider, which continues from the first
+  segment (sentence) that was not finished; a ``provider_switch`` status event marks the switch.
+* A stream that ends without every segment spoken ends with an ``error`` event, never a ``final``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+from opentelemetry import trace
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent)
+from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
+from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.deadlines import Clock, Deadlines
+from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.providers.base import Provider, SynthesisRequest, VoiceSettings
+from gateway.text import Segment
+from gateway.timeline import samples_to_ms
+
+log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("mouthpiece.chain")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    provider: Provider
+    voice: str
+    breaker: ProviderBreaker
+    #: For the cache step: which (family, voice) entries it may serve; None = every synthesizing step.
+    cache_candidates: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(slots=True)
+class ChainPlan:
+    """What to speak and with which providers, in order."""
+
+    steps: list[ChainStep]
+    segments: list[Segment]
+    text: str
+    settings: VoiceSettings = VoiceSettings()
+    request_id: str = ""
+    character: str | None = None
+    output_format: str = "wav"
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    initial_s: float = 1.0
+    max_s: float = 4.0
+
+
+@dataclass(slots=True)
+class ChainOutcome:
+    """Filled in while the chain runs; read by the pipeline for the response."""
+
+    provider: str | None = None
+    step_index: int | None = None  #: index in the plan of the step that finished the line
+    providers_used: list[str] = field(default_factory=list)
+    attempts: list[dict] = field(default_factory=list)
+    retries: int = 0
+    fallbacks: int = 0
+    first_audio_s: float | None = None
+    audio_ms: int = 0
+    complete: bool = False
+    stats: dict = field(default_factory=dict)
+
+
+class _Attempt:
+    """One provider's stream with its first event already pulled (so retries cover the first byte)."""
+
+    def __init__(self, agen: AsyncIterator, first: list) -> None:
+        self.agen = agen
+        self.buffered = first
+
+
+class ProviderChain:
+    def __init__(self, deadlines: Deadlines, retry: RetryPolicy) -> None:
+        self.deadlines = deadlines
+        self.retry = retry
+
+    async def stream(self, plan: ChainPlan, outcome: ChainOutcome) -> AsyncIterator:
+        clock = Clock(self.deadlines.total_s)
+        remaining = list(plan.segments)
+        base_ms = 0  # utterance time at which the current provider's stream starts
+        last_error: ProviderError | None = None
+        previous: str | None = None
+        candidates = tuple((s.provider.family, s.voice) for s in plan.steps
+                           if s.provider.family not in ("cache", "canned"))
+        for index, step in enumerate(plan.steps):
+            if not remaining:
+                break
+            name = step.provider.name
+            if not step.breaker.allow():
+                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "breaker_open"})
+                PROVIDER_ATTEMPTS.labels(name, "skipped_open").inc()
+                continue
+            if clock.remaining() <= 0:
+                break
+            request = SynthesisRequest(tuple(remaining), step.voice, plan.settings, plan.request_id,
+                                       plan.character, plan.text, plan.output_format,
+                                       candidates if step.cache_candidates is None else step.cache_candidates)
+            if previous is not None:
+                FALLBACKS.labels(previous, name, last_error.kind.value if last_error else "unknown").inc()
+                outcome.fallbacks += 1
+                yield StatusEvent("provider_switch", provider=name,
+                                  message=f"{previous} failed; continuing with {name}",
+                                  detail={"from": previous, "resume_segment": remaining[0].index,
+                                          "at_ms": base_ms,
+                                          "reason": last_error.kind.value if last_error else None})
+            samples_done = 0
+            sample_rate = 0
+            audio_started = False
+            with tracer.start_as_current_span("provider_attempt", attributes={"provider": name}) as span:
+                try:
+                    attempt = await self._first_event(step, request, clock, outcome)
+                    if not outcome.providers_used or outcome.providers_used[-1] != name:
+                        outcome.providers_used.append(name)
+                    yield StatusEvent("provider", provider=name, message=f"served by {name}")
+                    async for event in self._rest(attempt, clock):
+                        if isinstance(event, AudioEvent):
+                            if not audio_started:
+                                audio_started = True
+                                if outcome.first_audio_s is None:
+                                    outcome.first_audio_s = clock.elapsed()
+                                    TIME_TO_FIRST_AUDIO.labels(name).observe(outcome.first_audio_s)
+                            sample_rate = event.sample_rate
+                            start = base_ms + samples_to_ms(samples_done, sample_rate)
+                            samples_done += event.num_samples
+                            yield AudioEvent(event.pcm, event.sample_rate, event.segment, start)
+                        elif isinstance(event, AlignmentEvent):
+                            yield AlignmentEvent(tuple(p.shifted(base_ms) for p in event.phonemes),
+                                                 tuple(w.shifted(base_ms) for w in event.words), event.segment)
+                        elif isinstance(event, SegmentEndEvent):
+                            remaining = [s for s in remaining if s.index > event.segment]
+                            yield SegmentEndEvent(event.segment, base_ms + event.end_ms)
+                        elif isinstance(event, FinalEvent):
+                            outcome.stats = dict(event.stats)
+                    if remaining:
+                        raise ProviderError(ErrorKind.RETRYABLE, "stream ended before the line was complete",
+                                            provider=name)
+                    step.breaker.success()
+                    PROVIDER_ATTEMPTS.labels(name, "ok").inc()
+                    outcome.attempts.append({"provider": name, "outcome": "ok"})
+                    outcome.provider = name
+                    outcome.step_index = index
+                    outcome.audio_ms = base_ms + samples_to_ms(samples_done, sample_rate or 1)
+                    outcome.complete = True
+                    span.set_attribute("outcome", "ok")
+                    yield FinalEvent({**outcome.stats, "provider": name})
+                    return
+                except ProviderError as exc:
+                    last_error = exc
+                    span.set_attribute("outcome", exc.kind.value)
+                    self._record_failure(step, exc, outcome, audio_started)
+                    if exc.kind is ErrorKind.BAD_REQUEST:
+                        yield ErrorEvent("bad_request", exc.message)
+                        return
+                    if exc.kind is not ErrorKind.UNAVAILABLE or audio_started:
+                        previous = name  # a skip (no voice, cache miss) is not a fail-over
+                finally:
+                    if samples_done:
+                        base_ms += samples_to_ms(samples_done, sample_rate)
+                    outcome.audio_ms = base_ms
+        outcome.complete = False
+        message = "every provider failed" if last_error is None else f"every provider failed; last: {last_error}"
+        yield ErrorEvent("all_providers_failed", message)
+
+    def _record_failure(self, step: ChainStep, exc: ProviderError, outcome: ChainOutcome, audio_started: bool) -> None:
+        name = step.provider.name
+        if exc.kind.counts_on_breaker:
+            step.breaker.failure()
+        PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()
+        outcome.attempts.append({"provider": name, "outcome": exc.kind.value, "message": exc.message,
+                                 "after_audio": audio_started})
+        log_fn = log.info if exc.kind is ErrorKind.UNAVAILABLE else log.warning
+        log_fn("provider_failed", provider=name, kind=exc.kind.value, error=exc.message, after_audio=audio_started)
+
+    async def _first_event(self, step: ChainStep, request: SynthesisRequest, clock: Clock,
+                           outcome: ChainOutcome) -> _Attempt:
+        """Open the provider's stream and wait for its first audio byte, retrying retryable failures."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(max(1, self.retry.attempts)),
+            wait=wait_exponential(multiplier=self.retry.initial_s, min=self.retry.initial_s, max=self.retry.max_s),
+            retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.kind.retryable
+                                     and clock.remaining() > self.retry.initial_s),
+            reraise=True,
+        )
+        attempt_no = 0
+        async for attempt in retrying:
+            with attempt:
+                attempt_no += 1
+                if attempt_no > 1:
+                    outcome.retries += 1
+                    RETRIES.labels(step.provider.name).inc()
+                return await self._open(step, request, clock)
+        raise AssertionError("unreachable")
+
+    async def _open(self, step: ChainStep, request: SynthesisRequest, clock: Clock) -> _Attempt:
+        agen = step.provider.stream(request).__aiter__()
+        buffered: list = []
+        timeout = clock.bound(self.deadlines.first_audio_s)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    event = await agen.__anext__()
+                    buffered.append(event)
+                    if isinstance(event, (AudioEvent, FinalEvent)):
+                        return _Attempt(agen, buffered)
+        except TimeoutError:
+            await _close(agen)
+            raise ProviderError(ErrorKind.TIMEOUT, f"no audio within {timeout:.2f} s", provider=step.provider.name)
+        except StopAsyncIteration:
+            raise ProviderError(ErrorKind.RETRYABLE, "stream ended before any audio", provider=step.provider.name)
+        except ProviderError:
+            await _close(agen)
+            raise
+        except Exception as exc:  # noqa: BLE001 - an unclassified provider bug is a transient failure
+            await _close(agen)
+            raise ProviderError(ErrorKind.RETRYABLE, f"unexpected {type(exc).__name__}",
+                                provider=step.provider.name) from exc
+
+    async def _rest(self, attempt: _Attempt, clock: Clock) -> AsyncIterator:
+        for event in attempt.buffered:
+            yield event
+        agen = attempt.agen
+        try:
+            while True:
+                gap = clock.bound(self.deadlines.chunk_gap_s)
+                try:
+                    async with asyncio.timeout(gap):
+                        event = await agen.__anext__()
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    raise ProviderError(ErrorKind.TIMEOUT, f"stalled for {gap:.2f} s mid-stream") from None
+                except ProviderError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    raise ProviderError(ErrorKind.RETRYABLE, f"unexpected {type(exc).__name__}") from exc
+                yield event
+        finally:
+            await _close(agen)
+
+
+async def _close(agen) -> None:  # noqa: ANN001
+    aclose = getattr(agen, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:  # noqa: BLE001 - closing a broken stream must not mask the real error
+            pass
+
+

@@ -1,0 +1,37 @@
+"""Deadlines for one provider attempt: connect, first audio byte, gap between chunks, total."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Deadlines:
+    connect_s: float
+    first_audio_s: float
+    chunk_gap_s: float
+    total_s: float
+
+    @classmethod
+    def from_settings(cls, settings) -> "Deadlines":  # noqa: ANN001
+        return cls(settings.connect_timeout_s, settings.first_audio_timeout_s, settings.chunk_gap_timeout_s,
+                   settings.total_timeout_s)
+
+
+class Clock:
+    """The total deadline of one request, shared by every provider it tries."""
+
+    def __init__(self, total_s: float) -> None:
+        self.started = time.monotonic()
+        self.deadline = self.started + total_s
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def bound(self, timeout_s: float) -> float:
+        """``timeout_s`` capped by what is left of the total deadline."""
+        return min(timeout_s, self.remaining())

