@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     port: int = 8080
     """Port the HTTP server listens on."""
     data_dir: Path = REPO_ROOT / "data"
-    """Prepared models, the disk cache and rendered audio files live here."""
+    """The disk cache and rendered audio files live here."""
+    models_dir: Path = REPO_ROOT / "data" / "models"
+    """Prepared local models (``python -m gateway.prepare`` writes them here)."""
     characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
     """The cast: character -> voice per provider, settings, default emotion, optional chain."""
     fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
@@ -89,9 +91,6 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
-    @property
-    def models_dir(self) -> Path:
-        return self.data_dir / "models"
 
 
 @lru_cache(maxsize=1)
