@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     """Redis URL for the shared cache (unset: cache on local disk in the data dir)."""
     cache_enabled: bool = True
     """Store synthesized lines and serve repeats from the cache."""
+    cache_max_bytes: int = 512 * 1024 * 1024
+    """Size bound of the disk cache; least recently used lines are evicted past it."""
+    cache_ttl_s: int | None = None
+    """Expiry of lines in the Redis cache (unset: keep until Redis evicts them)."""
     audio_ttl_s: int = 3600
     """How long rendered audio files stay downloadable by request id."""
     blendshape_fps: int = 60
