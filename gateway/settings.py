@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -85,6 +85,23 @@ class Settings(BaseSettings):
     """How long rendered audio files stay downloadable by request id."""
     blendshape_fps: int = 60
     """Default frame rate of ARKit blendshape curves."""
+
+    elevenlabs_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "ELEVENLABS_API_KEY", "GATEWAY_ELEVENLABS_API_KEY"))
+    """ElevenLabs key (env ``ELEVENLABS_API_KEY``). Unset: the ElevenLabs providers stay out of the chain."""
+    elevenlabs_base_url: str = "https://api.elevenlabs.io"
+    """ElevenLabs REST base URL (point it at the stand-in to run offline)."""
+    elevenlabs_ws_url: str = "wss://api.elevenlabs.io"
+    """ElevenLabs WebSocket base URL."""
+    elevenlabs_model_id: str = "eleven_flash_v2_5"
+    """ElevenLabs model."""
+    fish_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("FISH_API_KEY",
+                                                                               "GATEWAY_FISH_API_KEY"))
+    """Fish Audio key (env ``FISH_API_KEY``). Unset: Fish Audio stays out of the chain."""
+    fish_base_url: str = "https://api.fish.audio"
+    """Fish Audio base URL (HTTP; the live WebSocket derives from it)."""
+    fish_model: str = "s1"
+    """Fish Audio backend model, sent in the ``model`` header."""
 
     log_level: str = "INFO"
     """Log level for the structlog JSON logs."""
