@@ -16,9 +16,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import structlog
+from opentelemetry import trace
 
 from gateway.audio.encode import encode_all
 from gateway.audio.formats import OutputFormat, parse_output_format, valid_output_formats
@@ -29,7 +31,7 @@ from gateway.characters import Character, load_cast
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
 from gateway.lipsync.estimate import estimate_timeline_from_text
-from gateway.lipsync.factory import build_lipsync
+from gateway.lipsync.factory import LipSyncStream, build_lipsync
 from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
@@ -43,6 +45,7 @@ from gateway.text import Segment, clean_text, split_sentences
 from gateway.timeline import Timeline
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("mouthpiece.pipeline")
 
 
 class InputError(Exception):
@@ -178,7 +181,7 @@ class Mouthpiece:
         except ValueError:
             raise InputError(400, f"Unknown output_format {inp.output_format!r}",
                              valid=valid_output_formats()) from None
-        fps = inp.fps or self.settings.blendshape_fps
+        fps = self.settings.blendshape_fps if inp.fps is None else inp.fps
         if not 1 <= fps <= 240:
             raise InputError(400, "fps must be between 1 and 240")
         pinned = self._resolve_voice(inp.voice_id) if inp.voice_id else None
@@ -234,41 +237,55 @@ class Mouthpiece:
         outcome = ChainOutcome()
         audio = OutputAudio(line.output)
         timeline = Timeline()
-        segment_start_ms = 0
+        span = tracer.start_span("speak", attributes={"request_id": line.request_id, "character": line.character.id,
+                                                      "chars": len(line.text)})
         plan = ChainPlan(line.steps, line.segments, line.text, line.settings, line.request_id,
-                         line.character.id, line.output.name)
-        async for event in self.chain.stream(plan, outcome):
-            if isinstance(event, AudioEvent):
-                yield audio.add(event)
-            elif isinstance(event, AlignmentEvent):
-                timeline.extend(list(event.phonemes), list(event.words))
-                yield event
-            elif isinstance(event, SegmentEndEvent):
-                timeline.duration_ms = max(timeline.duration_ms, event.end_ms)
-                if per_segment_visemes and line.visemes:
-                    yield self.lip_sync(line, timeline, segment_start_ms, event.end_ms, blendshapes=False)
-                segment_start_ms = event.end_ms
-                yield event
-            elif isinstance(event, StatusEvent):
-                yield StatusEvent(event.code, event.provider, self._level_during(line, outcome).value,
-                                  event.message, event.detail)
-            elif isinstance(event, ErrorEvent):
-                self._record(line, outcome, None)
-                yield event
-                return
-            elif isinstance(event, FinalEvent):
-                audio.flush()
-                timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
-                result = await self.finish(line, audio, timeline, outcome, event.stats)
-                yield FinalEvent({"result": result})
-                return
+                         line.character.id, line.output.name, trace.set_span_in_context(span))
+        try:
+            async with aclosing(self._events(line, plan, outcome, audio, timeline, per_segment_visemes)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            span.set_attribute("provider", outcome.provider or "none")
+            span.end()
 
-    def lip_sync(self, line: Line, timeline: Timeline, start_ms: int, end_ms: int, blendshapes: bool):
-        """Step 5: lip-sync data for the part of ``timeline`` between ``start_ms`` and ``end_ms``."""
-        phonemes = [p for p in timeline.phonemes if p.start_ms >= start_ms and p.end_ms <= end_ms]
-        data = build_lipsync(phonemes, end_ms, fps=line.fps, start_ms=start_ms,
-                             include=("visemes", "azure", "blendshapes") if blendshapes else ("visemes", "azure"))
-        return VisemesEvent(data.to_dict(), start_ms, end_ms)
+    async def _events(self, line, plan, outcome, audio, timeline, per_segment_visemes) -> AsyncIterator:  # noqa: ANN001
+        segment_start_ms = 0
+        last_segment = line.segments[-1].index
+        visemes = LipSyncStream(fps=line.fps, include=("visemes", "azure"))
+        async with aclosing(self.chain.stream(plan, outcome)) as chain_events:
+            async for event in chain_events:
+                if isinstance(event, AudioEvent):
+                    yield audio.add(event)
+                elif isinstance(event, AlignmentEvent):
+                    timeline.extend(list(event.phonemes), list(event.words))
+                    yield event
+                elif isinstance(event, SegmentEndEvent):
+                    timeline.duration_ms = max(timeline.duration_ms, event.end_ms)
+                    if per_segment_visemes and line.visemes:
+                        phonemes = [p for p in timeline.phonemes if p.start_ms >= segment_start_ms]
+                        data = visemes.push(phonemes, event.end_ms, final=event.segment == last_segment)
+                        yield VisemesEvent(data.to_dict(), segment_start_ms, event.end_ms)
+                    segment_start_ms = event.end_ms
+                    yield event
+                elif isinstance(event, StatusEvent):
+                    yield StatusEvent(event.code, event.provider, self._level_during(line, outcome).value,
+                                      event.message, event.detail)
+                elif isinstance(event, ErrorEvent):
+                    self._record(line, outcome, None)
+                    yield event
+                    return
+                elif isinstance(event, FinalEvent):
+                    audio.flush()
+                    timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
+                    result = await self.finish(line, audio, timeline, outcome, event.stats)
+                    yield FinalEvent({"result": result})
+                    return
+
+    def lip_sync(self, line: Line, timeline: Timeline) -> dict:
+        """Step 5 for a whole line: visemes, Azure ids and (if asked) blendshape curves."""
+        include = ("visemes", "azure", "blendshapes") if line.blendshapes else ("visemes", "azure")
+        return build_lipsync(timeline.phonemes, timeline.duration_ms, fps=line.fps, include=include).to_dict()
 
     async def finish(self, line: Line, audio: OutputAudio, timeline: Timeline, outcome: ChainOutcome,
                      stats: dict) -> SpeakResult:
@@ -280,7 +297,7 @@ class Mouthpiece:
         duration_s = len(pcm) / 2 / rate
         lipsync = None
         if line.visemes:
-            lipsync = self.lip_sync(line, timeline, 0, timeline.duration_ms, blendshapes=line.blendshapes).data
+            lipsync = self.lip_sync(line, timeline)
         level = self._record(line, outcome, duration_s)
         served = outcome.provider
         source = stats.get("source_provider") if served in CACHED_FAMILIES else served
@@ -296,11 +313,12 @@ class Mouthpiece:
     async def speak(self, line: Line) -> SpeakResult:
         """The whole line at once; when every provider fails, a text-only result with estimated timings."""
         error: ErrorEvent | None = None
-        async for event in self.stream(line, per_segment_visemes=False):
-            if isinstance(event, FinalEvent):
-                return event.stats["result"]
-            if isinstance(event, ErrorEvent):
-                error = event
+        async with aclosing(self.stream(line, per_segment_visemes=False)) as events:
+            async for event in events:
+                if isinstance(event, FinalEvent):
+                    return event.stats["result"]
+                if isinstance(event, ErrorEvent):
+                    error = event
         if error is not None and error.code == "bad_request":
             raise InputError(400, error.message)
         return self.text_only(line, error)
@@ -309,7 +327,7 @@ class Mouthpiece:
         timeline = estimate_timeline_from_text(line.text)
         lipsync = None
         if line.visemes:
-            lipsync = self.lip_sync(line, timeline, 0, timeline.duration_ms, blendshapes=line.blendshapes).data
+            lipsync = self.lip_sync(line, timeline)
         reasons = [error.message] if error else []
         return SpeakResult(line.request_id, None, DegradationLevel.TEXT_ONLY, timeline.duration_ms / 1000,
                            time.perf_counter() - line.started, None, line.output, None, timeline, lipsync, line.text,

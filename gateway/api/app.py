@@ -65,6 +65,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError):
         fields = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                position = err.get("loc", ("body", "?"))[-1]
+                fields.append({"field": "body", "message": f"malformed JSON at character {position}"})
+                continue
             loc = [str(p) for p in err.get("loc", ()) if p != "body"]
             fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
         names = ", ".join(f["field"] for f in fields) or "body"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from opentelemetry import trace
+from opentelemetry.context import Context
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent)
@@ -53,6 +54,8 @@ class ChainPlan:
     request_id: str = ""
     character: str | None = None
     output_format: str = "wav"
+    #: OpenTelemetry context of the request span; attempt spans are its children.
+    trace_context: Context | None = None
 
 
 @dataclass(slots=True)
@@ -123,7 +126,8 @@ class ProviderChain:
             samples_done = 0
             sample_rate = 0
             audio_started = False
-            with tracer.start_as_current_span("provider_attempt", attributes={"provider": name}) as span:
+            span = tracer.start_span("provider_attempt", context=plan.trace_context, attributes={"provider": name})
+            try:
                 try:
                     attempt = await self._first_event(step, request, clock, outcome)
                     if not outcome.providers_used or outcome.providers_used[-1] != name:
@@ -174,6 +178,8 @@ class ProviderChain:
                     if samples_done:
                         base_ms += samples_to_ms(samples_done, sample_rate)
                     outcome.audio_ms = base_ms
+            finally:
+                span.end()
         outcome.complete = False
         message = "every provider failed" if last_error is None else f"every provider failed; last: {last_error}"
         yield ErrorEvent("all_providers_failed", message)
