@@ -269,7 +269,7 @@ class Mouthpiece:
                     segment_start_ms = event.end_ms
                     yield event
                 elif isinstance(event, StatusEvent):
-                    yield StatusEvent(event.code, event.provider, self._level_during(line, outcome).value,
+                    yield StatusEvent(event.code, event.provider, self._level_during(line, outcome, event.provider).value,
                                       event.message, event.detail)
                 elif isinstance(event, ErrorEvent):
                     self._record(line, outcome, None)
@@ -334,8 +334,8 @@ class Mouthpiece:
                            ChainOutcome(), reasons=reasons)
 
     # ---- levels -----------------------------------------------------------------------------------------------
-    def _level_during(self, line: Line, outcome: ChainOutcome) -> DegradationLevel:
-        current = outcome.providers_used[-1] if outcome.providers_used else None
+    def _level_during(self, line: Line, outcome: ChainOutcome, current: str | None) -> DegradationLevel:
+        """The level while ``current`` serves: a cache hit before any fail-over is normal service."""
         if current == "cache" and outcome.fallbacks == 0:
             return DegradationLevel.NORMAL
         return level_for(current, line.first_choice) if current else self._level
