@@ -107,6 +107,8 @@ class SpeakResult:
     outcome: ChainOutcome
     source_provider: str | None = None
     reasons: list[str] = field(default_factory=list)
+    #: What the audio actually says when it is not ``text`` (a canned clip); word offsets index it.
+    spoken_text: str | None = None
 
 
 class OutputAudio:
@@ -278,8 +280,10 @@ class Mouthpiece:
                 elif isinstance(event, FinalEvent):
                     audio.flush()
                     timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
-                    result = await self.finish(line, audio, timeline, outcome, event.stats)
+                    result = await self.finish(line, audio, timeline, outcome, event.stats,
+                                               whole_lipsync=not per_segment_visemes)
                     yield FinalEvent({"result": result})
+                    await self.remember(line, result, audio.pcm)  # after the client has its final event
                     return
 
     def lip_sync(self, line: Line, timeline: Timeline) -> dict:
@@ -288,37 +292,48 @@ class Mouthpiece:
         return build_lipsync(timeline.phonemes, timeline.duration_ms, fps=line.fps, include=include).to_dict()
 
     async def finish(self, line: Line, audio: OutputAudio, timeline: Timeline, outcome: ChainOutcome,
-                     stats: dict) -> SpeakResult:
-        """Step 6: encode, keep by request id, cache the line, build the result."""
+                     stats: dict, whole_lipsync: bool = True) -> SpeakResult:
+        """Step 6: encode, keep by request id, cache the line, build the result.
+
+        ``whole_lipsync`` is false for streams, which already sent lip-sync data sentence by sentence.
+        """
         pcm = audio.pcm
         rate = audio.rate or 22050
         encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
         self.audio_store.save(line.request_id, encoded, line.output.extension, line.output.media_type)
         duration_s = len(pcm) / 2 / rate
         lipsync = None
-        if line.visemes:
+        if line.visemes and whole_lipsync:
             lipsync = self.lip_sync(line, timeline)
         level = self._record(line, outcome, duration_s)
         served = outcome.provider
         source = stats.get("source_provider") if served in CACHED_FAMILIES else served
-        if (self.cache is not None and served and served not in CACHED_FAMILIES
-                and len(outcome.providers_used) == 1):
-            step = next(s for s in line.steps if s.provider.name == served)
-            await store_line(self.cache, text=line.text, family=step.provider.family, voice=step.voice,
-                             settings=line.settings, output_format=line.output.name, pcm=pcm, sample_rate=rate,
-                             timeline=timeline, provider=served)
         return SpeakResult(line.request_id, served, level, duration_s, time.perf_counter() - line.started, encoded,
-                           line.output, rate, timeline, lipsync, line.text, outcome, source)
+                           line.output, rate, timeline, lipsync, line.text, outcome, source,
+                           spoken_text=stats.get("spoken_text"))
+
+    async def remember(self, line: Line, result: SpeakResult, pcm: bytes) -> None:
+        """Store a freshly synthesized line in the cache (one provider made all of it)."""
+        served = result.provider
+        if self.cache is None or not served or served in CACHED_FAMILIES or len(result.outcome.providers_used) != 1:
+            return
+        step = next(s for s in line.steps if s.provider.name == served)
+        await store_line(self.cache, text=line.text, family=step.provider.family, voice=step.voice,
+                         settings=line.settings, output_format=line.output.name, pcm=pcm,
+                         sample_rate=result.sample_rate or 22050, timeline=result.timeline, provider=served)
 
     async def speak(self, line: Line) -> SpeakResult:
         """The whole line at once; when every provider fails, a text-only result with estimated timings."""
         error: ErrorEvent | None = None
+        result: SpeakResult | None = None
         async with aclosing(self.stream(line, per_segment_visemes=False)) as events:
-            async for event in events:
+            async for event in events:  # consumed to the end: the cache store follows the final event
                 if isinstance(event, FinalEvent):
-                    return event.stats["result"]
-                if isinstance(event, ErrorEvent):
+                    result = event.stats["result"]
+                elif isinstance(event, ErrorEvent):
                     error = event
+        if result is not None:
+            return result
         if error is not None and error.code == "bad_request":
             raise InputError(400, error.message)
         return self.text_only(line, error)

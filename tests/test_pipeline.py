@@ -49,6 +49,7 @@ async def test_all_tts_down_serves_canned_offline(gateway):
     result = await gateway.speak(gateway.prepare(SpeakInput("A line nobody has said before.")))
     assert result.provider == "canned" and result.degradation_level is DegradationLevel.CACHED_ONLY
     assert result.audio and result.lipsync["visemes"]
+    assert result.spoken_text == "Sorry, I can't answer right now."
 
 
 async def test_everything_down_answers_text_only_with_estimated_visemes(gateway):

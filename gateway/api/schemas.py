@@ -40,6 +40,8 @@ class SpeakResponse(BaseModel):
 
     request_id: str
     text: str
+    spoken_text: str | None = Field(None, description="What the audio says when it differs from text "
+                                                       "(a canned clip); word offsets then index it.")
     audio_url: str | None = Field(description="GET it for the audio in output_format; null when text-only.")
     video_url: str | None = Field(None, description="Null until the video pool delivers a video.")
     output_format: str

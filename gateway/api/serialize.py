@@ -19,6 +19,7 @@ def result_body(result: SpeakResult) -> dict:
     return {
         "request_id": result.request_id,
         "text": result.text,
+        "spoken_text": result.spoken_text,
         "audio_url": audio_url(result.request_id) if result.audio is not None else None,
         "video_url": None,
         "output_format": result.output.name,

@@ -191,7 +191,7 @@ class ProviderChain:
         PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()
         outcome.attempts.append({"provider": name, "outcome": exc.kind.value, "message": exc.message,
                                  "after_audio": audio_started})
-        log_fn = log.info if exc.kind is ErrorKind.UNAVAILABLE else log.warning
+        log_fn = log.debug if exc.kind is ErrorKind.UNAVAILABLE else log.warning
         log_fn("provider_failed", provider=name, kind=exc.kind.value, error=exc.message, after_audio=audio_started)
 
     async def _first_event(self, step: ChainStep, request: SynthesisRequest, clock: Clock,
