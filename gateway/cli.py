@@ -27,7 +27,10 @@ async def _speak(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.observability.logging import configure_logging
     from gateway.pipeline import InputError, Mouthpiece, SpeakInput
 
+    from gateway.observability.tracing import configure_tracing
+
     configure_logging("WARNING", json_logs=False)
+    configure_tracing(settings.otel_exporter, settings.otel_endpoint)
     gateway = Mouthpiece(settings)
     try:
         fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else None) or "wav"

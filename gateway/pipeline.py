@@ -362,6 +362,11 @@ class Mouthpiece:
             level = level_for(outcome.provider, line.first_choice)
         if duration_s is not None and outcome.provider:
             AUDIO_SECONDS.labels(outcome.provider).inc(duration_s)
+        log.info("line_served" if outcome.provider else "line_failed", provider=outcome.provider,
+                 degradation_level=level.value,
+                 audio_s=round(duration_s, 3) if duration_s is not None else None,
+                 first_audio_s=round(outcome.first_audio_s, 4) if outcome.first_audio_s is not None else None,
+                 fallbacks=outcome.fallbacks, retries=outcome.retries, chars=len(line.text))
         if outcome.provider == "cache":
             CACHE_LOOKUPS.labels("hit").inc()
         elif "cache" in self.providers:
