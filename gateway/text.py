@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _TAG = re.compile(r"<[^<>]{0,200}>")
 _WS = re.compile(r"\s+")
@@ -15,12 +15,29 @@ _CLAUSE_END = re.compile(r"""[,;:—–]["'”’)\]]*(?=\s)""")
 
 
 @dataclass(frozen=True, slots=True)
+class Prosody:
+    """How a segment is spoken, relative to the voice's own delivery (from SSML or the request's emotion)."""
+
+    rate: float = 1.0  #: speaking-rate multiplier (on top of the voice settings' speed)
+    volume_db: float = 0.0  #: gain in dB
+    pitch_semitones: float = 0.0  #: pitch shift (providers that cannot shift pitch ignore it)
+    emphasis: str | None = None  #: SSML emphasis level: strong, moderate, reduced
+    emotion: str | None = None  #: emotion name from gateway.expressive.emotions, or None for the line's
+    intensity: float = 1.0  #: emotion intensity 0..1
+
+
+NEUTRAL = Prosody()
+
+
+@dataclass(frozen=True, slots=True)
 class Segment:
     """A piece of the request text that is synthesized as a unit (a sentence or a clause)."""
 
     index: int
     text: str
     char_start: int  #: offset of ``text`` in the cleaned request text
+    prosody: Prosody = NEUTRAL  #: delivery of this segment
+    break_before_ms: int = 0  #: silence inserted before this segment (SSML ``<break>``)
 
 
 def clean_text(text: str) -> str:
@@ -52,8 +69,9 @@ def split_first_clause(segment: Segment, min_chars: int = 24) -> list[Segment]:
             tail_raw = segment.text[match.end():]
             tail = tail_raw.lstrip()
             return [
-                Segment(segment.index, head, segment.char_start),
-                Segment(segment.index, tail, segment.char_start + match.end() + (len(tail_raw) - len(tail))),
+                replace(segment, text=head),
+                replace(segment, text=tail, char_start=segment.char_start + match.end() + (len(tail_raw) - len(tail)),
+                        break_before_ms=0),
             ]
     return [segment]
 
