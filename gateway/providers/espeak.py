@@ -28,6 +28,7 @@ from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent
 from gateway.lipsync.words import words_from_phonemes
 from gateway.policy.errors import ErrorKind, ProviderError
 from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings, get_settings
 from gateway.text import Segment, words_with_offsets
@@ -333,11 +334,16 @@ class EspeakProvider(Provider):
         sr = lib.sample_rate
         position = 0
         for segment in request.segments:
+            silence, added = pause(segment, position, sr)
+            yield from silence
+            position += added
+            seg_rate = int(min(MAX_RATE, max(MIN_RATE, round(rate * segment_speed(1.0, segment)))))
             with ESPEAK_LOCK:
-                synth = lib.synthesize(segment.text, voice.espeak_name, rate)
+                synth = lib.synthesize(segment.text, voice.espeak_name, seg_rate)
             n = len(synth.pcm) // 2
             if n:
-                yield AudioEvent(synth.pcm, sr, segment.index, samples_to_ms(position, sr))
+                yield AudioEvent(apply_gain(synth.pcm, segment_gain_db(segment)), sr, segment.index,
+                                 samples_to_ms(position, sr))
                 phonemes, words = build_timeline(synth, segment, position, sr)
                 yield AlignmentEvent(tuple(phonemes), tuple(words), segment.index)
                 position += n

@@ -33,6 +33,7 @@ from gateway.prepare.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_vo
                                     missing_voices)
 from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
 from gateway.providers.g2p import espeak_clauses
+from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings, get_settings
 from gateway.text import Segment, split_first_clause
@@ -295,19 +296,24 @@ class KokoroProvider(Provider):
         position = 0  # samples since this stream's start
         first = True
         for segment in request.segments:
+            silence, added = pause(segment, position, SAMPLE_RATE)
+            yield from silence
+            position += added
+            seg_speed = segment_speed(speed, segment, low=0.5, high=2.0)
+            gain_db = segment_gain_db(segment)
             for piece, symbols in self._pieces(segment, request.voice, first):
                 first = False
                 if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
                     n = PAUSE_MS * SAMPLE_RATE // 1000
                     yield AudioEvent(bytes(2 * n), SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
-                    pause = PhonemeSpan(" ", samples_to_ms(position, SAMPLE_RATE),
+                    gap = PhonemeSpan(" ", samples_to_ms(position, SAMPLE_RATE),
                                         samples_to_ms(position + n, SAMPLE_RATE))
-                    yield AlignmentEvent((pause,), (), segment.index)
+                    yield AlignmentEvent((gap,), (), segment.index)
                     position += n
                     continue
-                audio, frames = self._infer(symbols, pack, speed)
+                audio, frames = self._infer(symbols, pack, seg_speed)
                 audio, samples = self._fit_timeline(audio, frames, len(symbols))
-                pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+                pcm = apply_gain((np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)
                 yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
                 phonemes = self._spans(["^", *symbols, "$"], samples, position)
                 words = words_from_phonemes(phonemes, piece)

@@ -11,6 +11,7 @@ from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent
 from gateway.lipsync.words import words_from_phonemes
 from gateway.policy.errors import ErrorKind, ProviderError
 from gateway.prepare.piper import piper_model_path
+from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings
@@ -88,13 +89,15 @@ class PiperProvider(Provider):
         from piper import SynthesisConfig
 
         voice = self._voice
-        speed = request.settings.speed or 1.0
-        config = SynthesisConfig(length_scale=1.0 / max(0.25, min(4.0, speed)))
         samples = 0  # cumulative samples of this provider stream: the one clock for its timings
         sample_rate = voice.config.sample_rate
         for segment in request.segments:
+            silence, added = pause(segment, samples, sample_rate)
+            yield from silence
+            samples += added
+            config = SynthesisConfig(length_scale=1.0 / segment_speed(request.settings.speed, segment))
+            gain_db = segment_gain_db(segment)
             phonemes: list[PhonemeSpan] = []
-            seg_start_ms = samples_to_ms(samples, sample_rate)
             for chunk in voice.synthesize(segment.text, syn_config=config, include_alignments=True):
                 start_ms = samples_to_ms(samples, sample_rate)
                 sample_rate = chunk.sample_rate
@@ -105,7 +108,7 @@ class PiperProvider(Provider):
                     chunk_phonemes.append(PhonemeSpan(a.phoneme, samples_to_ms(pos, sample_rate),
                                                       samples_to_ms(end, sample_rate)))
                     pos = end
-                pcm = chunk.audio_int16_bytes
+                pcm = apply_gain(chunk.audio_int16_bytes, gain_db)
                 samples += len(pcm) // 2
                 yield AudioEvent(pcm, sample_rate, segment.index, start_ms)
                 if chunk_phonemes:
@@ -116,6 +119,5 @@ class PiperProvider(Provider):
                 yield AlignmentEvent((), tuple(words), segment.index)
             end_ms = samples_to_ms(samples, sample_rate)
             yield SegmentEndEvent(segment.index, end_ms)
-            del seg_start_ms
         yield FinalEvent({"provider": self.name, "audio_ms": samples_to_ms(samples, sample_rate),
                           "sample_rate": sample_rate})

@@ -1,0 +1,44 @@
+"""How local voices render a segment's prosody: rate via the engine's speed, volume as gain, breaks as silence.
+
+Cloud providers map prosody their own way (see their files); the cache and canned clips replay audio as made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gateway.events import AlignmentEvent, AudioEvent
+from gateway.text import Segment
+from gateway.timeline import PhonemeSpan, ms_to_samples, samples_to_ms
+
+#: SSML emphasis level -> (rate multiplier, gain dB): emphasis is spoken a little slower and louder.
+EMPHASIS = {"strong": (0.88, 3.0), "moderate": (0.94, 1.5), "reduced": (1.06, -3.0), "none": (1.0, 0.0)}
+PAUSE = " "  #: phoneme symbol of an inserted pause (the lip-sync stage maps it to silence)
+
+
+def segment_speed(base_speed: float, segment: Segment, low: float = 0.25, high: float = 4.0) -> float:
+    """The engine speed for ``segment``: the voice's speed times SSML/emotion rate and emphasis."""
+    rate = EMPHASIS.get(segment.prosody.emphasis or "none", (1.0, 0.0))[0]
+    return float(min(high, max(low, (base_speed or 1.0) * segment.prosody.rate * rate)))
+
+
+def segment_gain_db(segment: Segment) -> float:
+    return segment.prosody.volume_db + EMPHASIS.get(segment.prosody.emphasis or "none", (1.0, 0.0))[1]
+
+
+def apply_gain(pcm: bytes, gain_db: float) -> bytes:
+    """Scale s16le PCM by ``gain_db`` with clipping (no-op at 0 dB)."""
+    if abs(gain_db) < 0.01 or not pcm:
+        return pcm
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (10.0 ** (gain_db / 20.0))
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
+
+
+def pause(segment: Segment, position: int, sample_rate: int) -> tuple[list, int]:
+    """Silence for ``segment.break_before_ms`` at stream sample ``position``: (events, samples added)."""
+    n = ms_to_samples(segment.break_before_ms, sample_rate)
+    if n <= 0:
+        return [], 0
+    start, end = samples_to_ms(position, sample_rate), samples_to_ms(position + n, sample_rate)
+    return [AudioEvent(bytes(2 * n), sample_rate, segment.index, start),
+            AlignmentEvent((PhonemeSpan(PAUSE, start, end),), (), segment.index)], n
