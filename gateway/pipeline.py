@@ -222,7 +222,7 @@ class Mouthpiece:
             provider = self.providers.get(name)
             if provider is None:
                 continue
-            voice = voices.get(name) or provider.default_voice()
+            voice = voices.get(name) or voices.get(provider.family) or provider.default_voice()
             steps.append(ChainStep(provider, voice, self.breakers[name]))
         synthesizers = [s for s in steps if s.provider.family not in CACHED_FAMILIES]
         first = synthesizers[0] if synthesizers else None

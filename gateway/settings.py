@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,10 +32,11 @@ class Settings(BaseSettings):
     """Canned last-resort clips with their phoneme timings."""
     default_character: str = "narrator"
     """Character used when a request names none."""
-    chain: list[str] = Field(default_factory=lambda: ["piper", "kokoro", "espeak", "cache", "canned"])
-    """Default ordered provider chain (a character may override it)."""
-    enabled_providers: list[str] = Field(default_factory=lambda: ["piper", "kokoro", "espeak", "cache", "canned"])
-    """Providers instantiated at start-up; a chain entry that is not enabled is skipped."""
+    chain: list[str] = Field(default_factory=list)
+    """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
+    enabled_providers: list[str] = Field(default_factory=list)
+    """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
 
     max_text_chars: int = 1000
     """Longest line accepted, in characters after cleaning."""
@@ -112,6 +113,24 @@ class Settings(BaseSettings):
     otel_endpoint: str | None = None
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
+
+
+    @model_validator(mode="after")
+    def _default_chain(self) -> "Settings":
+        if not self.chain:
+            cloud = []
+            if self.elevenlabs_api_key is not None:
+                cloud += ["elevenlabs_ws", "elevenlabs_rest"]
+            if self.fish_api_key is not None:
+                cloud.append("fish_audio")
+            self.chain = cloud + list(LOCAL_CHAIN)
+        if not self.enabled_providers:
+            self.enabled_providers = list(self.chain)
+        return self
+
+
+#: The chain with no keys: everything runs on this machine.
+LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,18 @@ def build_provider(name: str, settings: Settings, cache=None) -> Provider:  # no
         from gateway.providers.espeak import EspeakProvider
 
         return EspeakProvider(settings)
+    if name == "elevenlabs_ws":
+        from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
+
+        return ElevenLabsWsProvider(settings)
+    if name == "elevenlabs_rest":
+        from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
+
+        return ElevenLabsRestProvider(settings)
+    if name == "fish_audio":
+        from gateway.providers.fish_audio import FishAudioProvider
+
+        return FishAudioProvider(settings)
     if name == "canned":
         from gateway.providers.canned import CannedProvider
 

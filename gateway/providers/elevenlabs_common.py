@@ -1,0 +1,398 @@
+"""What the ElevenLabs REST and WebSocket providers share.
+
+* error classification from an HTTP status + body (and WebSocket close codes / in-band errors)
+  into :class:`~gateway.policy.errors.ProviderError` (``docs/providers-cloud.md`` has the table);
+* alignment parsing (REST seconds per request, WebSocket ms per chunk, both duration spellings);
+* the account side: voices (``GET /v1/voices``) and health from ``GET /v1/user/subscription``
+  (free: no credits spent), cached;
+* request building: voice settings, the API key (never logged, never in a message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.providers.base import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
+from gateway.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+FAMILY = "elevenlabs"
+#: PCM rate we ask for (``output_format=pcm_24000``): what the models generate natively.
+SAMPLE_RATE = 24000
+OUTPUT_FORMAT = f"pcm_{SAMPLE_RATE}"
+#: Health results are cached this long (seconds).
+HEALTH_TTL_S = 30.0
+#: Usage share of the character quota above which health is DEGRADED.
+QUOTA_DEGRADED_SHARE = 0.8
+#: Longest error body read (bytes) and quoted (characters).
+MAX_ERROR_BODY = 16_384
+MAX_ERROR_TEXT = 300
+#: ElevenLabs accepts speed in this range.
+SPEED_RANGE = (0.7, 1.2)
+
+#: ``detail.status`` values that mean "this provider can't serve this voice" (skip, don't error out).
+_UNAVAILABLE_STATUSES = {"voice_not_found", "voice_does_not_exist", "model_not_found"}
+#: In-band WebSocket ``error`` values, classified.
+_WS_ERRORS = {
+    "quota_exceeded": ErrorKind.QUOTA,
+    "invalid_api_key": ErrorKind.AUTH,
+    "unauthorized": ErrorKind.AUTH,
+    "missing_api_key": ErrorKind.AUTH,
+    "too_many_concurrent_requests": ErrorKind.OVERLOADED,
+    "max_active_conversations": ErrorKind.OVERLOADED,
+    "system_busy": ErrorKind.RETRYABLE,
+    "input_timeout_exceeded": ErrorKind.RETRYABLE,
+    "internal_server_error": ErrorKind.RETRYABLE,
+    "voice_not_found": ErrorKind.UNAVAILABLE,
+    "max_character_limit_exceeded": ErrorKind.BAD_REQUEST,
+    "invalid_request": ErrorKind.BAD_REQUEST,
+    "invalid_message": ErrorKind.BAD_REQUEST,
+    "validation_error": ErrorKind.BAD_REQUEST,
+    "service_unavailable": ErrorKind.RETRYABLE,
+}
+
+
+def api_key(settings: Settings) -> str | None:
+    secret = settings.elevenlabs_api_key
+    value = secret.get_secret_value().strip() if secret is not None else ""
+    return value or None
+
+
+def scrub(text: str, secret: str | None) -> str:
+    """``text`` without ``secret``, shortened for messages."""
+    if secret:
+        text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """Seconds from ``retry-after-ms``, ``retry-after`` (seconds or HTTP date) or ``x-ratelimit-reset``."""
+    if headers is None:
+        return None
+    get = headers.get
+    try:
+        if (ms := get("retry-after-ms")) is not None:
+            return max(0.0, float(ms) / 1000)
+    except ValueError:
+        pass
+    value = get("retry-after")
+    if value is not None:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+                return max(0.0, when.timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    reset = get("x-ratelimit-reset")
+    if reset is not None:
+        try:
+            seconds = float(reset)
+            return max(0.0, seconds - time.time()) if seconds > 1e9 else max(0.0, seconds)
+        except ValueError:
+            pass
+    return None
+
+
+def _detail(body: Any) -> tuple[str, str]:
+    """(status code, message) from an ElevenLabs error body (any of its shapes)."""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return "", body
+    if isinstance(body, dict):
+        detail = body.get("detail", body)
+        if isinstance(detail, dict):
+            return str(detail.get("status") or detail.get("code") or ""), str(detail.get("message") or "")
+        if isinstance(detail, list):  # FastAPI validation errors
+            parts = []
+            for item in detail[:3]:
+                if isinstance(item, dict):
+                    loc = ".".join(str(x) for x in item.get("loc", []))
+                    parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
+            return "validation_error", "; ".join(parts)
+        if isinstance(detail, str):
+            return "", detail
+    return "", ""
+
+
+def classify_http_error(status: int, body: Any, headers: Any = None, *, provider: str = "",
+                        secret: str | None = None) -> ProviderError:
+    """An ElevenLabs HTTP error (REST, or a rejected WebSocket handshake) as a classified error."""
+    code, message = _detail(body)
+    text = scrub(f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else ""), secret)
+    retry_after = parse_retry_after(headers)
+    if status == 401:
+        kind = ErrorKind.QUOTA if code == "quota_exceeded" else ErrorKind.AUTH
+    elif status == 402:
+        kind = ErrorKind.QUOTA
+    elif status == 403:
+        kind = ErrorKind.AUTH
+    elif status == 429:
+        # Plan concurrency cap: shed/queue, breaker stays closed. Anything else (system_busy): back off.
+        kind = ErrorKind.OVERLOADED if code == "too_many_concurrent_requests" else ErrorKind.RETRYABLE
+    elif status == 404 or code in _UNAVAILABLE_STATUSES:
+        kind = ErrorKind.UNAVAILABLE
+    elif status in (400, 413, 422):
+        kind = ErrorKind.BAD_REQUEST
+    elif status == 408 or status >= 500:
+        kind = ErrorKind.RETRYABLE
+    else:
+        kind = ErrorKind.BAD_REQUEST if 400 <= status < 500 else ErrorKind.RETRYABLE
+    return ProviderError(kind, text, provider=provider, status=status, retry_after_s=retry_after)
+
+
+def classify_ws_close(code: int | None, reason: str, last_error: dict | None, *, provider: str = "",
+                      secret: str | None = None) -> ProviderError:
+    """A WebSocket that closed before its final message, classified by its in-band error or close code."""
+    if last_error:
+        name = str(last_error.get("error") or "")
+        message = str(last_error.get("message") or reason or "")
+        kind = _WS_ERRORS.get(name)
+        if kind is None:
+            kind = ErrorKind.BAD_REQUEST if name.startswith("invalid") else ErrorKind.RETRYABLE
+        text = scrub(f"websocket closed {code}" + (f" {name}" if name else "") + (f": {message}" if message else ""),
+                     secret)
+        return ProviderError(kind, text, provider=provider, status=code)
+    lowered = (reason or "").lower()
+    if "quota" in lowered:
+        kind = ErrorKind.QUOTA
+    elif "api key" in lowered or "api_key" in lowered or "unauthor" in lowered:
+        kind = ErrorKind.AUTH
+    elif code == 1008 and "timeout" in lowered:
+        kind = ErrorKind.RETRYABLE
+    elif code == 1013:
+        kind = ErrorKind.RETRYABLE
+    else:
+        kind = ErrorKind.RETRYABLE  # 1000 without final, 1006 (dropped), 1011, 1012, unknown
+    text = scrub(f"websocket closed {code if code is not None else 'abnormally'} before the final message"
+                 + (f": {reason}" if reason else ""), secret)
+    return ProviderError(kind, text, provider=provider, status=code)
+
+
+def voice_settings_payload(settings: VoiceSettings) -> dict | None:
+    """ElevenLabs ``voice_settings`` for our neutral settings (None: use the voice's own)."""
+    out: dict[str, float] = {}
+    if settings.stability is not None:
+        out["stability"] = min(1.0, max(0.0, float(settings.stability)))
+    if settings.similarity_boost is not None:
+        out["similarity_boost"] = min(1.0, max(0.0, float(settings.similarity_boost)))
+    if settings.style is not None:
+        out["style"] = min(1.0, max(0.0, float(settings.style)))
+    speed = float(settings.speed or 1.0)
+    if abs(speed - 1.0) > 1e-6:
+        out["speed"] = round(min(SPEED_RANGE[1], max(SPEED_RANGE[0], speed)), 3)
+    return out or None
+
+
+@dataclass(frozen=True, slots=True)
+class CharAlignment:
+    chars: list[str]
+    starts_ms: list[int]
+    ends_ms: list[int]
+
+
+def rest_alignment(obj: Any) -> CharAlignment | None:
+    """REST alignment (``characters``, ``character_start/end_times_seconds``) in ms."""
+    if not isinstance(obj, dict):
+        return None
+    chars = obj.get("characters") or obj.get("chars")
+    starts = obj.get("character_start_times_seconds")
+    ends = obj.get("character_end_times_seconds")
+    if not isinstance(chars, list) or not isinstance(starts, list) or not isinstance(ends, list):
+        return None
+    n = min(len(chars), len(starts), len(ends))
+    try:
+        s = [round(float(x) * 1000) for x in starts[:n]]
+        e = [round(float(x) * 1000) for x in ends[:n]]
+    except (TypeError, ValueError):
+        return None
+    return CharAlignment([str(c) for c in chars[:n]], s, e)
+
+
+def ws_alignment(obj: Any) -> CharAlignment | None:
+    """WebSocket alignment (``chars``, ``charStartTimesMs``, ``charDurationsMs``/``charsDurationsMs``), ms per chunk."""
+    if not isinstance(obj, dict):
+        return None
+    chars = obj.get("chars") or obj.get("characters")
+    starts = obj.get("charStartTimesMs", obj.get("char_start_times_ms"))
+    durations = None
+    for key in ("charDurationsMs", "charsDurationsMs", "char_durations_ms", "chars_durations_ms"):
+        if isinstance(obj.get(key), list):
+            durations = obj[key]
+            break
+    if not isinstance(chars, list) or not isinstance(starts, list) or durations is None:
+        return None
+    n = min(len(chars), len(starts), len(durations))
+    try:
+        s = [round(float(x)) for x in starts[:n]]
+        e = [st + max(0, round(float(d))) for st, d in zip(s, durations[:n])]
+    except (TypeError, ValueError):
+        return None
+    return CharAlignment([str(c) for c in chars[:n]], s, e)
+
+
+def http_timeout(settings: Settings) -> httpx.Timeout:
+    """Connect/write/pool bounded by ``connect_timeout_s``; reads only by the line's total deadline.
+
+    First-audio and chunk-gap deadlines belong to the chain; the read timeout here is a backstop.
+    """
+    c = settings.connect_timeout_s
+    return httpx.Timeout(connect=c, read=max(c, settings.total_timeout_s), write=c, pool=c)
+
+
+class ElevenLabsAccount:
+    """Voices and health of one ElevenLabs account (one instance per provider)."""
+
+    def __init__(self, settings: Settings, provider: str) -> None:
+        self.settings = settings
+        self.provider = provider
+        self._client: httpx.AsyncClient | None = None
+        self._voices: list[VoiceInfo] = []
+        self._health: tuple[float, ProviderHealth] | None = None
+        self._health_lock = asyncio.Lock()
+
+    @property
+    def key(self) -> str | None:
+        return api_key(self.settings)
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = httpx.AsyncClient(base_url=self.settings.elevenlabs_base_url.rstrip("/"),
+                                             timeout=http_timeout(self.settings), follow_redirects=False,
+                                             headers={"accept": "application/json"})
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def headers(self) -> dict[str, str]:
+        key = self.key
+        return {"xi-api-key": key} if key else {}
+
+    def voices(self) -> list[VoiceInfo]:
+        return list(self._voices)
+
+    async def load_voices(self) -> list[VoiceInfo]:
+        """``GET /v1/voices`` (best effort: keeps the previous list, empty at first, on any failure)."""
+        if not self.key:
+            return self.voices()
+        try:
+            resp = await asyncio.wait_for(self.client().get("/v1/voices", headers=self.headers()),
+                                          self.settings.connect_timeout_s * 2)
+            if resp.status_code != 200:
+                log.info("elevenlabs_voices_unavailable", provider=self.provider, status=resp.status_code)
+                return self.voices()
+            data = resp.json()
+        except (httpx.HTTPError, TimeoutError, ValueError) as exc:
+            log.info("elevenlabs_voices_unavailable", provider=self.provider, error=type(exc).__name__)
+            return self.voices()
+        voices = []
+        for v in data.get("voices", []) if isinstance(data, dict) else []:
+            if not isinstance(v, dict) or not v.get("voice_id"):
+                continue
+            labels = v.get("labels") if isinstance(v.get("labels"), dict) else {}
+            language = "en-US"
+            verified = v.get("verified_languages")
+            if isinstance(verified, list) and verified and isinstance(verified[0], dict):
+                language = verified[0].get("locale") or verified[0].get("language") or language
+            voices.append(VoiceInfo(provider=self.provider, voice=str(v["voice_id"]),
+                                    name=str(v.get("name") or v["voice_id"]), language=str(language),
+                                    gender=labels.get("gender"), sample_rate=SAMPLE_RATE))
+        self._voices = voices
+        return self.voices()
+
+    async def health(self) -> ProviderHealth:
+        """From ``GET /v1/user/subscription`` (no credits spent), cached for :data:`HEALTH_TTL_S`."""
+        if not self.key:
+            return ProviderHealth(HealthState.DOWN, "no API key (set ELEVENLABS_API_KEY)")
+        cached = self._health
+        if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+            return cached[1]
+        async with self._health_lock:
+            cached = self._health
+            if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+                return cached[1]
+            health = await self._probe()
+            self._health = (time.monotonic(), health)
+            return health
+
+    def invalidate_health(self) -> None:
+        self._health = None
+
+    async def _probe(self) -> ProviderHealth:
+        try:
+            resp = await asyncio.wait_for(self.client().get("/v1/user/subscription", headers=self.headers()),
+                                          self.settings.connect_timeout_s * 2)
+        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+            return ProviderHealth(HealthState.DOWN, f"unreachable ({type(exc).__name__})")
+        if resp.status_code != 200:
+            err = classify_http_error(resp.status_code, resp.content[:MAX_ERROR_BODY], resp.headers,
+                                      provider=self.provider, secret=self.key)
+            if err.kind is ErrorKind.QUOTA:
+                return ProviderHealth(HealthState.DOWN, "quota exhausted", {"status": resp.status_code})
+            if err.kind is ErrorKind.AUTH:
+                return ProviderHealth(HealthState.DOWN, "authentication failed", {"status": resp.status_code})
+            return ProviderHealth(HealthState.DOWN, f"subscription check failed: {err.message}",
+                                  {"status": resp.status_code})
+        try:
+            data = resp.json()
+            count = int(data["character_count"])
+            limit = int(data["character_limit"])
+        except (ValueError, KeyError, TypeError):
+            return ProviderHealth(HealthState.UP, "subscription without usage figures")
+        headroom = max(0, limit - count)
+        detail = {"character_count": count, "character_limit": limit, "headroom": headroom,
+                  "usage": round(count / limit, 4) if limit else 1.0, "tier": data.get("tier")}
+        if limit <= 0 or headroom <= 0:
+            return ProviderHealth(HealthState.DOWN, "quota exhausted", detail)
+        if count > QUOTA_DEGRADED_SHARE * limit:
+            return ProviderHealth(HealthState.DEGRADED,
+                                  f"quota {100 * count / limit:.0f}% used ({headroom} characters left)", detail)
+        return ProviderHealth(HealthState.UP, "", detail)
+
+
+def context_texts(request, position: int, limit: int = 1000) -> tuple[str, str]:  # noqa: ANN001
+    """``previous_text`` / ``next_text`` for ``request.segments[position]`` (for prosody across requests)."""
+    segments = request.segments
+    seg = segments[position]
+    text = request.text or ""
+    if text[seg.char_start: seg.char_start + len(seg.text)] == seg.text:
+        before = text[: seg.char_start].strip()
+        after = text[seg.char_start + len(seg.text):].strip()
+    else:
+        before = " ".join(s.text for s in segments[:position])
+        after = " ".join(s.text for s in segments[position + 1:])
+    return before[-limit:], after[:limit]
+
+
+class PcmAssembler:
+    """Base64 PCM s16le chunks -> whole samples (a dangling odd byte waits for the next chunk)."""
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, data: bytes) -> bytes:
+        data = self._carry + data
+        if len(data) & 1:
+            self._carry, data = data[-1:], data[:-1]
+        else:
+            self._carry = b""
+        return data
