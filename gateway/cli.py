@@ -79,6 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     speak.add_argument("--visemes", help="write the speak response JSON (visemes, words, blendshapes) here")
     speak.add_argument("--fps", type=int)
     sub.add_parser("voices", help="list every provider's voices")
+    sub.add_parser("align", help="lip-sync data for recorded audio and its text (see `gateway align -h`)",
+                   add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "align":
+        from gateway.lipsync_cli import align_main
+
+        return align_main(argv[1:])
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":

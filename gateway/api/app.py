@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from gateway import __version__
-from gateway.api import routes_meta, routes_speak, routes_ws
+from gateway.api import routes_lipsync, routes_meta, routes_speak, routes_ws
 from gateway.observability.logging import configure_logging
 from gateway.observability.metrics import REQUEST_DURATION
 from gateway.observability.tracing import configure_tracing
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_speak.router)
     app.include_router(routes_meta.router)
     app.include_router(routes_ws.router)
+    app.include_router(routes_lipsync.router)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):

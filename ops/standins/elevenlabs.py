@@ -68,6 +68,21 @@ VOICES: list[dict[str, Any]] = [
     {"voice_id": "JBFqnCBsd6RMkjVDRZzb", "name": "George", "speed": 1.05,
      "labels": {"accent": "british", "description": "warm", "age": "middle_aged", "gender": "male",
                 "use_case": "narration"}},
+    {"voice_id": "EXAVITQu4vr4xnSDxMaL", "name": "Sarah", "speed": 1.0,
+     "labels": {"accent": "american", "description": "soft", "age": "young", "gender": "female",
+                "use_case": "news"}},
+    {"voice_id": "TxGEqnHWrfWFTfGW9XjX", "name": "Josh", "speed": 1.05,
+     "labels": {"accent": "american", "description": "deep", "age": "young", "gender": "male",
+                "use_case": "narration"}},
+    {"voice_id": "XB0fDUnXU5powFXDhCwa", "name": "Charlotte", "speed": 0.95,
+     "labels": {"accent": "swedish", "description": "seductive", "age": "young", "gender": "female",
+                "use_case": "characters"}},
+    {"voice_id": "onwK4e9ZLuTAKqWW03F9", "name": "Daniel", "speed": 1.0,
+     "labels": {"accent": "british", "description": "deep", "age": "middle_aged", "gender": "male",
+                "use_case": "news presenter"}},
+    {"voice_id": "ThT5KcBeYPX3keUQqHPh", "name": "Dorothy", "speed": 0.9,
+     "labels": {"accent": "british", "description": "pleasant", "age": "young", "gender": "female",
+                "use_case": "children's stories"}},
 ]
 VOICE_BY_ID = {v["voice_id"]: v for v in VOICES}
 

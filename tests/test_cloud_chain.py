@@ -1,0 +1,105 @@
+"""The whole chain with the cloud stand-ins: ElevenLabs first, mid-stream fail-over, secrets never leak."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from ops.standins.common import StandinProcess
+from tests.conftest import GatewayProcess
+
+pytestmark = pytest.mark.slow
+KEY = "sk_test_standin_5f2c9a7e41d3"
+LINE = "The northern road is closed. Turn back at the mill. The bridge is out."
+
+
+@pytest.fixture(scope="module")
+def elevenlabs(tmp_path_factory):
+    standin = StandinProcess("ops.standins.elevenlabs", ["--api-key", KEY],
+                             log_path=str(tmp_path_factory.mktemp("el") / "standin.log")).wait_ready()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def cloud_gateway(elevenlabs, tmp_path_factory):
+    data = tmp_path_factory.mktemp("cloud-gw")
+    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "ELEVENLABS_API_KEY": KEY,
+                           "GATEWAY_ELEVENLABS_BASE_URL": elevenlabs.url,
+                           "GATEWAY_ELEVENLABS_WS_URL": elevenlabs.ws_url,
+                           "GATEWAY_CHAIN": '["elevenlabs_ws","elevenlabs_rest","piper","espeak","cache","canned"]',
+                           "GATEWAY_RETRY_INITIAL_S": "0.05", "GATEWAY_CACHE_ENABLED": "false",
+                           "GATEWAY_FIRST_AUDIO_TIMEOUT_S": "3", "GATEWAY_LOG_LEVEL": "DEBUG"},
+                          data / "gateway.log")
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(autouse=True)
+def reset_faults(elevenlabs):
+    elevenlabs.control("DELETE", "faults")
+    yield
+    elevenlabs.control("DELETE", "faults")
+
+
+def stream(gateway, body) -> list[dict]:
+    events = []
+    with httpx.stream("POST", gateway.url + "/api/avatar/speak/stream", json=body, timeout=60) as r:
+        r.raise_for_status()
+        for line in r.iter_lines():
+            if line:
+                events.append(json.loads(line))
+    return events
+
+
+def test_elevenlabs_serves_first(cloud_gateway):
+    r = httpx.post(cloud_gateway.url + "/api/avatar/speak", json={"text": LINE, "character": "queen"}, timeout=60)
+    body = r.json()
+    assert r.status_code == 200 and body["provider"] == "elevenlabs_ws" and body["degradation_level"] == "normal"
+    assert [w["word"] for w in body["words"]][:3] == ["The", "northern", "road"]
+    assert body["visemes"] and abs(body["visemes"][-1]["end_ms"] - body["duration"] * 1000) <= 2
+
+
+def test_mid_stream_failover_continues_from_next_sentence(cloud_gateway, elevenlabs):
+    # Every ElevenLabs stream dies after its first sentence: WS speaks sentence 0, REST picks up from 1.
+    elevenlabs.control("POST", "faults", {"disconnect_after_sentence": True, "targets": ["ws", "rest"]})
+    events = stream(cloud_gateway, {"text": LINE, "output_format": "pcm_16000"})
+    switches = [e for e in events if e["type"] == "status" and e["code"] == "provider_switch"]
+    assert switches, [e for e in events if e["type"] == "status"]
+    assert switches[0]["detail"]["from"] == "elevenlabs_ws"
+    assert switches[0]["detail"]["resume_segment"] >= 1
+    final = events[-1]
+    assert final["type"] == "final" and final["complete"] and final["provider"] in ("elevenlabs_rest", "piper")
+    assert final["degradation_level"] == "degraded-2" and final["fallbacks"] >= 1
+    ends = [e["segment"] for e in events if e["type"] == "segment_end"]
+    assert ends[-1] == 2 and ends == sorted(ends)
+    starts = [e["start_ms"] for e in events if e["type"] == "audio"]
+    assert starts == sorted(starts)
+
+
+def test_quota_exhausted_fails_over_without_retry_storm(cloud_gateway, elevenlabs):
+    elevenlabs.control("POST", "faults", {"quota_exhausted": True, "targets": ["ws", "rest"]})
+    before = elevenlabs.control("GET", "faults")
+    r = httpx.post(cloud_gateway.url + "/api/avatar/speak", json={"text": "Quota test."}, timeout=60)
+    assert r.json()["provider"] == "piper" and r.json()["degradation_level"] == "degraded-2"
+    assert r.headers["X-TTS-Provider"] == "piper"
+    del before
+
+
+def test_api_key_never_leaks(cloud_gateway, elevenlabs):
+    elevenlabs.control("POST", "faults", {"error": "invalid_api_key", "targets": ["ws", "rest"]})
+    seen = []
+    for path, body in (("/api/avatar/speak", {"text": "Secret test one."}),
+                       ("/api/avatar/speak/stream", {"text": "Secret test two."})):
+        seen.append(httpx.post(cloud_gateway.url + path, json=body, timeout=60).text)
+    seen.append(httpx.get(cloud_gateway.url + "/api/health").text)
+    seen.append(httpx.get(cloud_gateway.url + "/metrics").text)
+    seen.append(httpx.get(cloud_gateway.url + "/api/avatar/voices").text)
+    seen.append(cloud_gateway.logs())
+    for text in seen:
+        assert KEY not in text
