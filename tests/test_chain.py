@@ -154,3 +154,13 @@ async def test_unavailable_is_a_skip_not_a_fallback(kind):
     events, outcome = await run(chain(), plan(a, ScriptedProvider("b")))
     assert outcome.fallbacks == 0 and outcome.provider == "b"
     assert not any(isinstance(e, StatusEvent) and e.code == "provider_switch" for e in events)
+
+
+async def test_retries_stay_inside_the_first_audio_budget():
+    # A dead primary (refused connections) with a 1 s back-off and a 0.5 s first-audio budget: no retry fits,
+    # so the chain fails over at once instead of climbing the back-off ladder.
+    a = ScriptedProvider("a", fail_first=99, fail_kind=ErrorKind.RETRYABLE)
+    started = time.monotonic()
+    _, outcome = await run(chain(first_audio_s=0.5, attempts=3, initial_s=1.0), plan(a, ScriptedProvider("b")))
+    assert outcome.provider == "b" and a.calls == 1 and outcome.retries == 0
+    assert time.monotonic() - started < 0.3

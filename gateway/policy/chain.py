@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
+                      wait_exponential)
 
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent)
 from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
@@ -197,8 +198,10 @@ class ProviderChain:
     async def _first_event(self, step: ChainStep, request: SynthesisRequest, clock: Clock,
                            outcome: ChainOutcome) -> _Attempt:
         """Open the provider's stream and wait for its first audio byte, retrying retryable failures."""
+        # Retries live inside the provider's first-audio budget: an attempt that would start after it is not
+        # made, the chain fails over instead (a dead primary costs milliseconds, not the back-off ladder).
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, self.retry.attempts)),
+            stop=stop_after_attempt(max(1, self.retry.attempts)) | stop_before_delay(self.deadlines.first_audio_s),
             wait=wait_exponential(multiplier=self.retry.initial_s, min=self.retry.initial_s, max=self.retry.max_s),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.kind.retryable
                                      and clock.remaining() > self.retry.initial_s),

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -278,6 +278,9 @@ class Chunk:
     chars: tuple[CharTime, ...]
 
 
+MEMO_LINES = 256
+
+
 class LocalSpeech:
     """Real speech from the embedded Piper voice, loaded once per stand-in process."""
 
@@ -288,6 +291,9 @@ class LocalSpeech:
         if settings is None:
             settings = Settings(piper_intra_threads=1, engine_concurrency=2, log_json=False)
         self.provider = PiperProvider(settings)
+        #: Recently spoken texts, replayed as-is: a repeated line costs the stand-in no CPU, so load tests
+        #: measure the gateway, not the stand-in's own synthesis.
+        self._memo: OrderedDict[tuple[str, float], list[SpokenPiece]] = OrderedDict()
 
     async def start(self) -> None:
         await self.provider.start()
@@ -298,6 +304,21 @@ class LocalSpeech:
 
     async def sentences(self, text: str, speed: float = 1.0) -> AsyncIterator[SpokenPiece]:
         """Speak ``text`` sentence by sentence; every character of ``text`` lands in exactly one piece."""
+        key = (text, speed)
+        if key in self._memo:
+            self._memo.move_to_end(key)
+            for piece in self._memo[key]:
+                yield piece
+            return
+        pieces = []
+        async for piece in self._synthesize(text, speed):
+            pieces.append(piece)
+            yield piece
+        self._memo[key] = pieces
+        while len(self._memo) > MEMO_LINES:
+            self._memo.popitem(last=False)
+
+    async def _synthesize(self, text: str, speed: float) -> AsyncIterator[SpokenPiece]:
         from gateway.events import AlignmentEvent, AudioEvent, SegmentEndEvent
         from gateway.providers.base import SynthesisRequest, VoiceSettings
         from gateway.text import split_sentences
