@@ -27,10 +27,15 @@ from gateway.audio.formats import OutputFormat, parse_output_format, valid_outpu
 from gateway.audio.resample import Resampler
 from gateway.audio_store import AudioStore
 from gateway.cache.factory import build_cache
+from gateway.cache.key import delivery_key
 from gateway.characters import Character, load_cast
+from gateway.expressive.emotions import Emotion, UnknownEmotion
+from gateway.expressive.segments import Planned, plan_segments
+from gateway.expressive.ssml import SsmlError
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
 from gateway.lipsync.estimate import estimate_timeline_from_text
+from gateway.lipsync.expression import expression_curves, merge_curves, spans_from_segments
 from gateway.lipsync.factory import LipSyncStream, build_lipsync
 from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL
 from gateway.policy.breakers import ProviderBreaker
@@ -41,8 +46,8 @@ from gateway.providers.base import HealthState, Provider, ProviderHealth, VoiceI
 from gateway.providers.cache import store_line
 from gateway.providers.factory import build_providers
 from gateway.settings import Settings
-from gateway.text import Segment, clean_text, split_sentences
-from gateway.timeline import Timeline
+from gateway.text import Segment, clean_text
+from gateway.timeline import Timeline, WordSpan
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("mouthpiece.pipeline")
@@ -68,6 +73,9 @@ class SpeakInput:
     visemes: bool = True
     blendshapes: bool = True
     fps: int | None = None
+    emotion: str | None = None
+    intensity: float | None = None
+    text_type: str = "auto"  #: auto (SSML when it starts with <speak>), ssml, or plain (tags stripped)
 
 
 @dataclass(slots=True)
@@ -86,7 +94,26 @@ class Line:
     blendshapes: bool
     fps: int
     avatar_id: str | None = None
+    planned: Planned | None = None  #: spoken vs written text, SSML warnings, the line's emotion
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def display(self) -> str:
+        """The line as written (subtitles); ``text`` is what is spoken (normalized)."""
+        return self.planned.display if self.planned is not None else self.text
+
+    def display_words(self, words: list[WordSpan]) -> list[WordSpan]:
+        """Word spans with char offsets into :attr:`display` instead of the spoken text."""
+        if self.planned is None:
+            return words
+        out = []
+        for w in words:
+            if w.char_start is None or w.char_end is None:
+                out.append(w)
+                continue
+            start, end = self.planned.display_span(w.char_start, w.char_end)
+            out.append(WordSpan(w.word, w.start_ms, w.end_ms, start, end))
+        return out
 
 
 @dataclass(slots=True)
@@ -109,6 +136,8 @@ class SpeakResult:
     reasons: list[str] = field(default_factory=list)
     #: What the audio actually says when it is not ``text`` (a canned clip); word offsets index it.
     spoken_text: str | None = None
+    #: Word timings for subtitles: char offsets index ``text`` (or ``spoken_text`` when set).
+    words: list[WordSpan] = field(default_factory=list)
 
 
 class OutputAudio:
@@ -171,13 +200,14 @@ class Mouthpiece:
 
     # ---- 1. prepare -------------------------------------------------------------------------------------------
     def prepare(self, inp: SpeakInput) -> Line:
-        text = clean_text(inp.text or "")
-        if not text:
-            raise InputError(400, "Text is required")
-        if len(text) > self.settings.max_text_chars:
-            raise InputError(400, f"Text is too long: {len(text)} characters; the limit is "
-                                  f"{self.settings.max_text_chars}", limit=self.settings.max_text_chars)
         character = self._character(inp.character)
+        planned = self._plan_text(inp, character)
+        text = planned.text
+        if not text.strip():
+            raise InputError(400, "Text is required")
+        if len(planned.display) > self.settings.max_text_chars:
+            raise InputError(400, f"Text is too long: {len(planned.display)} characters; the limit is "
+                                  f"{self.settings.max_text_chars}", limit=self.settings.max_text_chars)
         try:
             output = parse_output_format(inp.output_format or self.settings.default_output_format)
         except ValueError:
@@ -188,8 +218,30 @@ class Mouthpiece:
             raise InputError(400, "fps must be between 1 and 240")
         pinned = self._resolve_voice(inp.voice_id) if inp.voice_id else None
         steps, first_choice = self._plan(character, pinned)
-        return Line(uuid.uuid4().hex, text, split_sentences(text), character, output, steps, first_choice,
-                    character.settings.to_voice_settings(), inp.visemes, inp.blendshapes, fps, inp.avatar_id)
+        return Line(uuid.uuid4().hex, text, planned.segments, character, output, steps, first_choice,
+                    character.settings.to_voice_settings(), inp.visemes, inp.blendshapes, fps, inp.avatar_id,
+                    planned)
+
+    def _plan_text(self, inp: SpeakInput, character: Character) -> Planned:
+        """SSML or plain text -> spoken text and segments with their prosody and emotion."""
+        raw = inp.text or ""
+        if len(raw) > 20 * self.settings.max_text_chars:
+            raise InputError(400, f"Text is too long; the limit is {self.settings.max_text_chars} characters",
+                             limit=self.settings.max_text_chars)
+        if inp.text_type == "plain":
+            raw = clean_text(raw)
+        elif inp.text_type == "ssml" and not raw.lstrip().startswith("<speak"):
+            raw = f"<speak>{raw}</speak>"
+        elif inp.text_type not in ("auto", "ssml", "plain"):
+            raise InputError(400, f"Unknown text_type {inp.text_type!r}", valid=["auto", "ssml", "plain"])
+        emotion = inp.emotion or (character.emotion if character.emotion != "neutral" else None)
+        try:
+            return plan_segments(raw, emotion=emotion, intensity=inp.intensity)
+        except SsmlError as exc:
+            raise InputError(400, f"Invalid SSML: {exc.message}", element=exc.element, line=exc.line,
+                             column=exc.column) from None
+        except UnknownEmotion:
+            raise InputError(400, f"Unknown emotion {emotion!r}", valid=[e.value for e in Emotion]) from None
 
     def _character(self, character_id: str | None) -> Character:
         cid = character_id or self.settings.default_character
@@ -255,19 +307,28 @@ class Mouthpiece:
         segment_start_ms = 0
         last_segment = line.segments[-1].index
         visemes = LipSyncStream(fps=line.fps, include=("visemes", "azure"))
+        segment_times: dict[int, tuple[int, int]] = {}
         async with aclosing(self.chain.stream(plan, outcome)) as chain_events:
             async for event in chain_events:
                 if isinstance(event, AudioEvent):
                     yield audio.add(event)
                 elif isinstance(event, AlignmentEvent):
                     timeline.extend(list(event.phonemes), list(event.words))
-                    yield event
+                    words = list(event.words)
+                    if not (outcome.providers_used and outcome.providers_used[-1] == "canned"):
+                        words = line.display_words(words)  # a canned clip's words index the clip's own text
+                    yield AlignmentEvent(event.phonemes, tuple(words), event.segment)
                 elif isinstance(event, SegmentEndEvent):
                     timeline.duration_ms = max(timeline.duration_ms, event.end_ms)
+                    segment_times[event.segment] = (segment_start_ms, event.end_ms)
                     if per_segment_visemes and line.visemes:
                         phonemes = [p for p in timeline.phonemes if p.start_ms >= segment_start_ms]
-                        data = visemes.push(phonemes, event.end_ms, final=event.segment == last_segment)
-                        yield VisemesEvent(data.to_dict(), segment_start_ms, event.end_ms)
+                        final = event.segment == last_segment
+                        data = visemes.push(phonemes, event.end_ms, final=final).to_dict()
+                        if line.blendshapes:
+                            data["expression"] = self.expression(line, segment_times, segment_start_ms,
+                                                                 event.end_ms, final).to_dict()
+                        yield VisemesEvent(data, segment_start_ms, event.end_ms)
                     segment_start_ms = event.end_ms
                     yield event
                 elif isinstance(event, StatusEvent):
@@ -280,19 +341,34 @@ class Mouthpiece:
                 elif isinstance(event, FinalEvent):
                     audio.flush()
                     timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
-                    result = await self.finish(line, audio, timeline, outcome, event.stats,
+                    result = await self.finish(line, audio, timeline, outcome, event.stats, segment_times,
                                                whole_lipsync=not per_segment_visemes)
                     yield FinalEvent({"result": result})
                     await self.remember(line, result, audio.pcm)  # after the client has its final event
                     return
 
-    def lip_sync(self, line: Line, timeline: Timeline) -> dict:
-        """Step 5 for a whole line: visemes, Azure ids and (if asked) blendshape curves."""
+    def lip_sync(self, line: Line, timeline: Timeline, segment_times: dict[int, tuple[int, int]]) -> dict:
+        """Step 5 for a whole line: visemes, Azure ids and blendshape curves (mouth and expression merged)."""
         include = ("visemes", "azure", "blendshapes") if line.blendshapes else ("visemes", "azure")
-        return build_lipsync(timeline.phonemes, timeline.duration_ms, fps=line.fps, include=include).to_dict()
+        data = build_lipsync(timeline.phonemes, timeline.duration_ms, fps=line.fps, include=include)
+        if data.blendshapes is not None:
+            face = self.expression(line, segment_times, 0, timeline.duration_ms, final=True)
+            data.blendshapes = merge_curves(data.blendshapes, face)
+        return data.to_dict()
+
+    def expression(self, line: Line, segment_times: dict[int, tuple[int, int]], start_ms: int, end_ms: int,
+                   final: bool):
+        """Brows, eyes, cheeks and smile/frown from each segment's emotion and emphasis (ARKit curves)."""
+        by_index = {s.index: s for s in line.segments}
+        timed = [(by_index[i], t) for i, t in sorted(segment_times.items()) if i in by_index]
+        if not timed:  # a whole-line replay (cache, canned): the line's own emotion over all of it
+            timed = [(line.segments[-1], (0, end_ms))]
+        spans = spans_from_segments([s for s, _ in timed], [t for _, t in timed])
+        return expression_curves(spans, end_ms, fps=line.fps, start_ms=start_ms, final=final)
 
     async def finish(self, line: Line, audio: OutputAudio, timeline: Timeline, outcome: ChainOutcome,
-                     stats: dict, whole_lipsync: bool = True) -> SpeakResult:
+                     stats: dict, segment_times: dict[int, tuple[int, int]],
+                     whole_lipsync: bool = True) -> SpeakResult:
         """Step 6: encode, keep by request id, cache the line, build the result.
 
         ``whole_lipsync`` is false for streams, which already sent lip-sync data sentence by sentence.
@@ -304,13 +380,15 @@ class Mouthpiece:
         duration_s = len(pcm) / 2 / rate
         lipsync = None
         if line.visemes and whole_lipsync:
-            lipsync = self.lip_sync(line, timeline)
+            lipsync = self.lip_sync(line, timeline, segment_times)
         level = self._record(line, outcome, duration_s)
         served = outcome.provider
         source = stats.get("source_provider") if served in CACHED_FAMILIES else served
+        spoken_text = stats.get("spoken_text")
+        words = timeline.words if spoken_text else line.display_words(timeline.words)
         return SpeakResult(line.request_id, served, level, duration_s, time.perf_counter() - line.started, encoded,
-                           line.output, rate, timeline, lipsync, line.text, outcome, source,
-                           spoken_text=stats.get("spoken_text"))
+                           line.output, rate, timeline, lipsync, line.display, outcome, source,
+                           spoken_text=spoken_text, words=words)
 
     async def remember(self, line: Line, result: SpeakResult, pcm: bytes) -> None:
         """Store a freshly synthesized line in the cache (one provider made all of it)."""
@@ -320,7 +398,8 @@ class Mouthpiece:
         step = next(s for s in line.steps if s.provider.name == served)
         await store_line(self.cache, text=line.text, family=step.provider.family, voice=step.voice,
                          settings=line.settings, output_format=line.output.name, pcm=pcm,
-                         sample_rate=result.sample_rate or 22050, timeline=result.timeline, provider=served)
+                         sample_rate=result.sample_rate or 22050, timeline=result.timeline, provider=served,
+                         delivery=delivery_key(line.segments))
 
     async def speak(self, line: Line) -> SpeakResult:
         """The whole line at once; when every provider fails, a text-only result with estimated timings."""
@@ -339,14 +418,14 @@ class Mouthpiece:
         return self.text_only(line, error)
 
     def text_only(self, line: Line, error: ErrorEvent | None) -> SpeakResult:
-        timeline = estimate_timeline_from_text(line.text)
+        timeline = estimate_timeline_from_text(line.display)
         lipsync = None
         if line.visemes:
-            lipsync = self.lip_sync(line, timeline)
+            lipsync = self.lip_sync(line, timeline, {})
         reasons = [error.message] if error else []
         return SpeakResult(line.request_id, None, DegradationLevel.TEXT_ONLY, timeline.duration_ms / 1000,
-                           time.perf_counter() - line.started, None, line.output, None, timeline, lipsync, line.text,
-                           ChainOutcome(), reasons=reasons)
+                           time.perf_counter() - line.started, None, line.output, None, timeline, lipsync,
+                           line.display, ChainOutcome(), reasons=reasons, words=timeline.words)
 
     # ---- levels -----------------------------------------------------------------------------------------------
     def _level_during(self, line: Line, outcome: ChainOutcome, current: str | None) -> DegradationLevel:

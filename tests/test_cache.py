@@ -581,3 +581,18 @@ async def test_store_line_skips_what_it_should_not_store(disk: DiskLineCache) ->
     assert await store_line(disk, family="piper", pcm=b"", provider="piper", **common) is None
     assert await store_line(NullCache(), family="piper", pcm=line.pcm, provider="piper", **common) is None
     assert (await disk.stats())["entries"] == 0
+
+
+def test_delivery_changes_the_key_only_when_present():
+    from gateway.cache.key import delivery_key
+    from gateway.text import Prosody, Segment
+
+    plain = [Segment(0, "Wait.", 0), Segment(1, "Now go.", 6)]
+    paused = [Segment(0, "Wait.", 0), Segment(1, "Now go.", 6, break_before_ms=800)]
+    slow = [Segment(0, "Wait.", 0, Prosody(rate=0.6)), Segment(1, "Now go.", 6)]
+    assert delivery_key(plain) == ""
+    keys = {line_key(text="Wait. Now go.", family="piper", voice="joe", delivery=delivery_key(s))
+            for s in (plain, paused, slow)}
+    assert len(keys) == 3
+    assert line_key(text="Wait. Now go.", family="piper", voice="joe") == \
+        line_key(text="Wait. Now go.", family="piper", voice="joe", delivery=delivery_key(plain))

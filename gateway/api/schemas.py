@@ -11,7 +11,8 @@ class SpeakRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"text": "Welcome to the Gilded Goose!",
                                                                "character": "innkeeper"}]})
 
-    text: str = Field(..., description="The line of dialogue. Markup-like tags and control characters are stripped.")
+    text: str = Field(..., description="The line of dialogue: plain text, or SSML starting with <speak> "
+                                       "(see docs/expressive.md).")
     voice_id: str | None = Field(None, description="Pin a voice, as `provider:voice` (see /api/avatar/voices).")
     character: str | None = Field(None, description="Character from config/characters.yaml (default: narrator).")
     avatar_id: str | None = Field(None, description="Avatar for video (video comes with the worker pool).")
@@ -19,6 +20,11 @@ class SpeakRequest(BaseModel):
     visemes: bool = Field(True, description="Include visemes, Azure viseme ids and blendshape curves.")
     blendshapes: bool = Field(True, description="Include ARKit blendshape curves (with visemes).")
     fps: int | None = Field(None, description="Blendshape frame rate (default 60).")
+    emotion: str | None = Field(None, description="neutral, happy, sad, angry, fearful, surprised, disgusted, "
+                                                  "serious, whispering, shouting (default: the character's).")
+    intensity: float | None = Field(None, ge=0, le=1, description="Emotion intensity 0..1 (default 1).")
+    text_type: str = Field("auto", description="auto (SSML when text starts with <speak>), ssml, or plain "
+                                               "(tags stripped).")
 
 
 class PhonemeOut(BaseModel):

@@ -35,7 +35,8 @@ def result_body(result: SpeakResult) -> dict:
         "visemes": lipsync.get("visemes"),
         "azure_visemes": lipsync.get("azure_visemes"),
         "blendshapes": lipsync.get("blendshapes"),
-        "words": timeline["words"],
+        "words": [{"word": w.word, "start_ms": w.start_ms, "end_ms": w.end_ms, "char_start": w.char_start,
+                   "char_end": w.char_end} for w in result.words],
         "phonemes": timeline["phonemes"],
     }
 
@@ -61,7 +62,7 @@ def event_body(event) -> dict:  # noqa: ANN001
                 "words": [{"word": w.word, "start_ms": w.start_ms, "end_ms": w.end_ms, "char_start": w.char_start,
                            "char_end": w.char_end} for w in event.words]}
     if isinstance(event, VisemesEvent):
-        return {"type": "visemes", "start_ms": event.start_ms, "end_ms": event.end_ms, **event.data}
+        return {"type": "visemes", **event.data, "start_ms": event.start_ms, "end_ms": event.end_ms}
     if isinstance(event, SegmentEndEvent):
         return {"type": "segment_end", "segment": event.segment, "end_ms": event.end_ms}
     if isinstance(event, StatusEvent):

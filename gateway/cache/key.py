@@ -15,6 +15,7 @@ import re
 import unicodedata
 
 from gateway.providers.base import VoiceSettings
+from gateway.text import NEUTRAL
 
 #: Version of the key derivation and of what an entry under it means.
 KEY_SCHEMA_VERSION = 1
@@ -27,8 +28,22 @@ def normalize_text(text: str) -> str:
     return _WS.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+def delivery_key(segments) -> str:  # noqa: ANN001 - a sequence of gateway.text.Segment
+    """How a line is delivered beyond its words (SSML prosody, emphasis, emotion, breaks).
+
+    Empty for a plain line, so plain lines keep the same key whatever the segmentation.
+    """
+    parts = []
+    for seg in segments:
+        p = seg.prosody
+        if p != NEUTRAL or seg.break_before_ms:
+            parts.append(f"{seg.char_start}:{p.rate:g}/{p.volume_db:g}/{p.pitch_semitones:g}/{p.emphasis}/"
+                         f"{p.emotion}/{p.intensity:g}/{seg.break_before_ms}")
+    return ";".join(parts)
+
+
 def line_key(*, text: str, family: str, voice: str, settings: VoiceSettings | str | None = None,
-             output_format: str = "wav") -> str:
+             output_format: str = "wav", delivery: str = "") -> str:
     """Exact-match key of one line spoken by ``family``/``voice`` with ``settings`` in ``output_format``.
 
     ``settings`` may be a :class:`VoiceSettings` or an already computed ``VoiceSettings.key()``;
@@ -38,9 +53,9 @@ def line_key(*, text: str, family: str, voice: str, settings: VoiceSettings | st
     if settings is None:
         settings = VoiceSettings()
     settings_key = settings if isinstance(settings, str) else settings.key()
-    material = json.dumps(
-        ["mouthpiece-line", KEY_SCHEMA_VERSION, family.strip().lower(), voice.strip(), settings_key,
-         output_format.strip().lower(), normalize_text(text)],
-        ensure_ascii=False, separators=(",", ":"),
-    )
+    fields = ["mouthpiece-line", KEY_SCHEMA_VERSION, family.strip().lower(), voice.strip(), settings_key,
+              output_format.strip().lower(), normalize_text(text)]
+    if delivery:  # plain lines keep the keys they always had
+        fields.append(delivery)
+    material = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 
 from gateway.cache.base import CachedLine, LineCache
-from gateway.cache.key import line_key
+from gateway.cache.key import delivery_key, line_key
 from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.policy.errors import ErrorKind, ProviderError
 from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo, VoiceSettings
@@ -50,8 +50,9 @@ class CacheProvider(Provider):
         if not candidates:
             return None
         text = request.text or request.joined_text
+        delivery = delivery_key(request.segments)
         keys = [line_key(text=text, family=family, voice=voice, settings=request.settings,
-                         output_format=request.output_format) for family, voice in candidates]
+                         output_format=request.output_format, delivery=delivery) for family, voice in candidates]
         lines = await asyncio.gather(*(self.cache.get(key) for key in keys))
         for (family, voice), key, line in zip(candidates, keys, lines):
             if line is not None:
@@ -100,7 +101,7 @@ class CacheProvider(Provider):
 
 async def store_line(cache: LineCache, *, text: str, family: str, voice: str, settings: VoiceSettings | None,
                      output_format: str, pcm: bytes, sample_rate: int, timeline: Timeline, provider: str,
-                     meta: dict | None = None) -> str | None:
+                     meta: dict | None = None, delivery: str = "") -> str | None:
     """Store one finished line under its key; return the key, or ``None`` when not stored.
 
     Call it only when a single provider (``provider`` of ``family``, speaking ``voice``) produced
@@ -110,7 +111,8 @@ async def store_line(cache: LineCache, *, text: str, family: str, voice: str, se
     if family in NOT_STORED_FAMILIES or not pcm or sample_rate <= 0:
         return None
     try:
-        key = line_key(text=text, family=family, voice=voice, settings=settings, output_format=output_format)
+        key = line_key(text=text, family=family, voice=voice, settings=settings, output_format=output_format,
+                       delivery=delivery)
         line = CachedLine(pcm=bytes(pcm), sample_rate=sample_rate, timeline=timeline, provider=provider,
                           created_at=time.time(), meta={"family": family, "voice": voice, **(meta or {})})
         stored = await cache.put(key, line)

@@ -1,5 +1,7 @@
 """How local voices render a segment's prosody: rate via the engine's speed, volume as gain, breaks as silence.
 
+A segment's delivery is its SSML prosody combined with its emotion's and emphasis' deltas
+(:func:`gateway.expressive.emotions.local_prosody`). Pitch shifts are not rendered by local voices.
 Cloud providers map prosody their own way (see their files); the cache and canned clips replay audio as made.
 """
 
@@ -8,22 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from gateway.events import AlignmentEvent, AudioEvent
+from gateway.expressive.emotions import local_prosody
 from gateway.text import Segment
 from gateway.timeline import PhonemeSpan, ms_to_samples, samples_to_ms
 
-#: SSML emphasis level -> (rate multiplier, gain dB): emphasis is spoken a little slower and louder.
-EMPHASIS = {"strong": (0.88, 3.0), "moderate": (0.94, 1.5), "reduced": (1.06, -3.0), "none": (1.0, 0.0)}
 PAUSE = " "  #: phoneme symbol of an inserted pause (the lip-sync stage maps it to silence)
 
 
 def segment_speed(base_speed: float, segment: Segment, low: float = 0.25, high: float = 4.0) -> float:
     """The engine speed for ``segment``: the voice's speed times SSML/emotion rate and emphasis."""
-    rate = EMPHASIS.get(segment.prosody.emphasis or "none", (1.0, 0.0))[0]
-    return float(min(high, max(low, (base_speed or 1.0) * segment.prosody.rate * rate)))
+    return float(min(high, max(low, (base_speed or 1.0) * local_prosody(segment.prosody).rate)))
 
 
 def segment_gain_db(segment: Segment) -> float:
-    return segment.prosody.volume_db + EMPHASIS.get(segment.prosody.emphasis or "none", (1.0, 0.0))[1]
+    """Gain for ``segment``: SSML volume plus its emotion's and emphasis' deltas."""
+    return local_prosody(segment.prosody).volume_db
 
 
 def apply_gain(pcm: bytes, gain_db: float) -> bytes:
