@@ -37,11 +37,17 @@ from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, 
 from gateway.lipsync.estimate import estimate_timeline_from_text
 from gateway.lipsync.expression import expression_curves, merge_curves, spans_from_segments
 from gateway.lipsync.factory import LipSyncStream, build_lipsync
-from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL
+from gateway.observability.metrics import (AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL, LEVEL_TRANSITIONS,
+                                           PROVIDER_QUOTA_USED)
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
-from gateway.policy.degradation import CACHED_FAMILIES, DegradationLevel, level_for
+from gateway.policy.degradation import (CACHED_FAMILIES, DegradationLevel, LevelController, Thresholds, assess,
+                                        level_for)
+from gateway.policy.health import HealthSignals
+from gateway.policy.rate_limit import RateLimiter
+from gateway.policy.retry_budget import RetryBudget
+from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
 from gateway.providers.base import HealthState, Provider, ProviderHealth, VoiceInfo, VoiceSettings
 from gateway.providers.cache import store_line
 from gateway.providers.factory import build_providers
@@ -178,12 +184,22 @@ class Mouthpiece:
         self.cast = load_cast(settings.characters_file)
         self.cache = build_cache(settings) if settings.cache_enabled else None
         self.providers: dict[str, Provider] = build_providers(settings, self.cache)
-        self.breakers = {name: ProviderBreaker(name, settings.breaker_fail_max, settings.breaker_reset_s)
+        self.redis = RedisLink(settings.redis_url) if settings.redis_url else None
+        self.breakers = {name: ProviderBreaker(name, settings.breaker_fail_max, settings.breaker_reset_s,
+                                               SharedBreakerStorage(self.redis, name) if self.redis else None)
                          for name in self.providers}
+        self.signals = HealthSignals(settings.health_window_s)
+        self.retry_budget = RetryBudget(settings.retry_budget_percent, settings.retry_budget_min)
         self.chain = ProviderChain(Deadlines.from_settings(settings),
-                                   RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s))
+                                   RetryPolicy(settings.retry_attempts, settings.retry_initial_s, settings.retry_max_s),
+                                   self.signals, self.retry_budget)
+        self.rate_limiter = RateLimiter(self.redis)
+        self.levels = LevelController(settings.level_recovery_s)
+        self.thresholds = Thresholds(settings.latency_warn_s, settings.latency_critical_s, settings.error_warn,
+                                     settings.error_critical, settings.quota_warn)
+        self.draining = False
         self.audio_store = AudioStore(settings.data_dir / "audio", settings.audio_ttl_s)
-        self._level = DegradationLevel.NORMAL
+        self._health_task: asyncio.Task | None = None
         self._set_level(DegradationLevel.NORMAL)
 
     async def start(self) -> None:
@@ -191,12 +207,25 @@ class Mouthpiece:
         for name, result in zip(self.providers, results):
             if isinstance(result, BaseException):
                 log.warning("provider_start_failed", provider=name, error=str(result))
+        await self.health()
+        self._health_task = asyncio.create_task(self._health_loop(), name="health-loop")
 
     async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
         for provider in self.providers.values():
             await provider.close()
         if self.cache is not None:
             await self.cache.close()
+
+    async def _health_loop(self) -> None:
+        """Recompute the overall level from the health signals, so transitions happen (and are logged) on time."""
+        while True:
+            await asyncio.sleep(self.settings.health_interval_s)
+            try:
+                await self.health()
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a broken probe
+                log.warning("health_loop_failed", error_type=type(exc).__name__)
 
     # ---- 1. prepare -------------------------------------------------------------------------------------------
     def prepare(self, inp: SpeakInput) -> Line:
@@ -277,6 +306,12 @@ class Mouthpiece:
             voice = voices.get(name) or voices.get(provider.family) or provider.default_voice()
             steps.append(ChainStep(provider, voice, self.breakers[name]))
         synthesizers = [s for s in steps if s.provider.family not in CACHED_FAMILIES]
+        demoted = self.levels.current.demoted
+        if pinned is None and len(synthesizers) > 1 and synthesizers[0].provider.name in demoted:
+            # Primary slow or failing: the next provider goes first, the primary right after it.
+            slow = synthesizers[0]
+            steps.remove(slow)
+            steps.insert(steps.index(synthesizers[1]) + 1, slow)
         first = synthesizers[0] if synthesizers else None
         cache = self.providers.get("cache")
         if cache is not None and first is not None:
@@ -388,7 +423,16 @@ class Mouthpiece:
         words = timeline.words if spoken_text else line.display_words(timeline.words)
         return SpeakResult(line.request_id, served, level, duration_s, time.perf_counter() - line.started, encoded,
                            line.output, rate, timeline, lipsync, line.display, outcome, source,
-                           spoken_text=spoken_text, words=words)
+                           reasons=self._reasons(level, outcome), spoken_text=spoken_text, words=words)
+
+    def _reasons(self, level: DegradationLevel, outcome: ChainOutcome) -> list[str]:
+        """Why a response is degraded: its failed attempts, then what the health signals say."""
+        if level is DegradationLevel.NORMAL:
+            return []
+        failed = [f"{a['provider']}: {a.get('reason') or a['outcome']}" for a in outcome.attempts
+                  if a["outcome"] not in ("ok",) and a.get("reason") != "no cached line"
+                  and not (a["provider"] == "cache" and a["outcome"] == "unavailable")]
+        return failed + [r for r in self.levels.current.reasons if r not in failed]
 
     async def remember(self, line: Line, result: SpeakResult, pcm: bytes) -> None:
         """Store a freshly synthesized line in the cache (one provider made all of it)."""
@@ -422,7 +466,7 @@ class Mouthpiece:
         lipsync = None
         if line.visemes:
             lipsync = self.lip_sync(line, timeline, {})
-        reasons = [error.message] if error else []
+        reasons = ([error.message] if error else []) + self.levels.current.reasons
         return SpeakResult(line.request_id, None, DegradationLevel.TEXT_ONLY, timeline.duration_ms / 1000,
                            time.perf_counter() - line.started, None, line.output, None, timeline, lipsync,
                            line.display, ChainOutcome(), reasons=reasons, words=timeline.words)
@@ -432,7 +476,7 @@ class Mouthpiece:
         """The level while ``current`` serves: a cache hit before any fail-over is normal service."""
         if current == "cache" and outcome.fallbacks == 0:
             return DegradationLevel.NORMAL
-        return level_for(current, line.first_choice) if current else self._level
+        return level_for(current, line.first_choice) if current else self.levels.current.level
 
     def _record(self, line: Line, outcome: ChainOutcome, duration_s: float | None) -> DegradationLevel:
         if outcome.provider == "cache" and outcome.step_index == 0:
@@ -450,11 +494,9 @@ class Mouthpiece:
             CACHE_LOOKUPS.labels("hit").inc()
         elif "cache" in self.providers:
             CACHE_LOOKUPS.labels("miss").inc()
-        self._set_level(level)
         return level
 
     def _set_level(self, level: DegradationLevel) -> None:
-        self._level = level
         for lv in DegradationLevel:
             DEGRADATION_LEVEL.labels(lv.value).set(1 if lv is level else 0)
 
@@ -463,6 +505,7 @@ class Mouthpiece:
         return [v for p in self.providers.values() for v in p.voices()]
 
     async def health(self) -> dict:
+        """Per-provider state with reasons and breakers; the overall level (with hysteresis) and its reasons."""
         reports = await asyncio.gather(*(p.health() for p in self.providers.values()), return_exceptions=True)
         providers = {}
         for (name, provider), report in zip(self.providers.items(), reports):
@@ -474,23 +517,26 @@ class Mouthpiece:
                 state = HealthState.DOWN
             elif breaker["state"] == "half-open" and state is HealthState.UP:
                 state = HealthState.DEGRADED
-            providers[name] = {"state": state.value, "reason": report.reason or ("breaker " + breaker["state"]
-                                                                                  if breaker["state"] != "closed"
-                                                                                  else ""),
-                               "breaker": breaker, "family": provider.family, **({"detail": report.detail}
-                                                                                  if report.detail else {})}
-        synth_up = [n for n, p in providers.items() if p["state"] != "down"
-                    and self.providers[n].family not in CACHED_FAMILIES]
-        cached_up = [n for n, p in providers.items() if p["state"] != "down"
-                     and self.providers[n].family in CACHED_FAMILIES]
-        first = self.settings.chain[0] if self.settings.chain else None
-        if first in synth_up and providers[first]["state"] == "up":
-            level = DegradationLevel.NORMAL
-        elif synth_up:
-            level = DegradationLevel.FALLBACK_PROVIDER
-        elif cached_up:
-            level = DegradationLevel.CACHED_ONLY
-        else:
-            level = DegradationLevel.TEXT_ONLY
-        return {"status": "ok" if level is DegradationLevel.NORMAL else "degraded",
-                "degradation_level": level.value, "providers": providers}
+            reason = report.reason or (f"breaker {breaker['state']}" if breaker["state"] != "closed" else "")
+            signal = self.signals.signal(name)
+            quota = (report.detail or {}).get("quota_used_ratio")
+            if isinstance(quota, (int, float)):
+                PROVIDER_QUOTA_USED.labels(name).set(quota)
+            providers[name] = {"state": state.value, "reason": reason, "breaker": breaker, "family": provider.family,
+                               "signals": {"first_audio_ewma_s": signal.ewma_s, "first_audio_p95_s": signal.p95_s,
+                                           "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts},
+                               **({"detail": report.detail} if report.detail else {})}
+        redis_up = None if self.redis is None else self.redis.ping()
+        candidate = assess(providers, self.settings.chain, self.signals, self.thresholds, None, redis_up)
+        current, previous = self.levels.update(candidate)
+        if previous is not None:
+            LEVEL_TRANSITIONS.labels(previous.value, current.level.value).inc()
+            log.warning("degradation_level_changed", old=previous.value, new=current.level.value,
+                        reasons=current.reasons)
+        self._set_level(current.level)
+        return {"status": "draining" if self.draining else ("ok" if current.level is DegradationLevel.NORMAL
+                                                             else "degraded"),
+                "degradation_level": current.level.value, "reasons": current.reasons, "warnings": current.warnings,
+                "forced_level": self.levels.forced.value if self.levels.forced else None,
+                "draining": self.draining, "retry_budget": self.retry_budget.snapshot(),
+                "redis": None if self.redis is None else self.redis.snapshot(), "providers": providers}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,36 @@ class Settings(BaseSettings):
     fish_model: str = "s1"
     """Fish Audio backend model, sent in the ``model`` header."""
 
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    """Gateway API keys (Bearer) clients must send; comma-separated or a JSON list. Empty: no auth."""
+    admin_key: SecretStr | None = None
+    """Key of the admin API (/admin/*). Unset: the admin API is disabled."""
+    rate_limit_per_key_per_min: int = 10
+    """Speak requests per minute per API key (seed: 10); 0 turns it off. Applies when API keys are set."""
+    rate_limit_per_client_per_min: int = 0
+    """Speak requests per minute per client address; 0 (default) turns it off (game servers share NAT)."""
+    retry_budget_percent: float = 0.2
+    """Retries in flight may not exceed this share of requests in flight."""
+    retry_budget_min: int = 3
+    """Retries always allowed in flight, however few requests there are."""
+
+    latency_warn_s: float = 1.5
+    """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
+    latency_critical_s: float = 4.0
+    """First-audio latency (EWMA) above which the primary is demoted: the next provider goes first."""
+    error_warn: float = 0.05
+    """Error ratio over the health window that is reported as a warning."""
+    error_critical: float = 0.20
+    """Error ratio over the health window above which a provider is demoted."""
+    quota_warn: float = 0.80
+    """Share of a cloud provider's quota used above which a warning is raised."""
+    health_window_s: float = 60.0
+    """Window of the per-provider error ratio and latency p95."""
+    health_interval_s: float = 1.0
+    """How often the overall degradation level is recomputed."""
+    level_recovery_s: float = 10.0
+    """How long a better level must hold before the gateway reports it (hysteresis)."""
+
     log_level: str = "INFO"
     """Log level for the structlog JSON logs."""
     log_json: bool = True
@@ -114,6 +145,16 @@ class Settings(BaseSettings):
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
 
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value):  # noqa: ANN001, ANN206
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [k.strip() for k in text.split(",") if k.strip()]
+        return value
 
     @model_validator(mode="after")
     def _default_chain(self) -> "Settings":

@@ -164,3 +164,34 @@ async def test_retries_stay_inside_the_first_audio_budget():
     _, outcome = await run(chain(first_audio_s=0.5, attempts=3, initial_s=1.0), plan(a, ScriptedProvider("b")))
     assert outcome.provider == "b" and a.calls == 1 and outcome.retries == 0
     assert time.monotonic() - started < 0.3
+
+
+async def test_retry_budget_caps_retries_in_flight():
+    from gateway.policy.retry_budget import RetryBudget
+
+    budget = RetryBudget(percent=0.0, min_concurrency=1)
+    ch = ProviderChain(Deadlines(1.0, 5.0, 0.5, 10.0), RetryPolicy(3, 0.05, 0.1), budget=budget)
+    providers = [ScriptedProvider(f"p{i}", fail_first=99) for i in range(4)]
+    outcomes = await asyncio.gather(*(run(ch, plan(p, ScriptedProvider(f"b{i}"))) for i, p in enumerate(providers)))
+    retries = sum(o.retries for _, o in outcomes)
+    assert budget.exhausted > 0, "four lines retrying at once must hit a budget of one"
+    assert budget.retrying == 0, "every slot is given back"
+    assert all(o.complete for _, o in outcomes)
+    assert retries < 4 * 2
+
+
+async def test_upstream_retry_after_is_honoured():
+    from gateway.policy.errors import ProviderError
+
+    class Busy(ScriptedProvider):
+        async def stream(self, request):
+            self.calls += 1
+            raise ProviderError(ErrorKind.RETRYABLE, "system busy", provider=self.name, retry_after_s=30)
+            yield  # pragma: no cover
+
+    a, b = Busy("a"), ScriptedProvider("b")
+    ch = chain()
+    await run(ch, plan(a, b))
+    _, outcome = await run(ch, plan(a, b))
+    assert a.calls == 1, "no retry and no second call while the provider asked us to wait"
+    assert outcome.attempts[0] == {"provider": "a", "outcome": "skipped", "reason": "retry_after"}

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from bench.bench_aligner import synthesize
 from gateway.api import routes_lipsync
+from gateway.api.access import speak_access
 from gateway.audio.encode import encode_all, encode_wav
 from gateway.audio.formats import parse_output_format
 
@@ -31,6 +32,8 @@ def speech():
 def app():
     app = FastAPI()
     app.include_router(routes_lipsync.router)
+    # Just the router: keys, rate limits and drain are the gateway's (tested in test_access.py).
+    app.dependency_overrides[speak_access] = lambda: None
     return app
 
 

@@ -10,9 +10,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
-from gateway.api import routes_lipsync, routes_meta, routes_speak, routes_ws
+from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak, routes_ws
 from gateway.observability.logging import configure_logging
 from gateway.observability.metrics import REQUEST_DURATION
 from gateway.observability.tracing import configure_tracing
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_meta.router)
     app.include_router(routes_ws.router)
     app.include_router(routes_lipsync.router)
+    app.include_router(routes_admin.router)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):
@@ -62,6 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "request_id": getattr(request.state, "request_id", None)}
         body.update(exc.detail)
         return JSONResponse(body, status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
+        body = {**body, "request_id": getattr(request.state, "request_id", None)}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from gateway.api.access import speak_access
 from gateway.lipsync.align import (MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps,
                                    check_text, lipsync_body)
 
@@ -91,7 +92,7 @@ _FORM_SCHEMA = {
 }
 
 
-@router.post("/api/lipsync", openapi_extra=_FORM_SCHEMA, responses={
+@router.post("/api/lipsync", openapi_extra=_FORM_SCHEMA, dependencies=[Depends(speak_access)], responses={
     400: {"description": "Empty text, bad options, corrupt audio or audio too long"},
     413: {"description": "Upload too large"},
     415: {"description": "Not an audio file"},

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
+from gateway.api.access import read_access, speak_access
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
 from gateway.api.serialize import event_body, result_body, result_headers
 from gateway.events import ErrorEvent, FinalEvent
@@ -26,7 +27,7 @@ def _input(body: SpeakRequest) -> SpeakInput:
     return SpeakInput(**body.model_dump())
 
 
-@router.post("/api/avatar/speak", response_model=SpeakResponse, responses=ERRORS)
+@router.post("/api/avatar/speak", response_model=SpeakResponse, responses=ERRORS, dependencies=[Depends(speak_access)])
 async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
     """Speak a line; the audio file is at ``audio_url``, lip-sync data is in the body."""
     gateway = _gateway(request)
@@ -37,7 +38,7 @@ async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
     return JSONResponse(result_body(result), headers=result_headers(result))
 
 
-@router.post("/api/avatar/speak/stream", responses={**ERRORS, 200: {
+@router.post("/api/avatar/speak/stream", dependencies=[Depends(speak_access)], responses={**ERRORS, 200: {
     "content": {"application/x-ndjson": {}},
     "description": "One JSON object per line: status, audio, alignment, visemes, segment_end, then final or error."}})
 async def speak_stream(body: SpeakRequest, request: Request) -> StreamingResponse:
@@ -63,7 +64,8 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                              headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})
 
 
-@router.get("/api/avatar/audio/{request_id}", responses={404: {"model": ErrorResponse}})
+@router.get("/api/avatar/audio/{request_id}", responses={404: {"model": ErrorResponse}},
+            dependencies=[Depends(read_access)])
 async def audio_file(request_id: str, request: Request):
     """The audio of a spoken line, by its request id (no other path input reaches the file system)."""
     found = _gateway(request).audio_store.find(request_id)

@@ -26,6 +26,7 @@ import re
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from gateway.api.access import key_valid, presented_key
 from gateway.audio.encode import create_encoder
 from gateway.audio.formats import parse_output_format
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
@@ -131,6 +132,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
         await _close_with_error(websocket, "invalid_request", message, 1008)
         return
 
+    authorized = key_valid(gateway, presented_key(websocket.headers))
     queue: asyncio.Queue = asyncio.Queue()
     speaker = asyncio.create_task(_speak_pieces(websocket, gateway, queue, character, pinned, fmt))
     chunker: Chunker | None = None
@@ -155,7 +157,15 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
                 await _close_with_error(websocket, "invalid_message", str(exc), 1008)
                 speaker.cancel()
                 return
-            if chunker is None:  # the initial message: settings only, text is " "
+            if chunker is None:  # the initial message: settings (and maybe the key), text is " "
+                if not authorized:
+                    bearer = str(message.get("authorization") or "")
+                    key = message.get("xi-api-key") or message.get("xi_api_key") or (
+                        bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
+                    if not key_valid(gateway, key):
+                        await _close_with_error(websocket, "invalid_api_key", "A valid API key is required.", 1008)
+                        speaker.cancel()
+                        return
                 schedule = (message.get("generation_config") or {}).get("chunk_length_schedule")
                 chunker = Chunker(schedule if isinstance(schedule, list) and schedule else None)
                 if text.strip():

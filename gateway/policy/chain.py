@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES,
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.deadlines import Clock, Deadlines
 from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.policy.health import HealthSignals
+from gateway.policy.retry_budget import RetryBudget
 from gateway.providers.base import Provider, SynthesisRequest, VoiceSettings
 from gateway.text import Segment
 from gateway.timeline import samples_to_ms
@@ -91,9 +94,14 @@ class _Attempt:
 
 
 class ProviderChain:
-    def __init__(self, deadlines: Deadlines, retry: RetryPolicy) -> None:
+    def __init__(self, deadlines: Deadlines, retry: RetryPolicy, signals: HealthSignals | None = None,
+                 budget: RetryBudget | None = None) -> None:
         self.deadlines = deadlines
         self.retry = retry
+        self.signals = signals or HealthSignals()
+        self.budget = budget or RetryBudget()
+        #: Providers that asked us to wait (upstream Retry-After): skipped until the time given.
+        self.cooldown_until: dict[str, float] = {}
 
     async def stream(self, plan: ChainPlan, outcome: ChainOutcome) -> AsyncIterator:
         clock = Clock(self.deadlines.total_s)
@@ -107,6 +115,10 @@ class ProviderChain:
             if not remaining:
                 break
             name = step.provider.name
+            if self.cooldown_until.get(name, 0.0) > time.monotonic():
+                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "retry_after"})
+                PROVIDER_ATTEMPTS.labels(name, "skipped_retry_after").inc()
+                continue
             if not step.breaker.allow():
                 outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "breaker_open"})
                 PROVIDER_ATTEMPTS.labels(name, "skipped_open").inc()
@@ -128,6 +140,7 @@ class ProviderChain:
             sample_rate = 0
             audio_started = False
             span = tracer.start_span("provider_attempt", context=plan.trace_context, attributes={"provider": name})
+            attempt_started = time.monotonic()
             try:
                 try:
                     attempt = await self._first_event(step, request, clock, outcome)
@@ -138,6 +151,7 @@ class ProviderChain:
                         if isinstance(event, AudioEvent):
                             if not audio_started:
                                 audio_started = True
+                                self.signals.attempt(name, True, time.monotonic() - attempt_started)
                                 if outcome.first_audio_s is None:
                                     outcome.first_audio_s = clock.elapsed()
                                     TIME_TO_FIRST_AUDIO.labels(name).observe(outcome.first_audio_s)
@@ -189,6 +203,10 @@ class ProviderChain:
         name = step.provider.name
         if exc.kind.counts_on_breaker:
             step.breaker.failure()
+        if exc.kind is not ErrorKind.UNAVAILABLE:
+            self.signals.attempt(name, False, None)
+        if exc.retry_after_s:
+            self.cooldown_until[name] = time.monotonic() + exc.retry_after_s
         PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()
         outcome.attempts.append({"provider": name, "outcome": exc.kind.value, "message": exc.message,
                                  "after_audio": audio_started})
@@ -201,20 +219,26 @@ class ProviderChain:
         # Retries live inside the provider's first-audio budget: an attempt that would start after it is not
         # made, the chain fails over instead (a dead primary costs milliseconds, not the back-off ladder).
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(max(1, self.retry.attempts)) | stop_before_delay(self.deadlines.first_audio_s),
+            # The budget is asked last, so a slot is taken only for a retry that will really be made.
+            stop=(stop_after_attempt(max(1, self.retry.attempts)) | stop_before_delay(self.deadlines.first_audio_s)
+                  | (lambda _state: not self.budget.try_acquire())),
             wait=wait_exponential(multiplier=self.retry.initial_s, min=self.retry.initial_s, max=self.retry.max_s),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.kind.retryable
-                                     and clock.remaining() > self.retry.initial_s),
+                                     and not e.retry_after_s and clock.remaining() > self.retry.initial_s),
             reraise=True,
         )
         attempt_no = 0
         async for attempt in retrying:
             with attempt:
                 attempt_no += 1
-                if attempt_no > 1:
-                    outcome.retries += 1
-                    RETRIES.labels(step.provider.name).inc()
-                return await self._open(step, request, clock)
+                if attempt_no == 1:
+                    return await self._open(step, request, clock)
+                outcome.retries += 1
+                RETRIES.labels(step.provider.name).inc()
+                try:
+                    return await self._open(step, request, clock)
+                finally:
+                    self.budget.release()  # the retry's slot in the budget, taken by the stop condition
         raise AssertionError("unreachable")
 
     async def _open(self, step: ChainStep, request: SynthesisRequest, clock: Clock) -> _Attempt:

@@ -1,0 +1,66 @@
+"""Who may call the gateway, how often, and whether it takes new work (drain).
+
+* API keys (``GATEWAY_API_KEYS``): ``Authorization: Bearer <key>`` or ``xi-api-key: <key>``; 401 without.
+* Rate limits on the speak endpoints: per API key and per client address, per minute; 429 with
+  ``Retry-After``. Counted in Redis when configured, so every replica shares the window.
+* Drain (admin): new speak requests get 503 with ``Retry-After`` while in-flight lines finish.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import HTTPException, Request
+
+from gateway.pipeline import Mouthpiece
+
+
+def presented_key(headers) -> str | None:  # noqa: ANN001 - any mapping of headers
+    auth = headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return headers.get("xi-api-key")
+
+
+def key_valid(gateway: Mouthpiece, key: str | None) -> bool:
+    keys = gateway.settings.api_keys
+    if not keys:
+        return True
+    return key is not None and any(hmac.compare_digest(key, k.get_secret_value()) for k in keys)
+
+
+def check_key(gateway: Mouthpiece, key: str | None) -> None:
+    if not key_valid(gateway, key):
+        raise HTTPException(401, {"error": "unauthorized", "message": "A valid API key is required "
+                                  "(Authorization: Bearer <key>)."}, headers={"WWW-Authenticate": "Bearer"})
+
+
+def check_rate(gateway: Mouthpiece, key: str | None, client: str) -> None:
+    settings = gateway.settings
+    checks = []
+    if settings.api_keys and key:
+        checks.append(("key", key, settings.rate_limit_per_key_per_min))
+    checks.append(("client", client, settings.rate_limit_per_client_per_min))
+    for scope, ident, limit in checks:
+        decision = gateway.rate_limiter.check(scope, ident, limit)
+        if not decision.allowed:
+            raise HTTPException(429, {"error": "rate_limited", "message": f"Rate limit of {limit} requests per "
+                                      f"minute per {scope} reached; retry in {decision.retry_after_s} s.",
+                                      "retry_after_s": decision.retry_after_s},
+                                headers={"Retry-After": str(decision.retry_after_s)})
+
+
+def speak_access(request: Request) -> None:
+    """Dependency of the speak endpoints: key, drain, rate limits (in that order)."""
+    gateway: Mouthpiece = request.app.state.gateway
+    key = presented_key(request.headers)
+    check_key(gateway, key)
+    if gateway.draining:
+        raise HTTPException(503, {"error": "draining", "message": "This replica is draining; retry on another."},
+                            headers={"Retry-After": "5"})
+    check_rate(gateway, key, request.client.host if request.client else "unknown")
+
+
+def read_access(request: Request) -> None:
+    """Dependency of read-only endpoints that still need a key (voices, audio files)."""
+    check_key(request.app.state.gateway, presented_key(request.headers))

@@ -1,0 +1,87 @@
+"""Admin API (its own key, ``GATEWAY_ADMIN_KEY``): breakers, levels, drain. Every action is logged."""
+
+from __future__ import annotations
+
+import hmac
+
+import structlog
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, Field
+
+from gateway.observability.metrics import ADMIN_ACTIONS
+from gateway.pipeline import Mouthpiece
+from gateway.policy.degradation import DegradationLevel
+
+log = structlog.get_logger(__name__)
+
+
+def admin_access(request: Request) -> Mouthpiece:
+    gateway: Mouthpiece = request.app.state.gateway
+    expected = gateway.settings.admin_key
+    if expected is None:
+        raise HTTPException(403, {"error": "admin_disabled", "message": "The admin API is off: set GATEWAY_ADMIN_KEY."})
+    auth = request.headers.get("authorization") or ""
+    key = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-admin-key")
+    if not key or not hmac.compare_digest(key, expected.get_secret_value()):
+        raise HTTPException(401, {"error": "unauthorized", "message": "A valid admin key is required."},
+                            headers={"WWW-Authenticate": "Bearer"})
+    return gateway
+
+
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_access)])
+
+
+class BreakerCommand(BaseModel):
+    state: str = Field(..., pattern="^(open|closed)$", description="Force the breaker open or closed.")
+
+
+class LevelCommand(BaseModel):
+    level: DegradationLevel | None = Field(None, description="Force a level; null returns to computed levels.")
+
+
+class DrainCommand(BaseModel):
+    draining: bool = Field(..., description="True: refuse new speak requests (503), finish in-flight ones.")
+
+
+def _audit(request: Request, action: str, **detail) -> None:  # noqa: ANN003
+    ADMIN_ACTIONS.labels(action).inc()
+    log.warning("admin_action", action=action, client=request.client.host if request.client else None, **detail)
+
+
+@router.get("/state")
+async def state(request: Request) -> dict:
+    """Breakers, overall level with reasons, forced level, drain flag, retry budget."""
+    return await request.app.state.gateway.health()
+
+
+@router.get("/breakers")
+async def breakers(request: Request) -> dict:
+    return {name: b.snapshot() for name, b in request.app.state.gateway.breakers.items()}
+
+
+@router.post("/breakers/{provider}")
+async def force_breaker(provider: str, command: BreakerCommand, request: Request) -> dict:
+    gateway: Mouthpiece = request.app.state.gateway
+    breaker = gateway.breakers.get(provider)
+    if breaker is None:
+        raise HTTPException(404, {"error": "not_found", "message": f"Unknown provider {provider!r}",
+                                  "valid": sorted(gateway.breakers)})
+    breaker.force_open() if command.state == "open" else breaker.force_closed()
+    _audit(request, "force_breaker", provider=provider, state=command.state)
+    return breaker.snapshot()
+
+
+@router.post("/level")
+async def force_level(command: LevelCommand, request: Request) -> dict:
+    gateway: Mouthpiece = request.app.state.gateway
+    gateway.levels.forced = command.level
+    _audit(request, "force_level", level=command.level.value if command.level else None)
+    return await gateway.health()
+
+
+@router.post("/drain")
+async def drain(command: DrainCommand, request: Request) -> dict:
+    gateway: Mouthpiece = request.app.state.gateway
+    gateway.draining = command.draining
+    _audit(request, "drain", draining=command.draining)
+    return {"draining": gateway.draining}

@@ -1,0 +1,71 @@
+"""Health signals per provider: first-audio latency (EWMA and p95 over a window) and error ratio.
+
+The chain reports every attempt here (:meth:`HealthSignals.attempt`); the degradation controller reads
+the signals. Windows are time-based so a quiet provider's old failures age out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from gateway.observability.metrics import PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
+
+
+@dataclass(slots=True)
+class ProviderSignal:
+    ewma_s: float | None
+    p95_s: float | None
+    error_ratio: float
+    attempts: int
+
+
+class ProviderStats:
+    def __init__(self, window_s: float, alpha: float = 0.3) -> None:
+        self.window_s = window_s
+        self.alpha = alpha
+        self.ewma_s: float | None = None
+        self._events: deque[tuple[float, bool, float | None]] = deque()
+
+    def record(self, ok: bool, first_audio_s: float | None, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        self._events.append((now, ok, first_audio_s))
+        if first_audio_s is not None:
+            self.ewma_s = first_audio_s if self.ewma_s is None else (
+                self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
+        self._trim(now)
+
+    def _trim(self, now: float) -> None:
+        while self._events and now - self._events[0][0] > self.window_s:
+            self._events.popleft()
+
+    def signal(self, now: float | None = None) -> ProviderSignal:
+        self._trim(time.monotonic() if now is None else now)
+        latencies = sorted(lat for _, _, lat in self._events if lat is not None)
+        p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
+        n = len(self._events)
+        errors = sum(1 for _, ok, _ in self._events if not ok)
+        return ProviderSignal(self.ewma_s, p95, errors / n if n else 0.0, n)
+
+
+class HealthSignals:
+    """Per-provider stats, fed by the chain."""
+
+    def __init__(self, window_s: float = 60.0) -> None:
+        self.window_s = window_s
+        self.stats: dict[str, ProviderStats] = {}
+
+    def attempt(self, provider: str, ok: bool, first_audio_s: float | None) -> None:
+        stats = self.stats.setdefault(provider, ProviderStats(self.window_s))
+        stats.record(ok, first_audio_s)
+        signal = stats.signal()
+        PROVIDER_ERROR_RATIO.labels(provider).set(signal.error_ratio)
+        if signal.ewma_s is not None:
+            PROVIDER_LATENCY.labels(provider, "ewma").set(signal.ewma_s)
+        if signal.p95_s is not None:
+            PROVIDER_LATENCY.labels(provider, "p95").set(signal.p95_s)
+
+    def signal(self, provider: str) -> ProviderSignal:
+        stats = self.stats.get(provider)
+        return stats.signal() if stats else ProviderSignal(None, None, 0.0, 0)

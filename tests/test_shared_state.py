@@ -1,0 +1,77 @@
+"""Breaker state shared through Redis: replicas agree, and Redis going away leaves them serving."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+
+from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.rate_limit import RateLimiter
+from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
+from tests.conftest import GatewayProcess
+from tests.redis_fixture import closed_port_url
+
+ADMIN = "admin-key-shared-0123"
+
+
+def test_two_breakers_on_one_redis_agree(redis_url, redis_prefix):
+    name = redis_prefix.strip(":").replace(":", "-")
+    a = ProviderBreaker(name, 2, 30, SharedBreakerStorage(RedisLink(redis_url), name))
+    b = ProviderBreaker(name, 2, 30, SharedBreakerStorage(RedisLink(redis_url), name))
+    a.failure()
+    b.failure()  # failures from two replicas add up
+    assert a.state == "open" and b.state == "open"
+    b.force_closed()
+    assert a.state == "closed"
+
+
+def test_redis_down_keeps_local_state():
+    link = RedisLink(closed_port_url(), timeout_s=0.1)
+    breaker = ProviderBreaker("x", 1, 30, SharedBreakerStorage(link, "x"))
+    started = time.monotonic()
+    breaker.failure()
+    assert breaker.state == "open" and not link.up
+    assert time.monotonic() - started < 1.0, "an outage must not stall every call"
+    limiter = RateLimiter(link)
+    assert [limiter.check("key", "k", 2).allowed for _ in range(3)] == [True, True, False]
+
+
+def test_rate_limit_window_is_shared(redis_url, redis_prefix):
+    a, b = RateLimiter(RedisLink(redis_url)), RateLimiter(RedisLink(redis_url))
+    ident = redis_prefix + "client"
+    results = [a.check("key", ident, 3).allowed, b.check("key", ident, 3).allowed, a.check("key", ident, 3).allowed,
+               b.check("key", ident, 3).allowed]
+    assert results == [True, True, True, False]
+
+
+@pytest.mark.slow
+def test_replicas_agree_on_an_open_breaker_within_one_second(redis_url, tmp_path):
+    env = {"GATEWAY_REDIS_URL": redis_url, "GATEWAY_ADMIN_KEY": ADMIN, "GATEWAY_CHAIN": '["espeak","canned"]',
+           "GATEWAY_CACHE_ENABLED": "false"}
+    replicas = [GatewayProcess({**env, "GATEWAY_DATA_DIR": str(tmp_path / f"r{i}")}, tmp_path / f"r{i}.log")
+                for i in range(2)]
+    try:
+        for r in replicas:
+            r.wait_ready()
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        httpx.post(replicas[0].url + "/admin/breakers/espeak", json={"state": "closed"}, headers=headers)
+        httpx.post(replicas[0].url + "/admin/breakers/espeak", json={"state": "open"}, headers=headers)
+        opened = time.monotonic()
+        seen = None
+        while time.monotonic() - opened < 1.0:
+            state = httpx.get(replicas[1].url + "/api/health").json()["providers"]["espeak"]["breaker"]["state"]
+            if state == "open":
+                seen = time.monotonic() - opened
+                break
+            time.sleep(0.02)
+        assert seen is not None, "replica 2 did not see the open breaker within 1 s"
+        body = httpx.post(replicas[1].url + "/api/avatar/speak", json={"text": "Shared."}, timeout=30).json()
+        assert body["provider"] == "canned"
+        httpx.post(replicas[1].url + "/admin/breakers/espeak", json={"state": "closed"}, headers=headers)
+        body = httpx.post(replicas[0].url + "/api/avatar/speak", json={"text": "Shared."}, timeout=30).json()
+        assert body["provider"] == "espeak"
+    finally:
+        for r in replicas:
+            r.stop()
