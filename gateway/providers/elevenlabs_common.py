@@ -185,8 +185,13 @@ def classify_ws_close(code: int | None, reason: str, last_error: dict | None, *,
     return ProviderError(kind, text, provider=provider, status=code)
 
 
-def voice_settings_payload(settings: VoiceSettings) -> dict | None:
-    """ElevenLabs ``voice_settings`` for our neutral settings (None: use the voice's own)."""
+def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, intensity: float | None = None,
+                           rate: float = 1.0) -> dict | None:
+    """ElevenLabs ``voice_settings`` for our settings, a segment's emotion and its SSML rate (None: the voice's own).
+
+    The emotion moves stability/style/speed toward its hint (:func:`gateway.expressive.emotions.elevenlabs_settings`);
+    the SSML rate multiplies the speed. Pitch and volume have no ElevenLabs setting and are not rendered.
+    """
     out: dict[str, float] = {}
     if settings.stability is not None:
         out["stability"] = min(1.0, max(0.0, float(settings.stability)))
@@ -196,7 +201,15 @@ def voice_settings_payload(settings: VoiceSettings) -> dict | None:
         out["style"] = min(1.0, max(0.0, float(settings.style)))
     speed = float(settings.speed or 1.0)
     if abs(speed - 1.0) > 1e-6:
-        out["speed"] = round(min(SPEED_RANGE[1], max(SPEED_RANGE[0], speed)), 3)
+        out["speed"] = speed
+    if emotion and emotion != "neutral":
+        from gateway.expressive.emotions import elevenlabs_settings
+
+        out = elevenlabs_settings(emotion, intensity, base=out)
+    if abs(rate - 1.0) > 1e-6:
+        out["speed"] = float(out.get("speed", 1.0)) * rate
+    if "speed" in out:
+        out["speed"] = round(min(SPEED_RANGE[1], max(SPEED_RANGE[0], float(out["speed"]))), 3)
     return out or None
 
 

@@ -33,6 +33,7 @@ from gateway.providers.base import Provider, ProviderHealth, SynthesisRequest, V
 from gateway.providers.elevenlabs_common import (FAMILY, MAX_ERROR_BODY, OUTPUT_FORMAT, SAMPLE_RATE,
                                                  ElevenLabsAccount, PcmAssembler, classify_http_error, context_texts,
                                                  rest_alignment, voice_settings_payload)
+from gateway.providers.prosody import pause
 from gateway.settings import Settings
 from gateway.timeline import samples_to_ms
 
@@ -69,12 +70,17 @@ class ElevenLabsRestProvider(Provider):
             raise ProviderError(ErrorKind.UNAVAILABLE, "no voice (voice list unavailable)", provider=self.name)
         client = self.account.client()
         path = f"/v1/text-to-speech/{quote(voice, safe='')}/stream/with-timestamps"
-        settings_payload = voice_settings_payload(request.settings)
         samples = 0
         characters = 0
         log.debug("elevenlabs_rest_stream", provider=self.name, voice=voice, segments=len(request.segments))
         for position, segment in enumerate(request.segments):
+            silence, added = pause(segment, samples, SAMPLE_RATE)
+            for event in silence:
+                yield event
+            samples += added
             body: dict = {"text": segment.text, "model_id": self.settings.elevenlabs_model_id}
+            settings_payload = voice_settings_payload(request.settings, segment.prosody.emotion,
+                                                      segment.prosody.intensity, segment.prosody.rate)
             if settings_payload:
                 body["voice_settings"] = settings_payload
             previous_text, next_text = context_texts(request, position)

@@ -42,6 +42,7 @@ from gateway.providers.base import Provider, ProviderHealth, SynthesisRequest, V
 from gateway.providers.elevenlabs_common import (FAMILY, OUTPUT_FORMAT, SAMPLE_RATE, CharAlignment, ElevenLabsAccount,
                                                  PcmAssembler, classify_http_error, classify_ws_close,
                                                  voice_settings_payload, ws_alignment)
+from gateway.providers.prosody import pause
 from gateway.settings import Settings
 from gateway.text import Segment
 from gateway.timeline import ms_to_samples, samples_to_ms
@@ -88,6 +89,8 @@ class _Tracker:
         self.timeline = CharTimeline(segments[0], start_ms=0)
         self.remaining = _speakable(segments[0].text)
         self.audio_in_segment = False
+        self.inserted = 0  #: samples of break silence inserted so far (not in any audio message)
+        self._opening_pause = segments[0].break_before_ms > 0
 
     @property
     def segment(self) -> Segment:
@@ -103,6 +106,10 @@ class _Tracker:
     def place(self, pcm: bytes, alignment: CharAlignment | None) -> list[ProviderEvent]:
         """Events for one audio message (split across segments when it straddles a boundary)."""
         events: list[ProviderEvent] = []
+        if self._opening_pause:
+            self._opening_pause = False
+            events.extend(self._pause())
+            self.timeline = CharTimeline(self.segment, start_ms=self.now_ms())
         chars = list(zip(alignment.chars, alignment.starts_ms, alignment.ends_ms)) if alignment else []
         total_samples = len(pcm) // 2
         part_start = 0  # sample offset in this message where the current part starts
@@ -113,7 +120,9 @@ class _Tracker:
                 # This character opens the next segment: cut the audio here.
                 cut = min(total_samples, max(part_start, ms_to_samples(start, SAMPLE_RATE)))
                 events.extend(self._emit_part(pcm[2 * part_start: 2 * cut], part_chars, message_start))
+                inserted = self.inserted
                 events.extend(self._end_segment())
+                message_start += self.inserted - inserted  # a break was inserted inside this message
                 part_start, part_chars = cut, []
             part_chars.append((ch, start, end))
             if not ch.isspace():
@@ -121,6 +130,13 @@ class _Tracker:
         events.extend(self._emit_part(pcm[2 * part_start:], part_chars, message_start))
         if self.remaining <= 0 and not self.last:
             events.extend(self._end_segment())
+        return events
+
+    def _pause(self) -> list[ProviderEvent]:
+        """The current segment's ``<break>`` as real silence on this stream's clock."""
+        events, added = pause(self.segment, self.samples, SAMPLE_RATE)
+        self.samples += added
+        self.inserted += added
         return events
 
     def _emit_part(self, pcm: bytes, chars: list[tuple[str, int, int]], message_start: int) -> list[ProviderEvent]:
@@ -149,7 +165,8 @@ class _Tracker:
         events.append(SegmentEndEvent(self.segment.index, end_ms))
         if not self.last:
             self.position += 1
-            self.timeline = CharTimeline(self.segment, start_ms=end_ms)
+            events.extend(self._pause())
+            self.timeline = CharTimeline(self.segment, start_ms=self.now_ms())
             self.remaining = _speakable(self.segment.text)
             self.audio_in_segment = False
         else:
@@ -231,7 +248,10 @@ class ElevenLabsWsProvider(Provider):
         try:
             try:
                 init: dict = {"text": " "}
-                settings_payload = voice_settings_payload(request.settings)
+                # Voice settings go in the first message only: the line's emotion (first segment) sets them.
+                first = request.segments[0].prosody
+                settings_payload = voice_settings_payload(request.settings, first.emotion, first.intensity,
+                                                          first.rate)
                 if settings_payload:
                     init["voice_settings"] = settings_payload
                 try:

@@ -46,8 +46,11 @@ from pathlib import Path
 import httpx
 
 from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.expressive.emotions import fish_prosody
 from gateway.policy.errors import ErrorKind, ProviderError
 from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.providers.prosody import pause
+from gateway.text import Segment
 from gateway.settings import Settings
 from gateway.timeline import samples_to_ms
 
@@ -223,9 +226,16 @@ class FishAudioProvider(Provider):
         return ProviderHealth(HealthState.UP, "", detail)
 
     # ---- synthesis ------------------------------------------------------------------------------------------
-    def tts_request(self, text: str, request: SynthesisRequest) -> dict:
-        """The TTSRequest body, every field explicit (what the legacy SDK sends)."""
-        speed = request.settings.speed or 1.0
+    def tts_request(self, text: str, request: SynthesisRequest, segment: Segment | None = None) -> dict:
+        """The TTSRequest body, every field explicit (what the legacy SDK sends).
+
+        Prosody: the voice's speed times the segment's SSML rate and its emotion's hint (speed, volume in dB).
+        """
+        prosody = segment.prosody if segment is not None else None
+        emotion = fish_prosody(prosody.emotion, prosody.intensity) if prosody and prosody.emotion else \
+            {"speed": 1.0, "volume": 0.0}
+        speed = (request.settings.speed or 1.0) * emotion["speed"] * (prosody.rate if prosody else 1.0)
+        volume = emotion["volume"] + (prosody.volume_db if prosody else 0.0)
         return {
             "text": text,
             "chunk_length": 200,
@@ -237,7 +247,8 @@ class FishAudioProvider(Provider):
             "reference_id": request.voice or None,
             "normalize": True,
             "latency": self.latency,
-            "prosody": None if abs(speed - 1.0) < 1e-6 else {"speed": max(0.5, min(2.0, speed)), "volume": 0.0},
+            "prosody": None if abs(speed - 1.0) < 1e-6 and abs(volume) < 0.01 else
+            {"speed": round(max(0.5, min(2.0, speed)), 3), "volume": round(volume, 2)},
             "top_p": 0.7,
             "temperature": 0.7,
         }
@@ -249,11 +260,15 @@ class FishAudioProvider(Provider):
         samples = 0  # cumulative samples of this provider stream: the one clock of its timings
         methods: dict[str, int] = {}
         for segment in request.segments:
+            silence, added = pause(segment, samples, rate)
+            for event in silence:
+                yield event
+            samples += added
             seg_start = samples
             parts: list[bytes] = []
             carry = b""
-            chunks = self._http_audio(segment.text, request) if self.transport == "http" \
-                else self._ws_audio(segment.text, request)
+            chunks = self._http_audio(segment.text, request, segment) if self.transport == "http" \
+                else self._ws_audio(segment.text, request, segment)
             async for data in chunks:
                 if carry:
                     data, carry = carry + data, b""
@@ -283,10 +298,11 @@ class FishAudioProvider(Provider):
                                            start_ms=start_ms)
 
     # ---- HTTP -----------------------------------------------------------------------------------------------
-    async def _http_audio(self, text: str, request: SynthesisRequest) -> AsyncIterator[bytes]:
+    async def _http_audio(self, text: str, request: SynthesisRequest,
+                          segment: Segment | None = None) -> AsyncIterator[bytes]:
         import ormsgpack
 
-        body = ormsgpack.packb(self.tts_request(text, request))
+        body = ormsgpack.packb(self.tts_request(text, request, segment))
         headers = self._headers(**{"Content-Type": "application/msgpack", "model": self.model})
         client = self._client_for_loop()
         try:
@@ -320,12 +336,13 @@ class FishAudioProvider(Provider):
             base = "ws://" + base[len("http://"):]
         return f"{base}/v1/tts/live"
 
-    async def _ws_audio(self, text: str, request: SynthesisRequest) -> AsyncIterator[bytes]:
+    async def _ws_audio(self, text: str, request: SynthesisRequest,
+                        segment: Segment | None = None) -> AsyncIterator[bytes]:
         import ormsgpack
         import websockets
         from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
-        start = {"event": "start", "request": {**self.tts_request("", request)}}
+        start = {"event": "start", "request": {**self.tts_request("", request, segment)}}
         try:
             async with websockets.connect(self._ws_url(), additional_headers=self._headers(model=self.model),
                                           open_timeout=self.settings.connect_timeout_s, max_size=2 ** 24,
