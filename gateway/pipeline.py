@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 
-from gateway.audio.encode import encode_all
+from gateway.audio.encode import encode_all, encode_wav
 from gateway.audio.formats import OutputFormat, parse_output_format, valid_output_formats
 from gateway.audio.resample import Resampler
 from gateway.audio_store import AudioStore
@@ -37,6 +37,8 @@ from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, 
 from gateway.lipsync.estimate import estimate_timeline_from_text
 from gateway.lipsync.expression import expression_curves, merge_curves, spans_from_segments
 from gateway.lipsync.factory import LipSyncStream, build_lipsync
+from gateway.lipsync.video_pool import VideoPool
+from gateway.lipsync.video_settings import VideoSettings
 from gateway.observability.metrics import (AUDIO_SECONDS, CACHE_LOOKUPS, DEGRADATION_LEVEL, LEVEL_TRANSITIONS,
                                            PROVIDER_QUOTA_USED)
 from gateway.policy.breakers import ProviderBreaker
@@ -144,6 +146,9 @@ class SpeakResult:
     spoken_text: str | None = None
     #: Word timings for subtitles: char offsets index ``text`` (or ``spoken_text`` when set).
     words: list[WordSpan] = field(default_factory=list)
+    #: Whether a video was rendered for this line (``video_url``), and the render's outcome when one was asked.
+    video: bool = False
+    video_outcome: dict | None = None
 
 
 class OutputAudio:
@@ -199,6 +204,10 @@ class Mouthpiece:
                                      settings.error_critical, settings.quota_warn)
         self.draining = False
         self.audio_store = AudioStore(settings.data_dir / "audio", settings.audio_ttl_s)
+        video_settings = VideoSettings()
+        if "media_dir" not in video_settings.model_fields_set:
+            video_settings = video_settings.model_copy(update={"media_dir": settings.data_dir / "video"})
+        self.video = VideoPool(video_settings)
         self._health_task: asyncio.Task | None = None
         self._set_level(DegradationLevel.NORMAL)
 
@@ -207,12 +216,14 @@ class Mouthpiece:
         for name, result in zip(self.providers, results):
             if isinstance(result, BaseException):
                 log.warning("provider_start_failed", provider=name, error=str(result))
+        await self.video.start()
         await self.health()
         self._health_task = asyncio.create_task(self._health_loop(), name="health-loop")
 
     async def close(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
+        await self.video.close()
         for provider in self.providers.values():
             await provider.close()
         if self.cache is not None:
@@ -378,6 +389,10 @@ class Mouthpiece:
                     timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
                     result = await self.finish(line, audio, timeline, outcome, event.stats, segment_times,
                                                whole_lipsync=not per_segment_visemes)
+                    if line.avatar_id is not None:
+                        yield StatusEvent("rendering", result.provider, result.degradation_level.value,
+                                          f"rendering video for avatar {line.avatar_id}")
+                        await self.render_video(line, result, audio)
                     yield FinalEvent({"result": result})
                     await self.remember(line, result, audio.pcm)  # after the client has its final event
                     return
@@ -433,6 +448,23 @@ class Mouthpiece:
                   if a["outcome"] not in ("ok",) and a.get("reason") != "no cached line"
                   and not (a["provider"] == "cache" and a["outcome"] == "unavailable")]
         return failed + [r for r in self.levels.current.reasons if r not in failed]
+
+    async def render_video(self, line: Line, result: SpeakResult, audio: OutputAudio) -> None:
+        """Step 7 (when an avatar is asked for): a lip-synced video from the pool, or audio-only with the reason."""
+        visemes = (result.lipsync or {}).get("visemes")
+        if visemes is None:
+            visemes = build_lipsync(result.timeline.phonemes, result.timeline.duration_ms, include=("visemes",)
+                                    ).to_dict()["visemes"]
+        wav = encode_wav(audio.pcm, audio.rate or 22050)
+        emotion = line.planned.emotion if line.planned is not None else None
+        outcome = await self.video.render(line.request_id, wav, visemes, line.avatar_id, emotion,
+                                          self.settings.total_timeout_s)
+        result.video_outcome = outcome.to_dict()
+        result.video = outcome.ok
+        if not outcome.ok:
+            if result.degradation_level.rank < DegradationLevel.AUDIO_ONLY.rank:
+                result.degradation_level = DegradationLevel.AUDIO_ONLY
+            result.reasons.append(outcome.reason or "video not delivered")
 
     async def remember(self, line: Line, result: SpeakResult, pcm: bytes) -> None:
         """Store a freshly synthesized line in the cache (one provider made all of it)."""
@@ -526,8 +558,10 @@ class Mouthpiece:
                                "signals": {"first_audio_ewma_s": signal.ewma_s, "first_audio_p95_s": signal.p95_s,
                                            "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts},
                                **({"detail": report.detail} if report.detail else {})}
+        self.signals.refresh()
         redis_up = None if self.redis is None else self.redis.ping()
-        candidate = assess(providers, self.settings.chain, self.signals, self.thresholds, None, redis_up)
+        video = await self.video.health() if self.video.mode != "disabled" else None
+        candidate = assess(providers, self.settings.chain, self.signals, self.thresholds, video, redis_up)
         current, previous = self.levels.update(candidate)
         if previous is not None:
             LEVEL_TRANSITIONS.labels(previous.value, current.level.value).inc()
@@ -539,4 +573,7 @@ class Mouthpiece:
                 "degradation_level": current.level.value, "reasons": current.reasons, "warnings": current.warnings,
                 "forced_level": self.levels.forced.value if self.levels.forced else None,
                 "draining": self.draining, "retry_budget": self.retry_budget.snapshot(),
-                "redis": None if self.redis is None else self.redis.snapshot(), "providers": providers}
+                "redis": None if self.redis is None else self.redis.snapshot(),
+                "video": video if video is not None else {"healthy": False, "mode": "disabled",
+                                                          "reason": "no video workers configured"},
+                "providers": providers}

@@ -13,6 +13,7 @@ from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
 from gateway.api.serialize import event_body, result_body, result_headers
 from gateway.events import ErrorEvent, FinalEvent
 from gateway.observability.metrics import REQUESTS
+from gateway.audio_store import valid_request_id
 from gateway.pipeline import Mouthpiece, SpeakInput
 
 router = APIRouter(tags=["speak"])
@@ -73,3 +74,15 @@ async def audio_file(request_id: str, request: Request):
         return JSONResponse({"error": "not_found", "message": "No audio for that request id"}, status_code=404)
     path, media_type = found
     return FileResponse(path, media_type=media_type)
+
+
+@router.get("/api/avatar/video/{request_id}", responses={404: {"model": ErrorResponse}},
+            dependencies=[Depends(read_access)])
+async def video_file(request_id: str, request: Request):
+    """The lip-synced MP4 of a spoken line, by its request id."""
+    if not valid_request_id(request_id):
+        return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
+    path = _gateway(request).video.find(request_id)
+    if path is None:
+        return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
+    return FileResponse(path, media_type="video/mp4")

@@ -13,6 +13,10 @@ def audio_url(request_id: str) -> str:
     return f"/api/avatar/audio/{request_id}"
 
 
+def video_url(request_id: str) -> str:
+    return f"/api/avatar/video/{request_id}"
+
+
 def result_body(result: SpeakResult) -> dict:
     lipsync = result.lipsync or {}
     timeline = result.timeline.to_dict()
@@ -21,7 +25,8 @@ def result_body(result: SpeakResult) -> dict:
         "text": result.text,
         "spoken_text": result.spoken_text,
         "audio_url": audio_url(result.request_id) if result.audio is not None else None,
-        "video_url": None,
+        "video_url": video_url(result.request_id) if result.video else None,
+        "video": result.video_outcome,
         "output_format": result.output.name,
         "sample_rate": result.sample_rate,
         "duration": round(result.duration_s, 4),

@@ -12,7 +12,7 @@ PROVIDER_ATTEMPTS = Counter("mouthpiece_provider_attempts_total", "Provider atte
                             ["provider", "outcome"], registry=REGISTRY)
 TIME_TO_FIRST_AUDIO = Histogram(
     "mouthpiece_time_to_first_audio_seconds", "From request start to the first audio byte, per provider",
-    ["provider"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15),
+    ["provider"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 15, 20, 30),
     registry=REGISTRY)
 REQUEST_DURATION = Histogram("mouthpiece_request_duration_seconds", "Whole request time", ["endpoint"],
                              buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 60),
@@ -27,8 +27,9 @@ DEGRADATION_LEVEL = Gauge("mouthpiece_degradation_level", "Current degradation l
                           ["level"], registry=REGISTRY)
 AUDIO_SECONDS = Counter("mouthpiece_audio_seconds_total", "Seconds of audio served", ["provider"],
                         registry=REGISTRY)
-REDIS_UP = Gauge("mouthpiece_redis_up", "Whether Redis (shared breaker state, rate limits, cache) answers (1/0)",
-                 registry=REGISTRY)
+REDIS_UP = Gauge("mouthpiece_redis_up", "Whether Redis (shared breaker state, rate limits) answers (1/0); "
+                 "1 when no Redis is configured", registry=REGISTRY)
+REDIS_UP.set(1)
 PROVIDER_LATENCY = Gauge("mouthpiece_provider_latency_seconds", "First-audio latency per provider (EWMA, p95)",
                          ["provider", "stat"], registry=REGISTRY)
 PROVIDER_ERROR_RATIO = Gauge("mouthpiece_provider_error_ratio", "Share of failed attempts over the health window",

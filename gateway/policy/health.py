@@ -59,7 +59,15 @@ class HealthSignals:
     def attempt(self, provider: str, ok: bool, first_audio_s: float | None) -> None:
         stats = self.stats.setdefault(provider, ProviderStats(self.window_s))
         stats.record(ok, first_audio_s)
-        signal = stats.signal()
+        self._export(provider, stats.signal())
+
+    def refresh(self) -> None:
+        """Re-export every provider's gauges, so a quiet provider's window ages out in the metrics too."""
+        for provider, stats in self.stats.items():
+            self._export(provider, stats.signal())
+
+    @staticmethod
+    def _export(provider: str, signal: ProviderSignal) -> None:
         PROVIDER_ERROR_RATIO.labels(provider).set(signal.error_ratio)
         if signal.ewma_s is not None:
             PROVIDER_LATENCY.labels(provider, "ewma").set(signal.ewma_s)

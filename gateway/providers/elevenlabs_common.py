@@ -373,7 +373,8 @@ class ElevenLabsAccount:
             return ProviderHealth(HealthState.UP, "subscription without usage figures")
         headroom = max(0, limit - count)
         detail = {"character_count": count, "character_limit": limit, "headroom": headroom,
-                  "usage": round(count / limit, 4) if limit else 1.0, "tier": data.get("tier")}
+                  "usage": round(count / limit, 4) if limit else 1.0, "tier": data.get("tier"),
+                  "quota_used_ratio": round(count / limit, 4) if limit else 1.0}
         if limit <= 0 or headroom <= 0:
             return ProviderHealth(HealthState.DOWN, "quota exhausted", detail)
         if count > QUOTA_DEGRADED_SHARE * limit:

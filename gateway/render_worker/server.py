@@ -71,21 +71,28 @@ class WorkerState:
         }
 
 
+def _proc_lines(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readlines()
+    except OSError:
+        return []
+
+
 def _cpu_name() -> str:
-    with contextlib.suppress(OSError):
-        for line in open("/proc/cpuinfo", encoding="utf-8", errors="replace"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+    for line in _proc_lines("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return "cpu"
 
 
 def _memory() -> dict:
     out: dict = {"rss_mb": None, "total_mb": None}
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in open("/proc/self/status", encoding="utf-8"):
+    with contextlib.suppress(ValueError, IndexError):
+        for line in _proc_lines("/proc/self/status"):
             if line.startswith("VmRSS:"):
                 out["rss_mb"] = round(int(line.split()[1]) / 1024, 1)
-        for line in open("/proc/meminfo", encoding="utf-8"):
+        for line in _proc_lines("/proc/meminfo"):
             if line.startswith("MemTotal:"):
                 out["total_mb"] = round(int(line.split()[1]) / 1024)
     return out
@@ -236,7 +243,7 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
             return _stream_frames(state, entry.prepared, job, queue_ms)
         try:
             started = time.perf_counter()
-            data = await asyncio.to_thread(render_mp4, entry.prepared, job, threads=settings.threads,
+            data = await _finish_in_thread(render_mp4, entry.prepared, job, threads=settings.threads,
                                            crf=settings.crf, preset=settings.preset)
             state.record(job.frames, time.perf_counter() - started)
             state.renders += 1
@@ -254,6 +261,18 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
             "X-Emotion": st.get("emotion", "neutral"), "X-Avatar-Revision": str(entry.revision)})
 
     return app
+
+
+async def _finish_in_thread(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    """Run ``fn`` in a thread; if the request is cancelled meanwhile, still wait for the thread, so
+    the slot is released only when the CPU is actually free (the deadline bounds the wait)."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(BaseException):
+            await task
+        raise
 
 
 async def _read_request(request: Request) -> tuple[bytes, dict] | Response:
