@@ -1,16 +1,33 @@
-"""The cast (config/characters.yaml): character -> voice per provider, settings, default emotion, chain."""
+"""The cast (config/characters.yaml): character -> voice per provider, settings per emotion, pronunciations.
+
+Validated when the gateway starts: unknown providers, emotions, Kokoro voices or malformed entries stop
+start-up with a message naming the character and the field (:class:`CastError`).
+"""
 
 from __future__ import annotations
 
+import re
+from html import escape
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gateway.expressive.emotions import UnknownEmotion, resolve_emotion
 from gateway.providers.base import VoiceSettings
+
+#: Provider names a character may map a voice for (cloud ids may be any string).
+KNOWN_PROVIDERS = frozenset({"piper", "kokoro", "espeak", "elevenlabs", "elevenlabs_ws", "elevenlabs_rest",
+                             "fish_audio", "cache", "canned"})
+
+
+class CastError(ValueError):
+    """The cast file is invalid; the message names the character and field."""
 
 
 class CharacterSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     speed: float = Field(1.0, ge=0.25, le=4.0, description="Speaking rate (1.0 = the voice's own).")
     stability: float | None = Field(None, ge=0, le=1, description="Cloud voices: stability.")
     similarity_boost: float | None = Field(None, ge=0, le=1, description="Cloud voices: similarity boost.")
@@ -20,14 +37,87 @@ class CharacterSettings(BaseModel):
         return VoiceSettings(self.speed, self.stability, self.similarity_boost, self.style)
 
 
+class Pronunciation(BaseModel):
+    """How to say a name of the game world: an IPA transcription or a respelling (alias).
+
+    ``ipa`` is exact on voices that take phonemes (Piper); the others read the written name with their own
+    G2P. ``alias`` is read by every voice. Given both, ``ipa`` wins (SSML cannot nest ``<sub>`` in ``<phoneme>``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    ipa: str | None = Field(None, description="IPA, used by voices that take phonemes (Piper).")
+    alias: str | None = Field(None, description="A respelling every voice can read (\"Ee-zolde\").")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "Pronunciation":
+        if not (self.ipa or self.alias):
+            raise ValueError("needs ipa or alias")
+        return self
+
+
 class Character(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     id: str
     display_name: str = ""
     description: str = ""
     voices: dict[str, str] = Field(default_factory=dict, description="provider -> provider-local voice")
     settings: CharacterSettings = Field(default_factory=CharacterSettings)
+    emotions: dict[str, CharacterSettings] = Field(default_factory=dict,
+                                                   description="emotion -> voice settings when speaking with it")
+    pronunciations: dict[str, Pronunciation] = Field(default_factory=dict,
+                                                     description="word or name -> how this character says it")
     emotion: str = "neutral"
+    avatar: str | None = Field(None, description="Default avatar id for video (a request's avatar_id wins).")
     chain: list[str] | None = None
+
+    @field_validator("voices")
+    @classmethod
+    def _providers(cls, voices: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(voices) - KNOWN_PROVIDERS)
+        if unknown:
+            raise ValueError(f"unknown providers {unknown}; known: {sorted(KNOWN_PROVIDERS)}")
+        return voices
+
+    @field_validator("emotion")
+    @classmethod
+    def _emotion(cls, value: str) -> str:
+        return resolve_emotion(value).value
+
+    @field_validator("emotions")
+    @classmethod
+    def _emotions(cls, table: dict[str, CharacterSettings]) -> dict[str, CharacterSettings]:
+        return {resolve_emotion(name).value: settings for name, settings in table.items()}
+
+    def settings_for(self, emotion: str | None) -> VoiceSettings:
+        """Voice settings for a line spoken with ``emotion`` (the character's own per-emotion entry, if any)."""
+        chosen = self.emotions.get(resolve_emotion(emotion).value) if emotion else None
+        return (chosen or self.settings).to_voice_settings()
+
+    def apply_pronunciations(self, text: str) -> str:
+        """Plain text -> SSML where the character's names carry ``<sub>``/``<phoneme>`` (text unchanged if none)."""
+        if not self.pronunciations:
+            return text
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(self.pronunciations, key=len,
+                                                                               reverse=True)) + r")\b",
+                             re.IGNORECASE)
+        by_lower = {w.lower(): p for w, p in self.pronunciations.items()}
+        out, pos, hit = [], 0, False
+        for match in pattern.finditer(text):
+            hit = True
+            out.append(escape(text[pos:match.start()], quote=False))
+            word = escape(match.group(0))
+            p = by_lower[match.group(0).lower()]
+            if p.ipa:
+                out.append(f'<phoneme alphabet="ipa" ph="{escape(p.ipa)}">{word}</phoneme>')
+            else:
+                out.append(f'<sub alias="{escape(p.alias or "")}">{word}</sub>')
+            pos = match.end()
+        if not hit:
+            return text
+        out.append(escape(text[pos:], quote=False))
+        return "<speak>" + "".join(out) + "</speak>"
 
 
 class Cast(BaseModel):
@@ -42,8 +132,36 @@ class Cast(BaseModel):
 
 
 def load_cast(path: Path) -> Cast:
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    chars = {cid: Character(id=cid, **(body or {})) for cid, body in (raw.get("characters") or {}).items()}
-    if not chars:
-        raise ValueError(f"{path} defines no characters")
-    return Cast(characters=chars)
+    """Read and validate the cast; raises :class:`CastError` with the character and field at fault."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CastError(f"{path}: cannot read the cast: {exc}") from None
+    entries = raw.get("characters") if isinstance(raw, dict) else None
+    if not isinstance(entries, dict) or not entries:
+        raise CastError(f"{path}: defines no characters (expected a 'characters:' mapping)")
+    characters = {}
+    for cid, body in entries.items():
+        try:
+            characters[cid] = Character(id=cid, **(body or {}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                                 for e in exc.errors(include_url=False))
+            raise CastError(f"{path}: character {cid!r}: {problems}") from None
+        except (TypeError, UnknownEmotion) as exc:
+            raise CastError(f"{path}: character {cid!r}: {exc}") from None
+    return Cast(characters=characters)
+
+
+def check_voices(cast: Cast, voices_by_provider: dict[str, set[str]]) -> list[str]:
+    """Problems with voices a provider can list locally (e.g. a Kokoro voice that is not installed)."""
+    problems = []
+    for character in cast.characters.values():
+        for provider, voice in character.voices.items():
+            known = voices_by_provider.get(provider)
+            if known and voice not in known:
+                problems.append(f"character {character.id!r}: {provider} has no voice {voice!r} "
+                                f"(known: {', '.join(sorted(known)[:12])}{', ...' if len(known) > 12 else ''})")
+    return problems
+
+

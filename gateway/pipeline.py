@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 from opentelemetry import trace
@@ -28,10 +28,10 @@ from gateway.audio.resample import Resampler
 from gateway.audio_store import AudioStore
 from gateway.cache.factory import build_cache
 from gateway.cache.key import delivery_key
-from gateway.characters import Character, load_cast
+from gateway.characters import CastError, Character, check_voices, load_cast
 from gateway.expressive.emotions import Emotion, UnknownEmotion
 from gateway.expressive.segments import Planned, plan_segments
-from gateway.expressive.ssml import SsmlError
+from gateway.expressive.ssml import SsmlError, is_ssml
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
 from gateway.lipsync.estimate import estimate_timeline_from_text
@@ -151,6 +151,19 @@ class SpeakResult:
     video_outcome: dict | None = None
 
 
+def _with_ipa(planned: Planned) -> list[Segment]:
+    """Segments carrying the IPA hints (SSML ``<phoneme>``) that fall inside them, in segment offsets."""
+    if not planned.phonemes:
+        return planned.segments
+    out = []
+    for seg in planned.segments:
+        end = seg.char_start + len(seg.text)
+        hints = tuple((h.char_start - seg.char_start, h.char_end - seg.char_start, h.ipa) for h in planned.phonemes
+                      if seg.char_start <= h.char_start and h.char_end <= end)
+        out.append(replace(seg, ipa=hints) if hints else seg)
+    return out
+
+
 class OutputAudio:
     """Step 4: one output sample rate for the whole line, whichever providers served it."""
 
@@ -189,6 +202,10 @@ class Mouthpiece:
         self.cast = load_cast(settings.characters_file)
         self.cache = build_cache(settings) if settings.cache_enabled else None
         self.providers: dict[str, Provider] = build_providers(settings, self.cache)
+        problems = check_voices(self.cast, {name: {v.voice for v in p.voices()} for name, p in self.providers.items()
+                                            if name in ("kokoro", "espeak", "piper")})
+        if problems:
+            raise CastError(f"{settings.characters_file}: " + "; ".join(problems))
         self.redis = RedisLink(settings.redis_url) if settings.redis_url else None
         self.breakers = {name: ProviderBreaker(name, settings.breaker_fail_max, settings.breaker_reset_s,
                                                SharedBreakerStorage(self.redis, name) if self.redis else None)
@@ -258,9 +275,9 @@ class Mouthpiece:
             raise InputError(400, "fps must be between 1 and 240")
         pinned = self._resolve_voice(inp.voice_id) if inp.voice_id else None
         steps, first_choice = self._plan(character, pinned)
-        return Line(uuid.uuid4().hex, text, planned.segments, character, output, steps, first_choice,
-                    character.settings.to_voice_settings(), inp.visemes, inp.blendshapes, fps, inp.avatar_id,
-                    planned)
+        avatar = inp.avatar_id or (character.avatar if self.video.mode != "disabled" else None)
+        return Line(uuid.uuid4().hex, text, _with_ipa(planned), character, output, steps, first_choice,
+                    character.settings_for(planned.emotion), inp.visemes, inp.blendshapes, fps, avatar, planned)
 
     def _plan_text(self, inp: SpeakInput, character: Character) -> Planned:
         """SSML or plain text -> spoken text and segments with their prosody and emotion."""
@@ -268,12 +285,12 @@ class Mouthpiece:
         if len(raw) > 20 * self.settings.max_text_chars:
             raise InputError(400, f"Text is too long; the limit is {self.settings.max_text_chars} characters",
                              limit=self.settings.max_text_chars)
-        if inp.text_type == "plain":
-            raw = clean_text(raw)
-        elif inp.text_type == "ssml" and not raw.lstrip().startswith("<speak"):
-            raw = f"<speak>{raw}</speak>"
-        elif inp.text_type not in ("auto", "ssml", "plain"):
+        if inp.text_type not in ("auto", "ssml", "plain"):
             raise InputError(400, f"Unknown text_type {inp.text_type!r}", valid=["auto", "ssml", "plain"])
+        if inp.text_type == "ssml" and not raw.lstrip().startswith("<speak"):
+            raw = f"<speak>{raw}</speak>"
+        elif inp.text_type == "plain" or not is_ssml(raw):
+            raw = character.apply_pronunciations(clean_text(raw))  # names of the game world, said right
         emotion = inp.emotion or (character.emotion if character.emotion != "neutral" else None)
         try:
             return plan_segments(raw, emotion=emotion, intensity=inp.intensity)

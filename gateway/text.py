@@ -38,6 +38,8 @@ class Segment:
     char_start: int  #: offset of ``text`` in the cleaned request text
     prosody: Prosody = NEUTRAL  #: delivery of this segment
     break_before_ms: int = 0  #: silence inserted before this segment (SSML ``<break>``)
+    #: IPA for spans of ``text`` (SSML ``<phoneme>``, character pronunciations): (start, end, ipa), segment offsets.
+    ipa: tuple[tuple[int, int, str], ...] = ()
 
 
 def clean_text(text: str) -> str:

@@ -7,6 +7,7 @@ that says how to build it, or JSON for clients that ask for JSON, instead of a b
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -73,11 +74,11 @@ class _DemoFiles(StaticFiles):
 
 
 def mount_demo(app: FastAPI, build_dir: Path | str | None = None) -> None:
-    """Serve the static export in ``build_dir`` (default ``web/out``) at ``/avatar_demo``.
+    """Serve the static export in ``build_dir`` (default: ``$GATEWAY_DEMO_DIR``, else ``web/out``) at ``/avatar_demo``.
 
     Call it after the API routers: the mount is a catch-all below ``/avatar_demo`` only.
     """
-    build = Path(build_dir) if build_dir else DEFAULT_BUILD_DIR
+    build = Path(build_dir or os.environ.get("GATEWAY_DEMO_DIR") or DEFAULT_BUILD_DIR)
 
     @app.get(DEMO_PATH, include_in_schema=False)
     async def demo_root() -> RedirectResponse:

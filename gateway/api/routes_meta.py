@@ -25,6 +25,15 @@ async def voices(request: Request) -> dict:
     }
 
 
+@router.get("/api/avatar/characters", dependencies=[Depends(read_access)])
+async def characters(request: Request) -> dict:
+    """The cast: each character's voices per provider, settings (per emotion too), pronunciations, chain."""
+    gateway = request.app.state.gateway
+    return {"characters": [
+        {**c.model_dump(mode="json", exclude_none=True), "chain": c.chain or gateway.settings.chain}
+        for c in gateway.cast.characters.values()]}
+
+
 @router.get("/api/health")
 async def health(request: Request) -> JSONResponse:
     """Per-provider state (up/degraded/down) with reason and breaker state; the overall level."""

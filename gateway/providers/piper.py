@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -98,7 +99,8 @@ class PiperProvider(Provider):
             config = SynthesisConfig(length_scale=1.0 / segment_speed(request.settings.speed, segment))
             gain_db = segment_gain_db(segment)
             phonemes: list[PhonemeSpan] = []
-            for chunk in voice.synthesize(segment.text, syn_config=config, include_alignments=True):
+            text = _with_phonemes(segment, voice.config.phoneme_id_map)
+            for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
                 start_ms = samples_to_ms(samples, sample_rate)
                 sample_rate = chunk.sample_rate
                 chunk_phonemes: list[PhonemeSpan] = []
@@ -121,3 +123,19 @@ class PiperProvider(Provider):
             yield SegmentEndEvent(segment.index, end_ms)
         yield FinalEvent({"provider": self.name, "audio_ms": samples_to_ms(samples, sample_rate),
                           "sample_rate": sample_rate})
+
+
+def _with_phonemes(segment, id_map: dict) -> str:  # noqa: ANN001 - a gateway.text.Segment
+    """The segment's text with its IPA hints as Piper phoneme blocks (``[[ ... ]]``), symbols Piper knows only."""
+    if not segment.ipa:
+        return segment.text
+    text, out, pos = segment.text, [], 0
+    for start, end, ipa in sorted(segment.ipa):
+        symbols = "".join(ch for ch in unicodedata.normalize("NFD", ipa) if ch in id_map)
+        if not symbols or start < pos:
+            continue
+        out.append(text[pos:start])
+        out.append(f"[[{symbols}]]")
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
