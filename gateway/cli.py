@@ -81,11 +81,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("voices", help="list every provider's voices")
     sub.add_parser("align", help="lip-sync data for recorded audio and its text (see `gateway align -h`)",
                    add_help=False)
+    sub.add_parser("bake", help="pre-generate a game's dialogue into the cache (see `gateway bake -h`)",
+                   add_help=False)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "align":
         from gateway.lipsync_cli import align_main
 
         return align_main(argv[1:])
+    if argv and argv[0] == "bake":
+        from gateway.bake import bake_main
+
+        return bake_main(argv[1:])
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
