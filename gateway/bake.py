@@ -105,7 +105,7 @@ def _bake_one(job: Job) -> tuple[Job, str, str]:
 
 
 async def _bake(job: Job) -> tuple[Job, str, str]:
-    from gateway.pipeline import InputError, SpeakInput
+    from gateway.line import InputError, SpeakInput
 
     try:
         line = _gateway.prepare(SpeakInput(job.text, character=job.character, emotion=job.emotion,

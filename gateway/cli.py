@@ -25,7 +25,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 async def _speak(args: argparse.Namespace, settings: Settings) -> int:
     from gateway.api.serialize import result_body
     from gateway.observability.logging import configure_logging
-    from gateway.pipeline import InputError, Mouthpiece, SpeakInput
+    from gateway.line import InputError, SpeakInput
+    from gateway.pipeline import Mouthpiece
 
     from gateway.observability.tracing import configure_tracing
 

@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.characters import CastError, load_cast
-from gateway.pipeline import Mouthpiece, SpeakInput
+from gateway.line import SpeakInput
+from gateway.pipeline import Mouthpiece
 from gateway.settings import Settings
 
 

@@ -8,7 +8,8 @@ import wave
 import pytest
 
 from gateway.events import AudioEvent, FinalEvent, StatusEvent, VisemesEvent
-from gateway.pipeline import InputError, Mouthpiece, SpeakInput
+from gateway.line import InputError, SpeakInput
+from gateway.pipeline import Mouthpiece
 from gateway.policy.degradation import DegradationLevel
 from tests.scripted import ScriptedProvider
 

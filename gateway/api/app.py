@@ -17,7 +17,8 @@ from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak,
 from gateway.observability.logging import configure_logging
 from gateway.observability.metrics import REQUEST_DURATION
 from gateway.observability.tracing import configure_tracing
-from gateway.pipeline import InputError, Mouthpiece
+from gateway.line import InputError
+from gateway.pipeline import Mouthpiece
 from gateway.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)

@@ -14,7 +14,8 @@ from gateway.api.serialize import event_body, result_body, result_headers
 from gateway.events import ErrorEvent, FinalEvent
 from gateway.observability.metrics import REQUESTS
 from gateway.audio_store import valid_request_id
-from gateway.pipeline import Mouthpiece, SpeakInput
+from gateway.line import SpeakInput
+from gateway.pipeline import Mouthpiece
 
 router = APIRouter(tags=["speak"])
 ERRORS = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"description": "Malformed body"}}

@@ -31,7 +31,8 @@ from gateway.audio.encode import create_encoder
 from gateway.audio.formats import parse_output_format
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
-from gateway.pipeline import InputError, Mouthpiece, SpeakInput
+from gateway.line import InputError, SpeakInput
+from gateway.pipeline import Mouthpiece
 from gateway.timeline import WordSpan
 
 router = APIRouter(tags=["websocket"])

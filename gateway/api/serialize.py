@@ -6,7 +6,7 @@ import base64
 
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
-from gateway.pipeline import SpeakResult
+from gateway.line import SpeakResult
 
 
 def audio_url(request_id: str) -> str:

@@ -1,0 +1,1 @@
+"""Chaos suite: real processes under load and faults (see docs/resilience.md, "Chaos suite")."""
