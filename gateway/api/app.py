@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
 from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak, routes_ws
+from gateway.api.routes_demo import mount_demo
 from gateway.observability.logging import configure_logging
 from gateway.observability.metrics import REQUEST_DURATION
 from gateway.observability.tracing import configure_tracing
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ws.router)
     app.include_router(routes_lipsync.router)
     app.include_router(routes_admin.router)
+    mount_demo(app)  # the web demo's static export at /avatar_demo (503 page until it is built)
 
     @app.middleware("http")
     async def request_context(request: Request, call_next):

@@ -1,0 +1,5 @@
+import { SpeakDemo } from "@/components/speak-demo";
+
+export default function Page() {
+  return <SpeakDemo />;
+}

@@ -1,0 +1,463 @@
+#!/usr/bin/env node
+// End-to-end test of /avatar_demo against real gateways, in Debian's chromium through playwright-core.
+//
+//   BASE_URL=http://127.0.0.1:8080 node e2e/demo.e2e.mjs
+//
+// Env:
+//   BASE_URL        a gateway serving the demo build (required)
+//   FALLBACK_URL    optional: a gateway whose first provider is down (an espeak-like fallback answers)
+//   TEXTONLY_URL    optional: a gateway where every provider is down (text-only answers)
+//   VIDEO_URL       optional: a gateway with a video pool (GATEWAY_VIDEO_WORKERS) whose avatars include blacksmith
+//   RATE_LIMITED    "1" when FALLBACK_URL allows one speak request per minute per client (a real 429 is checked)
+//   CHROMIUM        browser binary (default /usr/bin/chromium)
+//   ARTIFACTS       folder for screenshots and the JSON report (default ./e2e-artifacts)
+//   E2E_TIMEOUT_MS  per-wait timeout (default 45000)
+// Exit status 0 when every check passed; the report (checks, samples, screenshots) is written to
+// $ARTIFACTS/report.json and its summary printed as the last line of stdout (`E2E_RESULT {...}`).
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+import { chromium } from "playwright-core";
+
+const BASE_URL = (process.env.BASE_URL ?? "").replace(/\/$/, "");
+const FALLBACK_URL = (process.env.FALLBACK_URL ?? "").replace(/\/$/, "");
+const TEXTONLY_URL = (process.env.TEXTONLY_URL ?? "").replace(/\/$/, "");
+const VIDEO_URL = (process.env.VIDEO_URL ?? "").replace(/\/$/, "");
+const RATE_LIMITED = process.env.RATE_LIMITED === "1";
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = resolve(process.env.ARTIFACTS ?? "e2e-artifacts");
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 45000);
+const DEMO = "/avatar_demo/";
+
+if (!BASE_URL) {
+  console.error("BASE_URL is required (a gateway that serves /avatar_demo)");
+  process.exit(2);
+}
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const report = { base_url: BASE_URL, checks: [], screenshots: [], samples: {}, console_errors: [] };
+let failed = 0;
+
+function check(name, ok, detail = "") {
+  report.checks.push({ name, ok: !!ok, detail: String(detail).slice(0, 500) });
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` — ${String(detail).slice(0, 200)}` : ""}`);
+  if (!ok) failed++;
+  return !!ok;
+}
+
+async function shot(page, name) {
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  report.screenshots.push(path);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function attr(page, selector, name) {
+  return page.locator(selector).first().getAttribute(name);
+}
+
+/** Tab through the page until `selector` has focus (keyboard-only navigation). */
+async function tabTo(page, selector, max = 40) {
+  for (let i = 0; i < max; i++) {
+    if (await page.locator(selector).first().evaluate((el) => el === document.activeElement)) return true;
+    await page.keyboard.press("Tab");
+  }
+  return false;
+}
+
+/** Sample the stage every `everyMs` while `until()` is false (or `forMs` passed). */
+async function sampleStage(page, forMs, everyMs = 40) {
+  const out = [];
+  const end = Date.now() + forMs;
+  while (Date.now() < end) {
+    const s = await page.evaluate(() => {
+      const stage = document.querySelector('[data-testid="stage"]');
+      const face = document.querySelector('[data-testid="avatar"]');
+      const subs = document.querySelector('[data-testid="subtitles-spoken"]');
+      const cur = document.querySelector('[data-testid="subtitles-current"]');
+      const phase = document.querySelector('[data-testid="phase-badge"]');
+      return {
+        clock: Number(stage?.getAttribute("data-clock-ms") ?? NaN),
+        viseme: face?.getAttribute("data-viseme") ?? null,
+        open: Number(face?.getAttribute("data-mouth-open") ?? NaN),
+        subtitle: (subs?.textContent ?? "") + (cur?.textContent ?? ""),
+        phase: phase?.getAttribute("data-phase") ?? null,
+        at: performance.now(),
+      };
+    });
+    out.push(s);
+    if (s.phase === "done" || s.phase === "error") break;
+    await sleep(everyMs);
+  }
+  return out;
+}
+
+async function newContext(browser, opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...opts });
+  return ctx;
+}
+
+async function openDemo(ctx, base, label) {
+  const page = await ctx.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") report.console_errors.push(`[${label}] ${m.text()}`);
+  });
+  page.on("pageerror", (e) => report.console_errors.push(`[${label}] pageerror ${e.message}`));
+  const res = await page.goto(base + DEMO, { waitUntil: "networkidle", timeout: TIMEOUT });
+  check(`${label}: ${DEMO} loads`, res && res.status() === 200, res ? `HTTP ${res.status()}` : "no response");
+  return page;
+}
+
+async function waitPhase(page, phases, timeout = TIMEOUT) {
+  const want = Array.isArray(phases) ? phases : [phases];
+  await page.waitForFunction(
+    (w) => w.includes(document.querySelector('[data-testid="phase-badge"]')?.getAttribute("data-phase")),
+    want, { timeout, polling: 20 },
+  );
+  return attr(page, '[data-testid="phase-badge"]', "data-phase");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function mainScenario(browser) {
+  const label = "speak";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, BASE_URL, label);
+  try {
+    // the health panel polls /api/health
+    await page.waitForSelector('[data-testid="health-panel"] li[data-provider]', { timeout: TIMEOUT });
+    const providers = await page.locator('[data-testid="health-panel"] li[data-provider]').evaluateAll((els) =>
+      els.map((e) => `${e.getAttribute("data-provider")}:${e.getAttribute("data-state")}`));
+    check(`${label}: health panel lists providers`, providers.length > 0, providers.join(", "));
+    const healthLevel = await attr(page, '[data-testid="health-level"]', "data-level");
+    check(`${label}: health panel shows the level`, !!healthLevel, healthLevel);
+    // the cast is loaded from /api/avatar/voices
+    await page.waitForFunction(() => document.querySelector('[data-testid="character-select"]')?.textContent?.length > 0);
+    await shot(page, "01-idle");
+
+    // keyboard only: Tab to the character, open it, type-ahead to Mira, Enter
+    check(`${label}: Tab reaches the character select`, await tabTo(page, '[data-testid="character-select"]'));
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[role="listbox"]', { timeout: 5000 });
+    await page.keyboard.type("Mira", { delay: 30 });
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[role="listbox"]', { state: "detached", timeout: 5000 });
+    const who = await page.locator('[data-testid="character-select"]').textContent();
+    check(`${label}: character picked with the keyboard`, /Mira/.test(who ?? ""), who);
+
+    check(`${label}: Tab reaches the emotion select`, await tabTo(page, '[data-testid="emotion-select"]'));
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[role="listbox"]', { timeout: 5000 });
+    await page.keyboard.type("happy", { delay: 30 });
+    await page.keyboard.press("Enter");
+    await page.waitForSelector('[role="listbox"]', { state: "detached", timeout: 5000 });
+    const emo = await page.locator('[data-testid="emotion-select"]').textContent();
+    check(`${label}: emotion picked with the keyboard`, /happy/.test(emo ?? ""), emo);
+
+    check(`${label}: Tab reaches the line`, await tabTo(page, '[data-testid="line-input"]'));
+    const line = "Welcome to the Gilded Goose, traveller! Warm stew and a soft bed, for three silver.";
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.type(line, { delay: 2 });
+    const count = await page.locator('[data-testid="char-count"]').textContent();
+    check(`${label}: live character count`, count?.replace(/\s/g, "") === `${line.length}/1000`, count);
+
+    // speak with Ctrl+Enter
+    const t0 = Date.now();
+    await page.keyboard.press("Control+Enter");
+    const phase = await waitPhase(page, ["playing", "done", "error"]);
+    check(`${label}: audio starts playing`, phase === "playing", `phase ${phase} after ${Date.now() - t0} ms`);
+    const samples = await sampleStage(page, 12000);
+    report.samples[label] = samples;
+    const playing = samples.filter((s) => s.phase === "playing");
+    const clocks = playing.map((s) => s.clock).filter(Number.isFinite);
+    const advance = clocks.length ? Math.max(...clocks) - Math.min(...clocks) : 0;
+    check(`${label}: the audio clock advances`, advance > 500, `clock ${Math.min(...clocks)} → ${Math.max(...clocks)} ms over ${playing.length} samples`);
+    let backwards = 0;
+    for (let i = 1; i < clocks.length; i++) if (clocks[i] < clocks[i - 1]) backwards++;
+    check(`${label}: the clock never runs backwards`, backwards === 0, `${backwards} backward steps`);
+    const visemes = new Set(playing.map((s) => s.viseme));
+    check(`${label}: mouth shapes change (>= 4 visemes)`, visemes.size >= 4, [...visemes].join(" "));
+    const opens = playing.map((s) => s.open).filter(Number.isFinite);
+    check(`${label}: the mouth opens and closes`, Math.max(...opens) - Math.min(...opens) > 0.3,
+      `open ${Math.min(...opens).toFixed(2)}..${Math.max(...opens).toFixed(2)}`);
+    const subs = playing.map((s) => s.subtitle.length);
+    const firstWords = subs.find((n) => n > 0) ?? 0;
+    check(`${label}: subtitles appear as the words are spoken`, firstWords > 0 && firstWords < line.length && Math.max(...subs) > firstWords,
+      `first ${firstWords} chars, then up to ${Math.max(...subs)} of ${line.length}`);
+    // mid-line screenshot: re-speak is not needed, the samples prove motion; keep the visual too
+    await waitPhase(page, ["done", "error"]);
+    const final = await waitPhase(page, ["done"], 5000).catch(() => null);
+    check(`${label}: the line finishes`, final === "done", final);
+    const provider = await attr(page, '[data-testid="provider-badge"]', "data-provider");
+    check(`${label}: the provider badge shows who spoke`, ["piper", "kokoro", "espeak", "cache", "elevenlabs", "fish_audio", "canned"].includes(provider ?? ""), provider);
+    const level = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: the level badge shows the degradation level`, /^(normal|degraded-[123]|offline)$/.test(level ?? ""), level);
+    const pct = await attr(page, '[data-testid="playback-progress"]', "aria-valuenow");
+    check(`${label}: playback progress reaches 100`, pct === "100", pct);
+    const subtitle = (await page.locator('[data-testid="subtitles-spoken"]').textContent())?.trim();
+    check(`${label}: the whole line is subtitled at the end`, subtitle === line, subtitle);
+    const stepStates = await page.locator('[data-testid="steps"] [data-step]').evaluateAll((els) =>
+      Object.fromEntries(els.map((e) => [e.getAttribute("data-step"), e.getAttribute("data-state")])));
+    check(`${label}: every stage is done`, stepStates.synth === "done" && stepStates.lipsync === "done" && stepStates.play === "done", JSON.stringify(stepStates));
+    const firstAudio = await page.locator('[data-timing="first-audio"] dd').textContent();
+    check(`${label}: timings are shown`, /\d+ ?m?s/.test(firstAudio ?? ""), `first audio ${firstAudio}`);
+    const rows = await page.locator('[data-testid="history"] tbody tr').count();
+    check(`${label}: the line is in the history`, rows === 1, `${rows} rows`);
+    await shot(page, "03-done");
+
+    // speak again (Speak button via keyboard) and capture the face mid-line
+    check(`${label}: Tab reaches Speak`, await tabTo(page, '[data-testid="speak-button"]'));
+    await page.keyboard.press("Enter");
+    await waitPhase(page, ["playing"]);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="stage"]')?.getAttribute("data-clock-ms")) > 900,
+      null, { timeout: TIMEOUT, polling: 20 });
+    await shot(page, "02-speaking");
+    // Escape stops the line
+    await page.keyboard.press("Escape");
+    const stopped = await waitPhase(page, ["stopped"], 5000).catch(() => null);
+    check(`${label}: Escape stops the line`, stopped === "stopped", stopped);
+
+    // ask for a video on a gateway without video workers: the line is audio-only (degraded-1) and says why
+    check(`${label}: Tab reaches the video toggle`, await tabTo(page, '[data-testid="video-toggle"]'));
+    await page.keyboard.press("Space");
+    check(`${label}: the video toggle is checked with Space`, await page.locator('[data-testid="video-toggle"]').isChecked());
+    await page.locator('[data-testid="line-input"]').fill("Just one more thing.");
+    await page.locator('[data-testid="line-input"]').press("Control+Enter");
+    await waitPhase(page, ["done", "error"]);
+    const videoStep = await attr(page, '[data-testid="steps"] [data-step="video"]', "data-state");
+    check(`${label}: the video stage fails without workers`, videoStep === "failed", videoStep);
+    const novideo = await page.locator('[data-testid="notice-video"]').textContent().catch(() => "");
+    check(`${label}: a notice says why there is no video`, /No video/.test(novideo ?? "") && /no video workers/.test(novideo ?? ""), novideo);
+    const level1 = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: audio without video is degraded-1`, level1 === "degraded-1", level1);
+    await shot(page, "08-no-video");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function inputScenario(browser) {
+  const label = "input";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, BASE_URL, label);
+  try {
+    const input = page.locator('[data-testid="line-input"]');
+    const speak = page.locator('[data-testid="speak-button"]');
+    await input.fill("   ");
+    await input.blur();
+    check(`${label}: empty text disables Speak`, await speak.isDisabled());
+    const hint = await page.locator('[data-testid="line-hint"]').textContent();
+    check(`${label}: empty text says so`, /Type a line/.test(hint ?? ""), hint);
+
+    await input.fill("A".repeat(1001));
+    const count = await page.locator('[data-testid="char-count"]').textContent();
+    check(`${label}: the count shows the limit`, count?.replace(/\s/g, "") === "1001/1000", count);
+    check(`${label}: too long disables Speak`, await speak.isDisabled());
+    const hint2 = await page.locator('[data-testid="line-hint"]').textContent();
+    check(`${label}: too long says by how much`, /1 character over the 1000-character limit/.test(hint2 ?? ""), hint2);
+    check(`${label}: the field is marked invalid`, (await input.getAttribute("aria-invalid")) === "true");
+    await shot(page, "04-too-long");
+
+    // rate limited: the gateway answers 429 with Retry-After (simulated at the network layer)
+    await page.route("**/api/avatar/speak/stream", (route) => route.fulfill({
+      status: 429, headers: { "content-type": "application/json", "retry-after": "3" },
+      body: JSON.stringify({ error: "rate_limited", message: "Too many requests for this client" }),
+    }));
+    await input.fill("Halt! Who goes there?");
+    await speak.click();
+    await page.waitForSelector('[data-testid="problem-rate-limited"]', { timeout: TIMEOUT });
+    const label429 = await speak.textContent();
+    check(`${label}: 429 shows a countdown and blocks Speak`, /Wait [1-3]s/.test(label429 ?? "") && (await speak.isDisabled()), label429);
+    await shot(page, "05-rate-limited");
+    await page.unroute("**/api/avatar/speak/stream");
+    await page.waitForFunction(() => !document.querySelector('[data-testid="speak-button"]')?.hasAttribute("disabled"), null, { timeout: 8000 });
+    check(`${label}: Speak comes back after Retry-After`, !(await speak.isDisabled()));
+
+    // a 400 from the gateway (limit lower than the page thought) is shown with the gateway's message
+    await page.route("**/api/avatar/speak/stream", (route) => route.fulfill({
+      status: 400, headers: { "content-type": "application/json" },
+      body: JSON.stringify({ error: "bad_request", message: "Text is too long: 21 characters; the limit is 20", limit: 20 }),
+    }));
+    await speak.click();
+    await page.waitForSelector('[data-testid="problem-rejected"]', { timeout: TIMEOUT });
+    const count2 = await page.locator('[data-testid="char-count"]').textContent();
+    check(`${label}: a 400 with limit updates the count`, count2?.replace(/\s/g, "") === "21/20", count2);
+    await page.unroute("**/api/avatar/speak/stream");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function fallbackScenario(browser) {
+  // phone width, and the first provider is down: the fallback answers and the page says so
+  const label = "fallback-phone";
+  const ctx = await newContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const page = await openDemo(ctx, FALLBACK_URL, label);
+  try {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(`${label}: no horizontal scrolling at 390 px`, overflow <= 1, `overflow ${overflow}px`);
+    await page.waitForSelector('[data-testid="health-panel"] li[data-state="down"]', { timeout: TIMEOUT });
+    check(`${label}: the health panel shows a provider down`, true);
+    await page.locator('[data-testid="line-input"]').fill("Halt! Who goes there? Speak your name.");
+    await page.locator('[data-testid="speak-button"]').tap();
+    await waitPhase(page, ["playing", "error"]);
+    const samples = await sampleStage(page, 12000);
+    report.samples[label] = samples;
+    const clocks = samples.filter((s) => s.phase === "playing").map((s) => s.clock);
+    check(`${label}: the fallback's audio plays`, clocks.length > 2 && Math.max(...clocks) > 300, `clock up to ${Math.max(...clocks, 0)} ms`);
+    await waitPhase(page, ["done"]);
+    const provider = await attr(page, '[data-testid="provider-badge"]', "data-provider");
+    check(`${label}: the badge shows the fallback that answered`, provider === "espeak", provider);
+    const level = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: the level is degraded-2`, level === "degraded-2", level);
+    const notice = await page.locator('[data-testid="notice-fallback"]').textContent().catch(() => "");
+    check(`${label}: a notice names the fallback`, /espeak/.test(notice ?? "") && /piper/.test(notice ?? ""), notice);
+    const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(`${label}: still no horizontal scrolling after a line`, overflow2 <= 1, `overflow ${overflow2}px`);
+    await shot(page, "06-phone-fallback");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function textOnlyScenario(browser) {
+  const label = "text-only";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, TEXTONLY_URL, label);
+  try {
+    await page.locator('[data-testid="line-input"]').fill("Nobody can voice this line, but the face still mouths it.");
+    await page.locator('[data-testid="speak-button"]').click();
+    await page.waitForSelector('[data-testid="notice-text-only"]', { timeout: TIMEOUT });
+    check(`${label}: the page says it is text only`, true);
+    const samples = await sampleStage(page, 8000);
+    report.samples[label] = samples;
+    const visemes = new Set(samples.map((s) => s.viseme));
+    check(`${label}: the estimated mouth track still moves`, visemes.size >= 3, [...visemes].join(" "));
+    check(`${label}: subtitles still appear`, samples.some((s) => s.subtitle.length > 0));
+    const provider = await attr(page, '[data-testid="provider-badge"]', "data-provider");
+    const providerText = await page.locator('[data-testid="provider-badge"]').textContent();
+    check(`${label}: no provider`, provider === "" && /no voice/.test(providerText ?? ""), providerText);
+    const level = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: the level is degraded-3`, level === "degraded-3", level);
+    await shot(page, "07-text-only");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function videoScenario(browser) {
+  // a gateway with a video pool: the blacksmith has a default avatar, so the line comes back with an MP4
+  const label = "video";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, VIDEO_URL, label);
+  try {
+    await page.waitForSelector('[data-testid="health-panel"] li[data-provider="video"][data-state="up"]', { timeout: TIMEOUT });
+    check(`${label}: the health panel shows the video pool up`, true);
+    await page.locator('[data-testid="character-select"]').click();
+    await page.getByRole("option", { name: /Brannoc/ }).click();
+    await page.locator('[data-testid="line-input"]').fill("The forge is hot. What do you need mended, friend?");
+    await page.locator('[data-testid="speak-button"]').click();
+    await page.waitForFunction(() => {
+      const v = document.querySelector('[data-testid="steps"] [data-step="video"]');
+      return v && v.getAttribute("data-state") !== "pending";
+    }, null, { timeout: TIMEOUT, polling: 20 });
+    check(`${label}: a rendering stage appears`, true);
+    await page.waitForSelector('[data-testid="video"]', { timeout: TIMEOUT });
+    const src = await attr(page, '[data-testid="video"]', "src");
+    check(`${label}: the MP4 from the pool is shown`, /\/api\/avatar\/video\/[0-9a-f]{32}/.test(src ?? ""), src);
+    const played = await page.waitForFunction(() => {
+      const v = document.querySelector('[data-testid="video"]');
+      return v && v.readyState >= 2 && (v.currentTime > 0.2 || v.ended) ? { t: v.currentTime, d: v.duration } : null;
+    }, null, { timeout: TIMEOUT, polling: 50 }).then((h) => h.jsonValue()).catch(() => null);
+    check(`${label}: the browser plays the MP4`, !!played, played ? `at ${played.t.toFixed(2)} of ${played.d.toFixed(2)} s` : "not playing");
+    const step = await attr(page, '[data-testid="steps"] [data-step="video"]', "data-state");
+    check(`${label}: the rendering stage is done`, step === "done", step);
+    const level = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: the level stays normal with video`, level === "normal", level);
+    await shot(page, "09-video");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function rateLimitScenario(browser) {
+  // FALLBACK_URL allows one speak request per minute per client: one more line gets a real 429 + Retry-After
+  const label = "rate-limit";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, FALLBACK_URL, label);
+  try {
+    let limited = false;
+    for (let attempt = 0; attempt < 3 && !limited; attempt++) {
+      await page.locator('[data-testid="line-input"]').fill(`Again, attempt ${attempt + 1}.`);
+      await page.locator('[data-testid="speak-button"]').click();
+      const phase = await waitPhase(page, ["rate-limited", "playing", "error", "refused"]);
+      limited = phase === "rate-limited";
+      if (phase !== "playing") break;
+      await waitPhase(page, ["done", "error"]); // the minute window rolled over: the next one is limited
+    }
+    check(`${label}: the gateway's 429 shows the rate-limited state`, limited);
+    const text = await page.locator('[data-testid="problem-rate-limited"]').textContent().catch(() => "");
+    check(`${label}: it says when to retry`, /Rate limit/.test(text ?? "") && /again in \d+/.test(text ?? ""), text);
+    check(`${label}: Speak waits for Retry-After`, await page.locator('[data-testid="speak-button"]').isDisabled());
+    await shot(page, "10-rate-limited-real");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+let browser;
+try {
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+    ],
+    timeout: 60000,
+  });
+  report.browser = browser.version();
+  await mainScenario(browser);
+  await inputScenario(browser);
+  if (FALLBACK_URL) await fallbackScenario(browser);
+  if (FALLBACK_URL && RATE_LIMITED) await rateLimitScenario(browser);
+  if (TEXTONLY_URL) await textOnlyScenario(browser);
+  if (VIDEO_URL) await videoScenario(browser);
+} catch (err) {
+  check("browser starts", false, err?.stack ?? err);
+} finally {
+  await browser?.close().catch(() => {});
+}
+const pageErrors = report.console_errors.filter((e) => /pageerror/.test(e));
+check("no uncaught page errors", pageErrors.length === 0, pageErrors.join(" | "));
+report.passed = failed === 0;
+report.failed = failed;
+writeFileSync(join(ARTIFACTS, "report.json"), JSON.stringify(report, null, 2));
+console.log(`E2E_RESULT ${JSON.stringify({ passed: report.passed, failed, checks: report.checks.length, artifacts: ARTIFACTS })}`);
+process.exit(failed === 0 ? 0 : 1);
