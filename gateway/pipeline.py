@@ -57,6 +57,8 @@ from gateway.text import clean_text
 from gateway.timeline import Timeline
 
 log = structlog.get_logger(__name__)
+#: While the primary is demoted (slow or failing), one line in this many still tries it first.
+PROBE_EVERY = 5
 tracer = trace.get_tracer("mouthpiece.pipeline")
 
 
@@ -86,6 +88,7 @@ class Mouthpiece:
         self.thresholds = Thresholds(settings.latency_warn_s, settings.latency_critical_s, settings.error_warn,
                                      settings.error_critical, settings.quota_warn)
         self.draining = False
+        self._demoted_lines = 0
         self.audio_store = AudioStore(settings.data_dir / "audio", settings.audio_ttl_s)
         video_settings = VideoSettings()
         if "media_dir" not in video_settings.model_fields_set:
@@ -201,8 +204,10 @@ class Mouthpiece:
             steps.append(ChainStep(provider, voice, self.breakers[name]))
         synthesizers = [s for s in steps if s.provider.family not in CACHED_FAMILIES]
         demoted = self.levels.current.demoted
-        if pinned is None and len(synthesizers) > 1 and synthesizers[0].provider.name in demoted:
-            # Primary slow or failing: the next provider goes first, the primary right after it.
+        if (pinned is None and len(synthesizers) > 1 and synthesizers[0].provider.name in demoted
+                and not self._probe_demoted()):
+            # Primary slow or failing: the next provider goes first, the primary right after it. One line in
+            # PROBE_EVERY still tries the primary first, so its signals refresh and it can come back.
             slow = synthesizers[0]
             steps.remove(slow)
             steps.insert(steps.index(synthesizers[1]) + 1, slow)
@@ -214,6 +219,10 @@ class Mouthpiece:
                                       cache_candidates=((first.provider.family, first.voice),)))
         return steps, first.provider.name if first else None
 
+    def _probe_demoted(self) -> bool:
+        self._demoted_lines += 1
+        return self._demoted_lines % PROBE_EVERY == 0
+
     # ---- 3-6. the stream --------------------------------------------------------------------------------------
     async def stream(self, line: Line, per_segment_visemes: bool = True) -> AsyncIterator:
         """Events for ``line`` in utterance time; ends with one ``FinalEvent`` or one ``ErrorEvent``."""
@@ -224,11 +233,13 @@ class Mouthpiece:
                                                       "chars": len(line.text)})
         plan = ChainPlan(line.steps, line.segments, line.text, line.settings, line.request_id,
                          line.character.id, line.output.name, trace.set_span_in_context(span))
+        self.retry_budget.request_started()
         try:
             async with aclosing(self._events(line, plan, outcome, audio, timeline, per_segment_visemes)) as events:
                 async for event in events:
                     yield event
         finally:
+            self.retry_budget.request_finished()
             span.set_attribute("provider", outcome.provider or "none")
             span.end()
 

@@ -43,6 +43,8 @@ class ProviderStats:
     def signal(self, now: float | None = None) -> ProviderSignal:
         self._trim(time.monotonic() if now is None else now)
         latencies = sorted(lat for _, _, lat in self._events if lat is not None)
+        if not latencies:
+            self.ewma_s = None  # no first audio in the window: an old slowness ages out
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
         n = len(self._events)
         errors = sum(1 for _, ok, _ in self._events if not ok)

@@ -30,8 +30,10 @@ FAMILY = "elevenlabs"
 #: PCM rate we ask for (``output_format=pcm_24000``): what the models generate natively.
 SAMPLE_RATE = 24000
 OUTPUT_FORMAT = f"pcm_{SAMPLE_RATE}"
-#: Health results are cached this long (seconds).
+#: A healthy probe result is reused this long (seconds)...
 HEALTH_TTL_S = 30.0
+#: ...an unhealthy one only this long, so a recovered provider is seen as up within seconds.
+UNHEALTHY_TTL_S = 2.0
 #: Usage share of the character quota above which health is DEGRADED.
 QUOTA_DEGRADED_SHARE = 0.8
 #: Longest error body read (bytes) and quoted (characters).
@@ -183,6 +185,10 @@ def classify_ws_close(code: int | None, reason: str, last_error: dict | None, *,
     text = scrub(f"websocket closed {code if code is not None else 'abnormally'} before the final message"
                  + (f": {reason}" if reason else ""), secret)
     return ProviderError(kind, text, provider=provider, status=code)
+
+
+def _ttl(health: ProviderHealth) -> float:
+    return HEALTH_TTL_S if health.state is HealthState.UP else UNHEALTHY_TTL_S
 
 
 def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, intensity: float | None = None,
@@ -337,17 +343,18 @@ class ElevenLabsAccount:
         if not self.key:
             return ProviderHealth(HealthState.DOWN, "no API key (set ELEVENLABS_API_KEY)")
         cached = self._health
-        if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+        if cached is not None and time.monotonic() - cached[0] < _ttl(cached[1]):
             return cached[1]
         async with self._health_lock:
             cached = self._health
-            if cached is not None and time.monotonic() - cached[0] < HEALTH_TTL_S:
+            if cached is not None and time.monotonic() - cached[0] < _ttl(cached[1]):
                 return cached[1]
             health = await self._probe()
             self._health = (time.monotonic(), health)
             return health
 
     def invalidate_health(self) -> None:
+        """Forget the cached probe (after an error status, or a success that contradicts a cached 'down')."""
         self._health = None
 
     async def _probe(self) -> ProviderHealth:

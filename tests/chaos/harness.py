@@ -77,8 +77,9 @@ class ChaosSettings:
     health_interval_s: float = 0.25
     #: Error ratios over this window demote a primary; as long as the breaker reset, so a demotion ages out with it.
     health_window_s: float = 3.0
-    latency_warn_s: float = 0.5
-    latency_critical_s: float = 1.0
+    #: First-audio EWMA thresholds (streaming: much tighter than the seed's 5 s / 15 s).
+    latency_warn_s: float = 0.4
+    latency_critical_s: float = 0.8
     retry_attempts: int = 3
     retry_initial_s: float = 0.1
     retry_max_s: float = 0.4
@@ -94,8 +95,15 @@ class ChaosSettings:
 
     @property
     def recovery_bound_s(self) -> float:
-        """After the fault is removed: the breaker's reset time, the level hysteresis, two health ticks, 1 s slack."""
-        return self.breaker_reset_s + self.level_recovery_s + 2 * self.health_interval_s + 1.0
+        """How long after the fault is removed the cluster must be normal again.
+
+        An attempt still in flight when the fault goes away can fail up to a first-audio (or chunk-gap) deadline
+        later and re-open its breaker; the breaker then lets a trial call through after its reset time; the level
+        holds the better value for the hysteresis before reporting it; the health loop and the monitor each add up
+        to one tick. Plus 0.5 s of slack for two busy cores.
+        """
+        return (max(self.first_audio_s, self.chunk_gap_s) + self.breaker_reset_s + self.level_recovery_s
+                + 2 * self.health_interval_s + 0.5)
 
     def gateway_env(self) -> dict[str, str]:
         return {

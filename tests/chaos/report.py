@@ -215,8 +215,14 @@ class FaultResult:
         kinds = Counter(r.kind for r in self.records)
         lines.append(f"- requests: {dict(kinds)}; client fail-overs {dict(self.client_failovers()) or 0}; "
                      f"stream provider switches {sum(r.switches for r in self.records)}")
-        lines.append(f"- retries {self.metric_delta('mouthpiece_retries_total'):.0f} for {len(self.records)} requests; "
-                     f"budget exhausted {self.metric_delta('mouthpiece_retry_budget_exhausted_total'):.0f}")
+        lines.append(f"- retries {self.metric_delta('mouthpiece_retries_total'):.0f} for {len(self.records)} requests "
+                     f"({sum(r.retries for r in self.records)} reported in answers); budget exhausted "
+                     f"{self.metric_delta('mouthpiece_retry_budget_exhausted_total'):.0f}")
+        keys = sorted({k for m in self.metrics_after for k in m if k.startswith("attempts:")})
+        attempts = {k.split(":", 1)[1]: round(self.metric_delta(k)) for k in keys}
+        attempts = {k: v for k, v in attempts.items() if v}
+        if attempts:
+            lines.append("- provider attempts by outcome: " + ", ".join(f"{k} {v}" for k, v in attempts.items()))
         lines += [f"- note: {n}" for n in self.notes]
         for r in self.errors[:5]:
             lines.append(f"- error: request {r.id} ({r.kind}, replica {r.replica}, {r.latency_s:.2f} s): {r.error}")

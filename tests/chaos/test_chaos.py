@@ -6,10 +6,13 @@ normal again. Then it asserts (issue 4, §4):
 * every request was answered within its total deadline — audio from some provider, cached, canned or explicit
   text-only — none lost, none hanging; each answer's level matches who served it;
 * the levels moved as expected on every replica's ``/api/health`` and came back to ``normal`` (no breaker open,
-  Redis up) within the recovery bound (breaker reset + level hysteresis + two health ticks + 1 s) after the fault
-  was removed; the first normal answer came within the same bound; every request after that was normal;
-* retries stayed within the budget: retries in flight never above the budget's limit, the budget saw the requests
-  in flight, and no request retried more than the policy allows.
+  Redis up) within the recovery bound after the fault was removed — an attempt in flight may still time out
+  (first-audio deadline), then the breaker reset time, the level hysteresis, two health ticks and 0.5 s
+  (:attr:`ChaosSettings.recovery_bound_s`); the first normal answer came within the same bound; every request
+  after the cluster was normal again was normal;
+* retries stayed within the budget: retries in flight never above the budget's limit, no request retried more than
+  the policy allows, and (error burst, the drill that retries most) the budget saw the requests in flight, of which
+  its limit is a share.
 
 The figures go to ``tests/chaos/last_report.md`` (table printed at the end of the session).
 """
@@ -19,7 +22,6 @@ from __future__ import annotations
 import signal
 import time
 
-import httpx
 import pytest
 
 from tests.chaos import report
@@ -61,7 +63,9 @@ def check_answers(r: FaultResult, failover_expected: bool = False) -> list[str]:
     return out
 
 
-def check_budget(r: FaultResult, cluster: Cluster) -> list[str]:
+def check_budget(r: FaultResult, cluster: Cluster, share: bool = False) -> list[str]:
+    """Retries in flight never above the limit; retries per request within the policy. ``share``: also that the
+    budget sees the requests in flight (its limit is a share of them) — checked in the retry-heavy drill."""
     s = cluster.settings
     out = []
     over = [x for x in r.samples if x.up and x.retrying > x.limit]
@@ -79,7 +83,7 @@ def check_budget(r: FaultResult, cluster: Cluster) -> list[str]:
     # The budget is a share of the requests in flight: it has to see them. With 5 clients on 2 replicas each
     # replica has requests in flight nearly all the time.
     live = [x for x in r.samples if x.up]
-    if live and max(x.in_flight for x in live) == 0:
+    if share and live and max(x.in_flight for x in live) == 0:
         out.append(f"retry budget never saw a request in flight ({len(live)} health samples under load): its limit "
                    f"is max(min, percent × in_flight) with in_flight stuck at 0, so retries are not bounded by a "
                    f"share of the requests in flight")
@@ -131,10 +135,10 @@ def finish(r: FaultResult, failures: list[str]) -> None:
     assert not failures, f"{r.name}:\n  " + "\n  ".join(failures)
 
 
-def provider_drill(cluster: Cluster, name: str, inject, recover, **kw) -> None:  # noqa: ANN001, ANN003
+def provider_drill(cluster: Cluster, name: str, inject, recover, share: bool = False) -> None:  # noqa: ANN001
     """A drill on the ElevenLabs stand-in: degraded-2 during the fault, normal again after it."""
-    r = Drill(cluster, name).run(inject, recover, fault_s=FAULT_S, **kw)
-    finish(r, check_answers(r) + check_budget(r, cluster) + check_degraded(r) + check_recovery(r, cluster))
+    r = Drill(cluster, name).run(inject, recover, fault_s=FAULT_S)
+    finish(r, check_answers(r) + check_budget(r, cluster, share) + check_degraded(r) + check_recovery(r, cluster))
 
 
 # -- the drills ---------------------------------------------------------------------------------------------------
@@ -171,7 +175,7 @@ def test_error_burst(cluster):
     el = cluster.elevenlabs
     provider_drill(cluster, "error burst (HTTP 500)",
                    lambda d: el.set_faults(error="internal_server_error", targets=["rest", "ws"]),
-                   lambda d: el.clear_faults())
+                   lambda d: el.clear_faults(), share=True)
 
 
 def test_quota_exhausted(cluster):
