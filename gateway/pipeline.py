@@ -320,7 +320,8 @@ class Mouthpiece:
         pcm = audio.pcm
         rate = audio.rate or 22050
         encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
-        self.audio_store.save(line.request_id, encoded, line.output.extension, line.output.media_type)
+        await asyncio.to_thread(self.audio_store.save, line.request_id, encoded, line.output.extension,
+                                line.output.media_type)
         duration_s = len(pcm) / 2 / rate
         lipsync = None
         if line.visemes and whole_lipsync:

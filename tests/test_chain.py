@@ -195,3 +195,14 @@ async def test_upstream_retry_after_is_honoured():
     _, outcome = await run(ch, plan(a, b))
     assert a.calls == 1, "no retry and no second call while the provider asked us to wait"
     assert outcome.attempts[0] == {"provider": "a", "outcome": "skipped", "reason": "retry_after"}
+
+
+async def test_a_hung_vendor_costs_one_deadline_not_one_per_transport():
+    ws = ScriptedProvider("vendor_ws", hang_before_audio=True, family="vendor")
+    rest = ScriptedProvider("vendor_rest", hang_before_audio=True, family="vendor")
+    local = ScriptedProvider("local")
+    started = time.monotonic()
+    _, outcome = await run(chain(first_audio_s=0.3, attempts=1), plan(ws, rest, local))
+    assert outcome.provider == "local" and rest.calls == 0
+    assert {"provider": "vendor_rest", "outcome": "skipped", "reason": "family_timed_out"} in outcome.attempts
+    assert time.monotonic() - started < 0.6

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from contextlib import asynccontextmanager
 
 import structlog
@@ -14,9 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
 from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak, routes_ws
+from gateway.api.context import RequestContext
 from gateway.api.routes_demo import mount_demo
 from gateway.observability.logging import configure_logging
-from gateway.observability.metrics import REQUEST_DURATION
 from gateway.observability.tracing import configure_tracing
 from gateway.line import InputError
 from gateway.pipeline import Mouthpiece
@@ -48,18 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_admin.router)
     mount_demo(app)  # the web demo's static export at /avatar_demo (503 page until it is built)
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        request.state.request_id = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, path=request.url.path)
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        REQUEST_DURATION.labels(getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
-        response.headers.setdefault("X-Request-ID", request_id)
-        return response
+    app.add_middleware(RequestContext)
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):

@@ -109,12 +109,18 @@ class ProviderChain:
         base_ms = 0  # utterance time at which the current provider's stream starts
         last_error: ProviderError | None = None
         previous: str | None = None
+        timed_out_families: set[str] = set()
         candidates = tuple((s.provider.family, s.voice) for s in plan.steps
                            if s.provider.family not in ("cache", "canned"))
         for index, step in enumerate(plan.steps):
             if not remaining:
                 break
             name = step.provider.name
+            if step.provider.family in timed_out_families:
+                # Same vendor, same host, most likely the same hang: one first-audio deadline per vendor.
+                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "family_timed_out"})
+                PROVIDER_ATTEMPTS.labels(name, "skipped_family_timeout").inc()
+                continue
             if self.cooldown_until.get(name, 0.0) > time.monotonic():
                 outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "retry_after"})
                 PROVIDER_ATTEMPTS.labels(name, "skipped_retry_after").inc()
@@ -189,6 +195,8 @@ class ProviderChain:
                         return
                     if exc.kind is not ErrorKind.UNAVAILABLE or audio_started:
                         previous = name  # a skip (no voice, cache miss) is not a fail-over
+                    if exc.kind is ErrorKind.TIMEOUT and not audio_started:
+                        timed_out_families.add(step.provider.family)
                 finally:
                     if samples_done:
                         base_ms += samples_to_ms(samples_done, sample_rate)

@@ -27,28 +27,39 @@ class ProviderStats:
         self.alpha = alpha
         self.ewma_s: float | None = None
         self._events: deque[tuple[float, bool, float | None]] = deque()
+        self._errors = 0  # failed attempts in the window, kept as events come and go
+        self._latencies = 0  # attempts with a first-audio time in the window
 
     def record(self, ok: bool, first_audio_s: float | None, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         self._events.append((now, ok, first_audio_s))
+        self._errors += not ok
         if first_audio_s is not None:
+            self._latencies += 1
             self.ewma_s = first_audio_s if self.ewma_s is None else (
                 self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
         self._trim(now)
 
     def _trim(self, now: float) -> None:
         while self._events and now - self._events[0][0] > self.window_s:
-            self._events.popleft()
+            _, ok, latency = self._events.popleft()
+            self._errors -= not ok
+            self._latencies -= latency is not None
+        if not self._latencies:
+            self.ewma_s = None  # no first audio in the window: an old slowness ages out
+
+    def quick(self, now: float | None = None) -> ProviderSignal:
+        """EWMA and error ratio in O(1) amortized (no p95): what every attempt updates."""
+        self._trim(time.monotonic() if now is None else now)
+        n = len(self._events)
+        return ProviderSignal(self.ewma_s, None, self._errors / n if n else 0.0, n)
 
     def signal(self, now: float | None = None) -> ProviderSignal:
-        self._trim(time.monotonic() if now is None else now)
+        """The full signal, p95 included (sorts the window: for the health loop, not the request path)."""
+        quick = self.quick(now)
         latencies = sorted(lat for _, _, lat in self._events if lat is not None)
-        if not latencies:
-            self.ewma_s = None  # no first audio in the window: an old slowness ages out
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
-        n = len(self._events)
-        errors = sum(1 for _, ok, _ in self._events if not ok)
-        return ProviderSignal(self.ewma_s, p95, errors / n if n else 0.0, n)
+        return ProviderSignal(quick.ewma_s, p95, quick.error_ratio, quick.attempts)
 
 
 class HealthSignals:
@@ -61,7 +72,7 @@ class HealthSignals:
     def attempt(self, provider: str, ok: bool, first_audio_s: float | None) -> None:
         stats = self.stats.setdefault(provider, ProviderStats(self.window_s))
         stats.record(ok, first_audio_s)
-        self._export(provider, stats.signal())
+        self._export(provider, stats.quick())
 
     def refresh(self) -> None:
         """Re-export every provider's gauges, so a quiet provider's window ages out in the metrics too."""

@@ -214,7 +214,8 @@ class ElevenLabsWsProvider(Provider):
         try:
             return await connect(self._url(voice), additional_headers={"xi-api-key": key}, open_timeout=timeout,
                                  max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20, ping_timeout=20,
-                                 user_agent_header="mouthpiece", logger=_RedactingLogger(key))
+                                 user_agent_header="mouthpiece", logger=_RedactingLogger(key),
+                                 compression="deflate" if self.settings.elevenlabs_ws_compression else None)
         except InvalidStatus as exc:
             response = exc.response
             self.account.invalidate_health()
