@@ -14,7 +14,7 @@ from gateway.policy.chain import ChainOutcome, ChainStep
 from gateway.policy.degradation import DegradationLevel
 from gateway.providers.base import VoiceSettings
 from gateway.text import Segment
-from gateway.timeline import Timeline, WordSpan
+from gateway.timeline import Timeline, WordSpan, ms_to_samples, samples_to_ms
 
 
 class InputError(Exception):
@@ -120,6 +120,10 @@ def with_ipa(planned: Planned) -> list[Segment]:
     return out
 
 
+#: Longest audio chunk sent to clients in one stream event.
+MAX_CHUNK_MS = 250
+
+
 class OutputAudio:
     """Step 4: one output sample rate for the whole line, whichever providers served it."""
 
@@ -129,7 +133,9 @@ class OutputAudio:
         self._resamplers: dict[int, Resampler] = {}
         self.chunks: list[bytes] = []
 
-    def add(self, event: AudioEvent) -> AudioEvent:
+    def add(self, event: AudioEvent) -> list[AudioEvent]:
+        """The event at the output rate, cut into chunks of at most :data:`MAX_CHUNK_MS` so the first bytes of a
+        long sentence reach the client (and its player) without waiting for the whole sentence's JSON."""
         if self.rate is None:
             self.rate = event.sample_rate
         pcm = event.pcm
@@ -137,7 +143,10 @@ class OutputAudio:
             resampler = self._resamplers.setdefault(event.sample_rate, Resampler(event.sample_rate, self.rate))
             pcm = resampler.process(pcm)
         self.chunks.append(pcm)
-        return AudioEvent(pcm, self.rate, event.segment, event.start_ms)
+        step = 2 * ms_to_samples(MAX_CHUNK_MS, self.rate)
+        return [AudioEvent(pcm[i:i + step], self.rate, event.segment,
+                           event.start_ms + samples_to_ms(i // 2, self.rate)) for i in range(0, len(pcm), step)] \
+            or [AudioEvent(pcm, self.rate, event.segment, event.start_ms)]
 
     def flush(self) -> bytes:
         tail = b"".join(r.flush() for r in self._resamplers.values())

@@ -251,7 +251,8 @@ class Mouthpiece:
         async with aclosing(self.chain.stream(plan, outcome)) as chain_events:
             async for event in chain_events:
                 if isinstance(event, AudioEvent):
-                    yield audio.add(event)
+                    for chunk in audio.add(event):
+                        yield chunk
                 elif isinstance(event, AlignmentEvent):
                     timeline.extend(list(event.phonemes), list(event.words))
                     words = list(event.words)
