@@ -57,6 +57,8 @@ from gateway.text import clean_text
 from gateway.timeline import Timeline
 
 log = structlog.get_logger(__name__)
+#: Lip-sync results of cached lines kept in memory (a repeated line costs a lookup, not a recomputation).
+LIPSYNC_MEMO_SIZE = 512
 #: While the primary is demoted (slow or failing), one line in this many still tries it first.
 PROBE_EVERY = 5
 tracer = trace.get_tracer("mouthpiece.pipeline")
@@ -89,6 +91,7 @@ class Mouthpiece:
                                      settings.error_critical, settings.quota_warn)
         self.draining = False
         self._demoted_lines = 0
+        self._lipsync_memo: dict[tuple, dict] = {}
         self.audio_store = AudioStore(settings.data_dir / "audio", settings.audio_ttl_s)
         video_settings = VideoSettings()
         if "media_dir" not in video_settings.model_fields_set:
@@ -320,15 +323,28 @@ class Mouthpiece:
         """
         pcm = audio.pcm
         rate = audio.rate or 22050
-        encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
-        await asyncio.to_thread(self.audio_store.save, line.request_id, encoded, line.output.extension,
-                                line.output.media_type)
+        served = outcome.provider
+
+        def encode_and_keep() -> bytes:
+            data = encode_all(pcm, rate, line.output)
+            self.audio_store.save(line.request_id, data, line.output.extension, line.output.media_type)
+            return data
+
+        encoded = await asyncio.to_thread(encode_and_keep)  # one hop off the event loop for both
         duration_s = len(pcm) / 2 / rate
         lipsync = None
         if line.visemes and whole_lipsync:
-            lipsync = self.lip_sync(line, timeline, segment_times)
+            # A cached line's lip-sync is the same every time it is served: computed once, then remembered.
+            memo = (stats["cache_key"], line.fps, line.blendshapes, delivery_key(line.segments)) \
+                if served == "cache" and stats.get("cache_key") else None
+            lipsync = self._lipsync_memo.get(memo) if memo else None
+            if lipsync is None:
+                lipsync = self.lip_sync(line, timeline, segment_times)
+                if memo:
+                    self._lipsync_memo[memo] = lipsync
+                    while len(self._lipsync_memo) > LIPSYNC_MEMO_SIZE:
+                        self._lipsync_memo.pop(next(iter(self._lipsync_memo)))
         level = self._record(line, outcome, duration_s)
-        served = outcome.provider
         source = stats.get("source_provider") if served in CACHED_FAMILIES else served
         spoken_text = stats.get("spoken_text")
         words = timeline.words if spoken_text else line.display_words(timeline.words)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import orjson
 
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from gateway.api.access import read_access, speak_access
+from gateway.api.serialize import FastJSONResponse
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
 from gateway.api.serialize import event_body, result_body, result_headers
 from gateway.events import ErrorEvent, FinalEvent
@@ -37,7 +38,7 @@ async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
     structlog.contextvars.bind_contextvars(request_id=line.request_id, character=line.character.id)
     result = await gateway.speak(line)
     REQUESTS.labels("speak", result.provider or "none", "ok" if result.audio is not None else "text_only").inc()
-    return JSONResponse(result_body(result), headers=result_headers(result))
+    return FastJSONResponse(result_body(result), headers=result_headers(result))
 
 
 @router.post("/api/avatar/speak/stream", dependencies=[Depends(speak_access)], responses={**ERRORS, 200: {
@@ -58,7 +59,7 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                     outcome, provider = "ok", event.stats["result"].provider or "none"
                 elif isinstance(event, ErrorEvent):
                     outcome = "error"
-                yield json.dumps(event_body(event), separators=(",", ":")) + "\n"
+                yield orjson.dumps(event_body(event)) + b"\n"
         finally:
             REQUESTS.labels("stream", provider, outcome).inc()
 

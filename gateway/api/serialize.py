@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 
+import orjson
+from fastapi.responses import JSONResponse
+
 from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
                             VisemesEvent)
 from gateway.line import SpeakResult
@@ -11,6 +14,13 @@ from gateway.line import SpeakResult
 
 def audio_url(request_id: str) -> str:
     return f"/api/avatar/audio/{request_id}"
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON with orjson: speak responses carry thousands of curve values, and this is the hot path."""
+
+    def render(self, content) -> bytes:  # noqa: ANN001
+        return orjson.dumps(content)
 
 
 def video_url(request_id: str) -> str:
