@@ -21,7 +21,7 @@ import httpx
 import structlog
 
 from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
+from gateway.providers.base import HealthState, Provider, ProviderHealth, VoiceInfo, VoiceSettings
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -417,3 +417,26 @@ class PcmAssembler:
         else:
             self._carry = b""
         return data
+
+
+class ElevenLabsProvider(Provider):
+    """What both ElevenLabs transports share: the account (key, voices, quota health) and its lifecycle."""
+
+    family = FAMILY
+    exact_timing = False  #: vendor character times; words and phonemes are derived from them
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.account = ElevenLabsAccount(settings, self.name)
+
+    async def start(self) -> None:
+        await self.account.load_voices()
+
+    async def close(self) -> None:
+        await self.account.close()
+
+    async def health(self) -> ProviderHealth:
+        return await self.account.health()
+
+    def voices(self) -> list[VoiceInfo]:
+        return self.account.voices()

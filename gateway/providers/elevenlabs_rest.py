@@ -29,37 +29,19 @@ import structlog
 from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.lipsync.chars import CharTimeline
 from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import Provider, ProviderHealth, SynthesisRequest, VoiceInfo
-from gateway.providers.elevenlabs_common import (FAMILY, MAX_ERROR_BODY, OUTPUT_FORMAT, SAMPLE_RATE,
-                                                 ElevenLabsAccount, PcmAssembler, classify_http_error, context_texts,
-                                                 rest_alignment, voice_settings_payload)
+from gateway.providers.base import SynthesisRequest
+from gateway.providers.elevenlabs_common import (MAX_ERROR_BODY, OUTPUT_FORMAT, SAMPLE_RATE, ElevenLabsProvider,
+                                                 PcmAssembler, classify_http_error, context_texts, rest_alignment,
+                                                 voice_settings_payload)
 from gateway.providers.prosody import pause
-from gateway.settings import Settings
 from gateway.timeline import samples_to_ms
 
 log = structlog.get_logger(__name__)
 
 
-class ElevenLabsRestProvider(Provider):
+class ElevenLabsRestProvider(ElevenLabsProvider):
     name = "elevenlabs_rest"
-    family = FAMILY
-    exact_timing = False  #: vendor character times; words and phonemes are derived from them
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.account = ElevenLabsAccount(settings, self.name)
-
-    async def start(self) -> None:
-        await self.account.load_voices()
-
-    async def close(self) -> None:
-        await self.account.close()
-
-    async def health(self) -> ProviderHealth:
-        return await self.account.health()
-
-    def voices(self) -> list[VoiceInfo]:
-        return self.account.voices()
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
         key = self.account.key

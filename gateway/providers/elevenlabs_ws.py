@@ -38,12 +38,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.lipsync.chars import CharTimeline
 from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import Provider, ProviderHealth, SynthesisRequest, VoiceInfo
-from gateway.providers.elevenlabs_common import (FAMILY, OUTPUT_FORMAT, SAMPLE_RATE, CharAlignment, ElevenLabsAccount,
+from gateway.providers.base import SynthesisRequest
+from gateway.providers.elevenlabs_common import (OUTPUT_FORMAT, SAMPLE_RATE, CharAlignment, ElevenLabsProvider,
                                                  PcmAssembler, classify_http_error, classify_ws_close,
                                                  voice_settings_payload, ws_alignment)
 from gateway.providers.prosody import pause
-from gateway.settings import Settings
 from gateway.text import Segment
 from gateway.timeline import ms_to_samples, samples_to_ms
 
@@ -181,26 +180,9 @@ class _Tracker:
         return events
 
 
-class ElevenLabsWsProvider(Provider):
+class ElevenLabsWsProvider(ElevenLabsProvider):
     name = "elevenlabs_ws"
-    family = FAMILY
-    exact_timing = False
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.account = ElevenLabsAccount(settings, self.name)
-
-    async def start(self) -> None:
-        await self.account.load_voices()
-
-    async def close(self) -> None:
-        await self.account.close()
-
-    async def health(self) -> ProviderHealth:
-        return await self.account.health()
-
-    def voices(self) -> list[VoiceInfo]:
-        return self.account.voices()
 
     def _url(self, voice: str) -> str:
         inactivity = min(180, max(20, math.ceil(self.settings.total_timeout_s)))

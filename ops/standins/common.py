@@ -37,7 +37,7 @@ from typing import Any, Literal
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 log = logging.getLogger("standin")
@@ -151,6 +151,28 @@ class FaultState:
 
     def snapshot(self) -> dict:
         return {"faults": self.faults.model_dump(), "counters": dict(self.counters), "errors": sorted(self.errors)}
+
+
+def requests_and_health_router(standin: Any, default_port: int) -> APIRouter:
+    """``/__control/requests`` (GET lists what was asked, DELETE clears it) and ``/__control/health``
+    (200 once the local voice is loaded, else 503), the same on every stand-in."""
+    router = APIRouter(prefix="/__control", include_in_schema=False)
+
+    @router.get("/requests")
+    async def get_requests() -> list:
+        return standin.requests.list()
+
+    @router.delete("/requests")
+    async def delete_requests() -> dict:
+        standin.requests.items.clear()
+        return {"ok": True}
+
+    @router.get("/health")
+    async def control_health() -> Response:
+        ok, reason = await standin.speech.ready()
+        return JSONResponse({"ok": ok, "reason": reason, "port_default": default_port}, status_code=200 if ok else 503)
+
+    return router
 
 
 def control_router(state: FaultState, extra: dict[str, Any] | None = None) -> APIRouter:

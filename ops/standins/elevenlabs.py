@@ -44,7 +44,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ops.standins.common import (Chunk, Disconnect, DroppableStreamingResponse, Faults, FaultState, LocalSpeech,
                                  RequestLog, SpokenPiece, base_arg_parser, chunk_piece, control_router, pcm_to_alaw,
-                                 pcm_to_ulaw, serve)
+                                 pcm_to_ulaw, requests_and_health_router, serve)
 
 DEFAULT_PORT = 8701
 DEFAULT_FORMAT = "mp3_44100_128"
@@ -282,6 +282,7 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
     app = FastAPI(title="ElevenLabs stand-in", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.standin = si
     app.include_router(control_router(si.faults))
+    app.include_router(requests_and_health_router(si, DEFAULT_PORT))
 
     # -- control (account, requests, health) ------------------------------------------------------
 
@@ -300,19 +301,6 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
             setattr(si.account, k, v)
         return JSONResponse(si.account.to_dict())
 
-    @app.get("/__control/requests")
-    async def get_requests() -> list:
-        return si.requests.list()
-
-    @app.delete("/__control/requests")
-    async def delete_requests() -> dict:
-        si.requests.items.clear()
-        return {"ok": True}
-
-    @app.get("/__control/health")
-    async def control_health() -> Response:
-        ok, reason = await si.speech.ready()
-        return JSONResponse({"ok": ok, "reason": reason, "port_default": DEFAULT_PORT}, status_code=200 if ok else 503)
 
     # -- metadata ---------------------------------------------------------------------------------
 
