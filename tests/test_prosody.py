@@ -60,3 +60,4 @@ async def test_rate_and_gain(provider):
     quiet, _, _, _ = await speak(provider, seg(0, "The northern road is closed.", volume_db=-12))
     rms = lambda x: float(np.sqrt(np.mean(x.astype(np.float64) ** 2)))  # noqa: E731
     assert rms(quiet) < 0.4 * rms(normal)
+

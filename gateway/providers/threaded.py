@@ -9,6 +9,7 @@ iterator (client gone, deadline hit) stops the worker at its next event.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar
@@ -24,13 +25,20 @@ async def iterate_in_thread(factory: Callable[[], Iterator[T]], limiter: asyncio
     cancelled = threading.Event()
 
     def put(item: object) -> None:
-        fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        try:
+            fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        except RuntimeError:  # the loop is gone: nobody is listening any more
+            cancelled.set()
+            return
         while not cancelled.is_set():
             try:
                 fut.result(timeout=0.2)
                 return
             except TimeoutError:
                 continue
+            except concurrent.futures.CancelledError:  # the consumer's loop is shutting down
+                cancelled.set()
+                return
         fut.cancel()
 
     def worker() -> None:
@@ -41,7 +49,8 @@ async def iterate_in_thread(factory: Callable[[], Iterator[T]], limiter: asyncio
                 put(item)
             put(_DONE)
         except BaseException as exc:  # noqa: BLE001 - re-raised on the loop side
-            put(exc)
+            if not cancelled.is_set():
+                put(exc)
 
     if limiter is not None:
         await limiter.acquire()
