@@ -30,27 +30,32 @@ def settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path / "data", log_json=False)
 
 
-class GatewayProcess:
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+class ServiceProcess:
+    """A real server subprocess of this repo on a free port, ready when ``ready_path`` answers 200."""
+
+    name = "service"
+
+    def __init__(self, module_args: list[str], env: dict[str, str], log_path: Path, ready_path: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ready_path = ready_path
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([sys.executable, "-m", *module_args, "--port", str(self.port)], cwd=ROOT,
+                                     env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gateway exited: {self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"{self.name} exited: {self.logs()[-2000:]}")
             try:
-                if httpx.get(self.url + "/api/health", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise TimeoutError("gateway did not start")
+        raise TimeoutError(f"{self.name} did not start: {self.logs()[-2000:]}")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -62,6 +67,20 @@ class GatewayProcess:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+class GatewayProcess(ServiceProcess):
+    name = "gateway"
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(["gateway.cli", "serve"], env, log_path, "/api/health")
+
+
+class RenderWorkerProcess(ServiceProcess):
+    name = "render worker"
+
+    def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(["gateway.render_worker"], env or {}, log_path, "/readyz")
 
 
 @pytest.fixture(scope="session")

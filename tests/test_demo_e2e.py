@@ -25,14 +25,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, GatewayProcess, free_port
+from tests.conftest import ROOT, GatewayProcess, RenderWorkerProcess
 
 WEB = ROOT / "web"
 BUILD = WEB / "out"
@@ -76,39 +75,6 @@ def _requirements() -> tuple[str, str]:
     if reason:
         pytest.skip(reason)
     return _chromium(), shutil.which("node")
-
-
-class RenderWorkerProcess:
-    """The CPU render worker (``python -m gateway.render_worker``) on a free port."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gateway.render_worker", "--port", str(self.port)],
-                                     cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"render worker exited: {self.log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"render worker not ready: {self.log_path.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
 
 
 @pytest.fixture(scope="module")

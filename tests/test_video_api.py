@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 import io
-import socket
-import subprocess
-import sys
 
 import av
 import httpx
 import pytest
 
-from tests.conftest import ROOT, GatewayProcess
+from tests.conftest import GatewayProcess, RenderWorkerProcess
 
 pytestmark = pytest.mark.slow
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory):
-    port = _port()
-    log = open(tmp_path_factory.mktemp("worker") / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.render_worker", "--port", str(port)], cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import time
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    proc = RenderWorkerProcess(tmp_path_factory.mktemp("worker") / "worker.log")
+    proc.wait_ready()
+    yield proc.url
+    proc.stop()
 
 
 @pytest.fixture(scope="module")
