@@ -471,7 +471,7 @@ class Mouthpiece:
                                            "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts},
                                **({"detail": report.detail} if report.detail else {})}
         self.signals.refresh()
-        redis_up = None if self.redis is None else self.redis.ping()
+        redis_up = None if self.redis is None else await asyncio.to_thread(self.redis.ping)
         video = await self.video.health() if self.video.mode != "disabled" else None
         candidate = assess(providers, self.settings.chain, self.signals, self.thresholds, video, redis_up)
         current, previous = self.levels.update(candidate)

@@ -75,3 +75,14 @@ def test_replicas_agree_on_an_open_breaker_within_one_second(redis_url, tmp_path
     finally:
         for r in replicas:
             r.stop()
+
+
+def test_outage_stays_local_until_a_probe_succeeds(redis_url):
+    link = RedisLink(redis_url, retry_s=0.0)
+    storage = SharedBreakerStorage(link, "probe-test")
+    link.failed(ConnectionError("simulated outage"))
+    calls = []
+    assert link.call(lambda c: calls.append(1), lambda: "local") == "local" and not calls
+    assert storage.state in ("closed", "open", "half-open")  # served from the local mirror
+    assert link.ping() is True and link.up, "the health loop's probe brings Redis back"
+    assert link.call(lambda c: "redis", lambda: "local") == "redis"

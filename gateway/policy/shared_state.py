@@ -1,8 +1,10 @@
 """State shared across gateway replicas through Redis, with a defined behaviour when Redis is down.
 
 * :class:`RedisLink`: one synchronous Redis client with short timeouts and an outage tracker. When a
-  call fails, Redis is considered down for ``retry_s`` and every caller uses its local state instead
-  (logged once per outage, exported as ``mouthpiece_redis_up``, reported by ``/api/health``).
+  call fails, Redis is considered down and every caller uses its local state at once, without touching the
+  network; only the health loop's probe (a ping in a worker thread, every ``retry_s`` at most) brings it back,
+  so an unreachable Redis never stalls the event loop (logged once per outage, exported as
+  ``mouthpiece_redis_up``, reported by ``/api/health``).
 * :class:`SharedBreakerStorage`: pybreaker storage whose state, counters and ``opened_at`` live in
   Redis (keys ``mouthpiece:breaker:<provider>:*``) and are mirrored locally, so a replica keeps
   serving on its last known breaker state while Redis is unreachable. An open breaker written by one
@@ -60,9 +62,12 @@ class RedisLink:
                     self._down_since = None
                     REDIS_UP.set(1)
 
-    def call(self, fn, fallback):  # noqa: ANN001, ANN201
-        """``fn(client)`` when Redis is reachable, else ``fallback()``; never raises a Redis error."""
-        if not self.available():
+    def call(self, fn, fallback, probe: bool = False):  # noqa: ANN001, ANN201
+        """``fn(client)`` when Redis is reachable, else ``fallback()``; never raises a Redis error.
+
+        While Redis is down only a ``probe`` call (the health loop's ping) touches the network.
+        """
+        if not self.available() or (self._down_since is not None and not probe):
             return fallback()
         try:
             result = fn(self.client)
@@ -73,7 +78,8 @@ class RedisLink:
         return result
 
     def ping(self) -> bool:
-        return bool(self.call(lambda c: c.ping(), lambda: False))
+        """Probe Redis (blocking: call it from a worker thread)."""
+        return bool(self.call(lambda c: c.ping(), lambda: False, probe=True))
 
     def snapshot(self) -> dict:
         return {"up": self.up, "down_since": self._down_since}
