@@ -15,26 +15,12 @@ from gateway.providers.fish_audio import FishAudioProvider
 from gateway.settings import Settings
 from gateway.text import split_sentences, words_with_offsets
 from gateway.timeline import samples_to_ms
-from tests.test_standin_fish import KEY, VOICE, FishStandin
+from tests.test_standin_fish import KEY, VOICE, _clean, standin  # noqa: F401 - the stand-in fixtures
 
 pytestmark = pytest.mark.slow
 TEXT = "Hello there, adventurer! You owe me 42 gold pieces. The dragon sleeps beneath the old mountain."
 
 
-@pytest.fixture(scope="module")
-def standin(tmp_path_factory):
-    server = FishStandin(tmp_path_factory.mktemp("fish") / "standin.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _clean(standin):
-    standin.reset()
-    yield
-    standin.reset()
 
 
 def _settings(standin, key: str | None = KEY, **kw) -> Settings:
