@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.events import AlignmentEvent, AudioEvent  # noqa: E402
-from gateway.lipsync.aligners.base import AlignmentResult  # noqa: E402
-from gateway.lipsync.aligners.g2p import ARPABET_TO_IPA, ipa_to_arpabet  # noqa: E402
+from gateway.core.events import AlignmentEvent, AudioEvent# noqa: E402
+from gateway.timing.aligners.base import AlignmentResult# noqa: E402
+from gateway.timing.aligners.lexicon import ARPABET_TO_IPA, ipa_to_arpabet# noqa: E402
 from gateway.lipsync.phonemes import SILENCE as NORM_SILENCE  # noqa: E402
 from gateway.lipsync.phonemes import normalize  # noqa: E402
-from gateway.timeline import PhonemeSpan, WordSpan  # noqa: E402
+from gateway.core.timeline import PhonemeSpan, WordSpan# noqa: E402
 
 LINES = [
     "Halt! Who goes there?",
@@ -64,10 +64,10 @@ def synthesize(texts: list[str], provider: str = "piper") -> list[Reference]:
     Reference words are kept only for sentences where the engine's phoneme words and the text's
     words correspond one to one (elsewhere the engine's word timings are themselves a guess).
     """
-    from gateway.lipsync.words import phoneme_words
+    from gateway.timing.words import phoneme_words
     from gateway.providers.base import SynthesisRequest
     from gateway.settings import Settings
-    from gateway.text import split_sentences, words_with_offsets
+    from gateway.text.clean import split_sentences, words_with_offsets
 
     if provider == "piper":
         from gateway.providers.piper import PiperProvider as Engine
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer lines, no long monologue")
     args = parser.parse_args(argv)
-    from gateway.lipsync.aligners import build_aligner
+    from gateway.timing.aligners import build_aligner
 
     lines = LINES[:4] if args.quick else LINES
     refs = synthesize(lines)

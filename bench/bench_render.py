@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.audio.encode import encode_wav  # noqa: E402
-from gateway.lipsync.estimate import estimate_timeline_from_text  # noqa: E402
-from gateway.lipsync.factory import build_lipsync  # noqa: E402
+from gateway.timing.estimate import estimate_timeline_from_text# noqa: E402
+from gateway.lipsync.build import build_lipsync# noqa: E402
 
 TEXT = ("Welcome to the Gilded Goose, traveller. Rooms are five silver a night, the stew is fresh, and "
         "the fire never goes out. Mind the stairs on your way up; the third one creaks.")
@@ -51,9 +51,9 @@ def line(seconds: float, rate: int = 24000) -> tuple[np.ndarray, list[dict]]:
 def bench_inprocess(args) -> list[dict]:  # noqa: ANN001
     from dataclasses import replace
 
-    from gateway.render_worker.avatars import BUILTIN
-    from gateway.render_worker.face import parse_track
-    from gateway.render_worker.renderer import RenderJob, prepare, render_mp4
+    from render_worker.avatars import BUILTIN
+    from render_worker.face import parse_track
+    from render_worker.renderer import RenderJob, prepare, render_mp4
 
     pcm, track = line(args.seconds)
     parsed = parse_track(track)
@@ -82,7 +82,7 @@ def bench_http(args) -> dict:  # noqa: ANN001
     from tests.conftest import free_port
 
     port = free_port()
-    proc = subprocess.Popen(["taskset", "-c", str(args.core), sys.executable, "-m", "gateway.render_worker",
+    proc = subprocess.Popen(["taskset", "-c", str(args.core), sys.executable, "-m", "render_worker",
                              "--port", str(port), "--size", str(args.size), "--threads", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

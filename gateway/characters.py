@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gateway.expressive.emotions import UnknownEmotion, resolve_emotion
-from gateway.providers.base import VoiceSettings
+from gateway.text.emotions import UnknownEmotion, resolve_emotion
+from gateway.core.voices import VoiceSettings
 
 #: Provider names a character may map a voice for (cloud ids may be any string).
 KNOWN_PROVIDERS = frozenset({"piper", "kokoro", "espeak", "elevenlabs", "elevenlabs_ws", "elevenlabs_rest",

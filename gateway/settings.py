@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = REPO_ROOT / "data"
     """The disk cache and rendered audio files live here."""
     models_dir: Path = REPO_ROOT / "data" / "models"
-    """Prepared local models (``python -m gateway.prepare`` writes them here)."""
+    """Prepared local models (``python -m gateway.install`` writes them here)."""
     characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
     """The cast: character -> voice per provider, settings, default emotion, optional chain."""
     fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"

@@ -80,7 +80,7 @@ class RenderWorkerProcess(ServiceProcess):
     name = "render worker"
 
     def __init__(self, log_path: Path, env: dict[str, str] | None = None) -> None:
-        super().__init__(["gateway.render_worker"], env or {}, log_path, "/readyz")
+        super().__init__(["render_worker"], env or {}, log_path, "/readyz")
 
 
 @pytest.fixture(scope="session")

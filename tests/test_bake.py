@@ -12,7 +12,7 @@ import wave
 
 import pytest
 
-from gateway.bake import BakeInputError, read_jobs, run, srt
+from gateway.cli.bake import BakeInputError, read_jobs, run, srt
 from gateway.settings import Settings
 from tests.conftest import ROOT
 

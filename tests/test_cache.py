@@ -27,13 +27,14 @@ from gateway.cache import (
     normalize_text,
 )
 from gateway.cache.base import HEADER_SIZE
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, SynthesisRequest, VoiceSettings
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, VoiceSettings
+from gateway.providers.base import SynthesisRequest
 from gateway.providers.cache import CacheProvider, store_line
 from gateway.settings import Settings
-from gateway.text import split_sentences
-from gateway.timeline import PhonemeSpan, Timeline, WordSpan
+from gateway.text.clean import split_sentences
+from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan
 
 try:
     from tests.redis_fixture import closed_port_url, free_port, redis_pings, redis_prefix, redis_url  # noqa: F401
@@ -258,7 +259,7 @@ _CRASH_WRITER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     from gateway.cache.base import CachedLine
     from gateway.cache.disk import DiskLineCache
-    from gateway.timeline import PhonemeSpan, Timeline
+    from gateway.core.timeline import PhonemeSpan, Timeline
 
     SIZE = {size}
 
@@ -585,7 +586,7 @@ async def test_store_line_skips_what_it_should_not_store(disk: DiskLineCache) ->
 
 def test_delivery_changes_the_key_only_when_present():
     from gateway.cache.key import delivery_key
-    from gateway.text import Prosody, Segment
+    from gateway.core.segments import Prosody, Segment
 
     plain = [Segment(0, "Wait.", 0), Segment(1, "Now go.", 6)]
     paused = [Segment(0, "Wait.", 0), Segment(1, "Now go.", 6, break_before_ms=800)]

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from gateway.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
+from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
-from gateway.policy.errors import ErrorKind
-from gateway.text import split_sentences
+from gateway.core.errors import ErrorKind
+from gateway.text.clean import split_sentences
 from tests.scripted import ScriptedProvider
 
 TEXT = "First sentence here. Second one follows. Third ends it."
@@ -181,7 +181,7 @@ async def test_retry_budget_caps_retries_in_flight():
 
 
 async def test_upstream_retry_after_is_honoured():
-    from gateway.policy.errors import ProviderError
+    from gateway.core.errors import ProviderError
 
     class Busy(ScriptedProvider):
         async def stream(self, request):

@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.characters import CastError, load_cast
-from gateway.line import SpeakInput
-from gateway.pipeline import Mouthpiece
+from gateway.speak.line import SpeakInput
+from gateway.service import Mouthpiece
 from gateway.settings import Settings
 
 

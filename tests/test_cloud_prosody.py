@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from pydantic import SecretStr
 
-from gateway.events import AlignmentEvent, AudioEvent, SegmentEndEvent
+from gateway.core.events import AlignmentEvent, AudioEvent, SegmentEndEvent
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
 from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from gateway.providers.fish_audio import FishAudioProvider
 from gateway.settings import Settings
-from gateway.text import Prosody, Segment
+from gateway.core.segments import Prosody, Segment
 from ops.standins.common import StandinProcess
 
 pytestmark = pytest.mark.slow

@@ -18,16 +18,18 @@ import time
 import pytest
 import structlog
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
-from gateway.lipsync.chars import timeline_from_char_alignment
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, SynthesisRequest, VoiceSettings
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.timing.chars import timeline_from_char_alignment
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, VoiceSettings
+from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_common import (classify_http_error, classify_ws_close, parse_retry_after,
                                                  ws_alignment)
 from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
 from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from gateway.settings import Settings
-from gateway.text import Segment, clean_text, split_sentences, words_with_offsets
+from gateway.core.segments import Segment
+from gateway.text.clean import clean_text, split_sentences, words_with_offsets
 from ops.standins.common import StandinProcess
 
 pytestmark = pytest.mark.slow

@@ -7,13 +7,14 @@ import asyncio
 import numpy as np
 import pytest
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
-from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.providers import espeak as espeak_mod
-from gateway.providers.base import HealthState, SynthesisRequest, VoiceSettings
+from gateway.core.voices import HealthState, VoiceSettings
+from gateway.providers.base import SynthesisRequest
 from gateway.providers.espeak import EspeakProvider, load_library
-from gateway.text import clean_text, split_sentences, words_with_offsets
-from gateway.timeline import samples_to_ms
+from gateway.text.clean import clean_text, split_sentences, words_with_offsets
+from gateway.core.timeline import samples_to_ms
 
 pytestmark = pytest.mark.skipif(load_library() is None, reason="libespeak-ng is not installed (apt install libespeak-ng1)")
 

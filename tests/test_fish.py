@@ -8,13 +8,14 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, SynthesisRequest, VoiceSettings
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, VoiceSettings
+from gateway.providers.base import SynthesisRequest
 from gateway.providers.fish_audio import FishAudioProvider
 from gateway.settings import Settings
-from gateway.text import split_sentences, words_with_offsets
-from gateway.timeline import samples_to_ms
+from gateway.text.clean import split_sentences, words_with_offsets
+from gateway.core.timeline import samples_to_ms
 from tests.test_standin_fish import KEY, VOICE, _clean, standin  # noqa: F401 - the stand-in fixtures
 
 pytestmark = pytest.mark.slow

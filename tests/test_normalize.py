@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from gateway.expressive.normalize import (
-    OffsetMap, cardinal, date_words, decimal_words, normalize, ordinal, spell_characters, telephone_words, year_words,
-)
-from gateway.text import words_with_offsets
+from gateway.text.normalize import (OffsetMap, cardinal, date_words, decimal_words, normalize, ordinal,
+    spell_characters, telephone_words, year_words)
+from gateway.text.clean import words_with_offsets
 
 CASES = [
     # numbers

@@ -63,7 +63,7 @@ _SUFFIXES = {
 
 def exported_metrics() -> set[str]:
     """Every sample name the gateway's registry can expose (video pool metrics included)."""
-    from gateway.lipsync import video_metrics  # noqa: F401 - registers the video pool's metrics
+    from gateway.video import metrics as video_metrics# noqa: F401 - registers the video pool's metrics
     from gateway.observability.metrics import REGISTRY
 
     names = set()

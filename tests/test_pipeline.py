@@ -7,9 +7,10 @@ import wave
 
 import pytest
 
-from gateway.events import AudioEvent, FinalEvent, StatusEvent, VisemesEvent
-from gateway.line import InputError, SpeakInput
-from gateway.pipeline import Mouthpiece
+from gateway.core.events import AudioEvent, FinalEvent, StatusEvent, VisemesEvent
+from gateway.core.errors import InputError
+from gateway.speak.line import SpeakInput
+from gateway.service import Mouthpiece
 from gateway.policy.degradation import DegradationLevel
 from tests.scripted import ScriptedProvider
 

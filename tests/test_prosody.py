@@ -7,11 +7,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from gateway.events import AlignmentEvent, AudioEvent, SegmentEndEvent
+from gateway.core.events import AlignmentEvent, AudioEvent, SegmentEndEvent
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.factory import build_provider
 from gateway.settings import Settings
-from gateway.text import Prosody, Segment
+from gateway.core.segments import Prosody, Segment
 
 pytestmark = pytest.mark.slow
 VOICES = {"piper": "joe", "kokoro": "af_heart", "espeak": "en-us"}

@@ -29,7 +29,7 @@ def free_port() -> int:
 
 
 class WorkerProc:
-    """``python -m gateway.render_worker`` on a free port (extra CLI flags in ``args``)."""
+    """``python -m render_worker`` on a free port (extra CLI flags in ``args``)."""
 
     def __init__(self, log_dir: Path, *args: str, env: dict | None = None) -> None:
         self.port = free_port()
@@ -37,7 +37,7 @@ class WorkerProc:
         self.log_path = log_dir / f"worker-{self.port}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.render_worker", "--port", str(self.port), "--worker-id",
+            [sys.executable, "-m", "render_worker", "--port", str(self.port), "--worker-id",
              f"w{self.port}", *args], cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self._log,
             stderr=subprocess.STDOUT)
 

@@ -8,9 +8,10 @@ from xml.sax.saxutils import escape, quoteattr
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from gateway.expressive.segments import plan_segments
-from gateway.expressive.ssml import ALLOWED_ELEMENTS, Limits, SsmlError, is_ssml, parse_ssml
-from gateway.text import NEUTRAL, Prosody, clean_text, split_sentences
+from gateway.text.plan import plan_segments
+from gateway.text.ssml import ALLOWED_ELEMENTS, Limits, SsmlError, is_ssml, parse_ssml
+from gateway.core.segments import NEUTRAL, Prosody
+from gateway.text.clean import clean_text, split_sentences
 
 MSTTS = 'xmlns:mstts="http://www.w3.org/2001/mstts"'
 
@@ -415,7 +416,7 @@ def test_plain_text_gives_the_same_segments_as_before(text):
 def test_plain_text_regression_property(text):
     plan = plan_segments(text, normalize_text=False)
     assert plan.segments == split_sentences(clean_text(text))
-    from gateway.expressive.normalize import normalize
+    from gateway.text.normalize import normalize
 
     plan = plan_segments(text)
     assert plan.segments == split_sentences(normalize(clean_text(text)).text)

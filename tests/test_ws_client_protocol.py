@@ -11,7 +11,7 @@ import pytest
 import websockets
 
 from gateway.api.routes_ws import Chunker, char_alignment
-from gateway.timeline import WordSpan
+from gateway.core.timeline import WordSpan
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ import hmac
 
 from fastapi import HTTPException, Request
 
-from gateway.pipeline import Mouthpiece
+from gateway.service import Mouthpiece
 
 
 def presented_key(headers) -> str | None:  # noqa: ANN001 - any mapping of headers

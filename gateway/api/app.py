@@ -16,8 +16,8 @@ from gateway.api.context import RequestContext
 from gateway.api.routes_demo import mount_demo
 from gateway.observability.logging import configure_logging
 from gateway.observability.tracing import configure_tracing
-from gateway.line import InputError
-from gateway.pipeline import Mouthpiece
+from gateway.core.errors import InputError
+from gateway.service import Mouthpiece
 from gateway.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)

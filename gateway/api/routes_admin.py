@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from gateway.observability.metrics import ADMIN_ACTIONS
-from gateway.pipeline import Mouthpiece
+from gateway.service import Mouthpiece
 from gateway.policy.degradation import DegradationLevel
 
 log = structlog.get_logger(__name__)

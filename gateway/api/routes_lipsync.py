@@ -17,8 +17,8 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from gateway.api.access import speak_access
-from gateway.lipsync.align import (MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps,
-                                   check_text, lipsync_body)
+from gateway.timing.align import (MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps,
+    check_text, lipsync_body)
 
 router = APIRouter(tags=["lipsync"])
 

@@ -12,11 +12,11 @@ from gateway.api.access import read_access, speak_access
 from gateway.api.serialize import FastJSONResponse
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
 from gateway.api.serialize import event_body, result_body, result_headers
-from gateway.events import ErrorEvent, FinalEvent
+from gateway.core.events import ErrorEvent, FinalEvent
 from gateway.observability.metrics import REQUESTS
-from gateway.audio_store import valid_request_id
-from gateway.line import SpeakInput
-from gateway.pipeline import Mouthpiece
+from gateway.media.audio import valid_request_id
+from gateway.speak.line import SpeakInput
+from gateway.service import Mouthpiece
 
 router = APIRouter(tags=["speak"])
 ERRORS = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"description": "Malformed body"}}

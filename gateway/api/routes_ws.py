@@ -29,11 +29,12 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from gateway.api.access import key_valid, presented_key
 from gateway.audio.encode import create_encoder
 from gateway.audio.formats import parse_output_format
-from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
-                            VisemesEvent)
-from gateway.line import InputError, SpeakInput
-from gateway.pipeline import Mouthpiece
-from gateway.timeline import WordSpan
+from gateway.core.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
+    VisemesEvent)
+from gateway.core.errors import InputError
+from gateway.speak.line import SpeakInput
+from gateway.service import Mouthpiece
+from gateway.core.timeline import WordSpan
 
 router = APIRouter(tags=["websocket"])
 log = structlog.get_logger(__name__)

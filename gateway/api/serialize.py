@@ -7,9 +7,9 @@ import base64
 import orjson
 from fastapi.responses import JSONResponse
 
-from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
-                            VisemesEvent)
-from gateway.line import SpeakResult
+from gateway.core.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent,
+    VisemesEvent)
+from gateway.speak.line import SpeakResult
 
 
 def audio_url(request_id: str) -> str:

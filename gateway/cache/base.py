@@ -27,7 +27,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from gateway.timeline import Timeline, samples_to_ms
+from gateway.core.timeline import Timeline, samples_to_ms
 
 MAGIC = b"MPLC"
 ENTRY_FORMAT_VERSION = 1

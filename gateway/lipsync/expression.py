@@ -2,10 +2,10 @@
 
 :func:`expression_curves` samples, on the same frame grid as
 :func:`gateway.lipsync.curves.sample_curves`, the channels of
-:data:`gateway.expressive.emotions.EXPRESSION_CHANNELS` (brows, eyes, cheeks, nose,
+:data:`gateway.text.emotions.EXPRESSION_CHANNELS` (brows, eyes, cheeks, nose,
 smile/frown, blinks) from the timed spans of a line:
 
-* **emotion**: each span's face pose (:func:`~gateway.expressive.emotions.face_pose`, scaled
+* **emotion**: each span's face pose (:func:`~gateway.text.emotions.face_pose`, scaled
   linearly by its intensity) eases in over :data:`ATTACK_MS` starting :data:`LEAD_MS` before the
   words (faces lead the voice), holds, and eases out over :data:`RELEASE_MS` after them
   (smoothstep ramps). Consecutive spans with the same emotion and intensity less than
@@ -13,7 +13,7 @@ smile/frown, blinks) from the timed spans of a line:
   (a cross-fade) take the larger value per channel;
 * **emphasis**: a brief brow raise (browInnerUp + browOuterUp) at the start of an emphasized
   span: :data:`EMPHASIS_ATTACK_MS` in, :data:`EMPHASIS_HOLD_MS` held, :data:`EMPHASIS_RELEASE_MS`
-  out, amplitude from :data:`gateway.expressive.emotions.EMPHASIS`, added on top of the pose;
+  out, amplitude from :data:`gateway.text.emotions.EMPHASIS`, added on top of the pose;
 * **blinks**: every 2.2-5 s (about 17 a minute, a speaking rate), at times drawn from a seeded
   generator over the whole utterance and nothing else, so the same ``seed`` gives the same
   blinks and stream windows agree with the whole. A blink closes in 70 ms, stays 40 ms, opens in 130 ms;
@@ -39,9 +39,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gateway.expressive.emotions import EMPHASIS, EXPRESSION_CHANNELS, Emotion, face_pose, resolve_emotion
+from gateway.text.emotions import EMPHASIS, EXPRESSION_CHANNELS, Emotion, face_pose, resolve_emotion
 from gateway.lipsync.curves import BlendshapeCurves
-from gateway.text import Segment
+from gateway.core.segments import Segment
 
 __all__ = ["ExpressionSpan", "expression_curves", "spans_from_segments", "merge_curves", "merge_curve_dicts",
            "ATTACK_MS", "RELEASE_MS", "LEAD_MS", "JOIN_GAP_MS"]

@@ -29,7 +29,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from gateway.timeline import PhonemeSpan
+from gateway.core.timeline import PhonemeSpan
 
 #: Phone spelling of silence in normalized timelines (also a word break for ``words.py``).
 SILENCE = "_"

@@ -23,16 +23,17 @@ from opentelemetry.context import Context
 from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
                       wait_exponential)
 
-from gateway.events import (AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent)
+from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
 from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.deadlines import Clock, Deadlines
-from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.policy.health import HealthSignals
 from gateway.policy.retry_budget import RetryBudget
-from gateway.providers.base import Provider, SynthesisRequest, VoiceSettings
-from gateway.text import Segment
-from gateway.timeline import samples_to_ms
+from gateway.providers.base import Provider, SynthesisRequest
+from gateway.core.voices import VoiceSettings
+from gateway.core.segments import Segment
+from gateway.core.timeline import samples_to_ms
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("mouthpiece.chain")

@@ -4,55 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 
-from gateway.events import ProviderEvent
-from gateway.text import Segment
+from gateway.core.events import ProviderEvent
+from gateway.core.segments import Segment
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
 
-
-class HealthState(StrEnum):
-    """Health of one provider as it reports it (the breaker adds its own view on top)."""
-
-    UP = "up"
-    DEGRADED = "degraded"
-    DOWN = "down"
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderHealth:
-    state: HealthState
-    reason: str = ""
-    detail: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceInfo:
-    """A voice one provider serves. ``voice_id`` is ``"<provider>:<voice>"`` across the gateway."""
-
-    provider: str
-    voice: str
-    name: str
-    language: str = "en-US"
-    gender: str | None = None
-    sample_rate: int | None = None
-
-    @property
-    def voice_id(self) -> str:
-        return f"{self.provider}:{self.voice}"
-
-
-@dataclass(frozen=True, slots=True)
-class VoiceSettings:
-    """Provider-neutral voice settings. Providers map what they support and ignore the rest."""
-
-    speed: float = 1.0
-    stability: float | None = None
-    similarity_boost: float | None = None
-    style: float | None = None
-
-    def key(self) -> str:
-        return f"speed={self.speed:g};stability={self.stability};similarity={self.similarity_boost};style={self.style}"
+__all__ = ["HealthState", "Provider", "ProviderHealth", "SynthesisRequest", "VoiceInfo", "VoiceSettings"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +39,7 @@ class Provider(ABC):
 
     ``stream`` yields, per segment: :class:`AudioEvent` chunks, :class:`AlignmentEvent` timings
     (times relative to this stream's start, in integer ms), a :class:`SegmentEndEvent`, and after
-    the last segment one :class:`FinalEvent`. It raises :class:`gateway.policy.errors.ProviderError`
+    the last segment one :class:`FinalEvent`. It raises :class:`gateway.core.errors.ProviderError`
     on failure, classified so the chain can decide between retry, fail-over and error-out.
     """
 

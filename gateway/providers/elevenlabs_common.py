@@ -1,7 +1,7 @@
 """What the ElevenLabs REST and WebSocket providers share.
 
 * error classification from an HTTP status + body (and WebSocket close codes / in-band errors)
-  into :class:`~gateway.policy.errors.ProviderError` (``docs/providers-cloud.md`` has the table);
+  into :class:`~gateway.core.errors.ProviderError` (``docs/providers-cloud.md`` has the table);
 * alignment parsing (REST seconds per request, WebSocket ms per chunk, both duration spellings);
 * the account side: voices (``GET /v1/voices``) and health from ``GET /v1/user/subscription``
   (free: no credits spent), cached;
@@ -20,8 +20,9 @@ from typing import Any
 import httpx
 import structlog
 
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, Provider, ProviderHealth, VoiceInfo, VoiceSettings
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
+from gateway.providers.base import Provider
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -195,7 +196,7 @@ def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, 
                            rate: float = 1.0) -> dict | None:
     """ElevenLabs ``voice_settings`` for our settings, a segment's emotion and its SSML rate (None: the voice's own).
 
-    The emotion moves stability/style/speed toward its hint (:func:`gateway.expressive.emotions.elevenlabs_settings`);
+    The emotion moves stability/style/speed toward its hint (:func:`gateway.text.emotions.elevenlabs_settings`);
     the SSML rate multiplies the speed. Pitch and volume have no ElevenLabs setting and are not rendered.
     """
     out: dict[str, float] = {}
@@ -209,7 +210,7 @@ def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, 
     if abs(speed - 1.0) > 1e-6:
         out["speed"] = speed
     if emotion and emotion != "neutral":
-        from gateway.expressive.emotions import elevenlabs_settings
+        from gateway.text.emotions import elevenlabs_settings
 
         out = elevenlabs_settings(emotion, intensity, base=out)
     if abs(rate - 1.0) > 1e-6:

@@ -6,7 +6,7 @@ request's voice settings. The response is newline-delimited JSON, one object per
 ``audio_base64`` (PCM s16le mono 24 kHz) and ``alignment`` (characters with start/end seconds
 from the start of *that request's* audio). Seconds become stream milliseconds here, at the
 boundary, by adding where the segment's audio starts in this provider's stream; characters
-become words and phonemes through :mod:`gateway.lipsync.chars`.
+become words and phonemes through :mod:`gateway.timing.chars`.
 
 Raw ``httpx`` (no vendor SDK, no retries of our own: the chain is the one retry loop).
 ``connect_timeout_s`` bounds the TCP connect and the wait for the response status line; the
@@ -26,15 +26,15 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.lipsync.chars import CharTimeline
-from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.timing.chars import CharTimeline
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_common import (MAX_ERROR_BODY, OUTPUT_FORMAT, SAMPLE_RATE, ElevenLabsProvider,
                                                  PcmAssembler, classify_http_error, context_texts, rest_alignment,
                                                  voice_settings_payload)
 from gateway.providers.prosody import pause
-from gateway.timeline import samples_to_ms
+from gateway.core.timeline import samples_to_ms
 
 log = structlog.get_logger(__name__)
 

@@ -35,16 +35,16 @@ import structlog
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.lipsync.chars import CharTimeline
-from gateway.policy.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.timing.chars import CharTimeline
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_common import (OUTPUT_FORMAT, SAMPLE_RATE, CharAlignment, ElevenLabsProvider,
                                                  PcmAssembler, classify_http_error, classify_ws_close,
                                                  voice_settings_payload, ws_alignment)
 from gateway.providers.prosody import pause
-from gateway.text import Segment
-from gateway.timeline import ms_to_samples, samples_to_ms
+from gateway.core.segments import Segment
+from gateway.core.timeline import ms_to_samples, samples_to_ms
 
 log = structlog.get_logger(__name__)
 

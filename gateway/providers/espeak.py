@@ -24,15 +24,17 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.lipsync.words import words_from_phonemes
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.timing.words import words_from_phonemes
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings, get_settings
-from gateway.text import Segment, words_with_offsets
-from gateway.timeline import PhonemeSpan, WordSpan, samples_to_ms
+from gateway.core.segments import Segment
+from gateway.text.clean import words_with_offsets
+from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
 
 log = logging.getLogger(__name__)
 

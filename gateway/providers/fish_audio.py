@@ -9,7 +9,7 @@ format we offer), read with raw httpx streaming so the first bytes reach the cha
 arrive.
 
 One request per segment (sentence): the chain can fail over at any sentence boundary, and each
-sentence's audio is force-aligned to its text (:mod:`gateway.lipsync.aligners`, in a thread)
+sentence's audio is force-aligned to its text (:mod:`gateway.timing.aligners`, in a thread)
 as soon as it is complete, giving :class:`AlignmentEvent` (utterance-relative ms) and then
 :class:`SegmentEndEvent`. ``transport="ws"`` speaks each segment over ``/v1/tts/live``
 (``start``/``text``/``stop`` -> ``audio``*/``finish``) instead: one socket per segment, because
@@ -45,14 +45,15 @@ from pathlib import Path
 
 import httpx
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.expressive.emotions import fish_prosody
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.text.emotions import fish_prosody
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import pause
-from gateway.text import Segment
+from gateway.core.segments import Segment
 from gateway.settings import Settings
-from gateway.timeline import samples_to_ms
+from gateway.core.timeline import samples_to_ms
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class FishAudioProvider(Provider):
 
     def _get_aligner(self):  # noqa: ANN202
         if self._aligner is None:
-            from gateway.lipsync.aligners import default_aligner
+            from gateway.timing.aligners import default_aligner
 
             self._aligner = default_aligner()
         return self._aligner

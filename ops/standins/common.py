@@ -341,9 +341,10 @@ class LocalSpeech:
             self._memo.popitem(last=False)
 
     async def _synthesize(self, text: str, speed: float) -> AsyncIterator[SpokenPiece]:
-        from gateway.events import AlignmentEvent, AudioEvent, SegmentEndEvent
-        from gateway.providers.base import SynthesisRequest, VoiceSettings
-        from gateway.text import split_sentences
+        from gateway.core.events import AlignmentEvent, AudioEvent, SegmentEndEvent
+        from gateway.providers.base import SynthesisRequest
+        from gateway.core.voices import VoiceSettings
+        from gateway.text.clean import split_sentences
 
         segments = split_sentences(text)
         if not segments:

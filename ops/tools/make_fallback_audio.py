@@ -29,12 +29,13 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from gateway.audio.encode import encode_wav  # noqa: E402
-from gateway.events import AlignmentEvent, AudioEvent  # noqa: E402
-from gateway.lipsync.words import words_from_phonemes  # noqa: E402
-from gateway.providers.base import SynthesisRequest  # noqa: E402
+from gateway.core.events import AlignmentEvent, AudioEvent# noqa: E402
+from gateway.timing.words import words_from_phonemes# noqa: E402
+from gateway.providers.base import SynthesisRequest# noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.text import Segment, clean_text, split_sentences  # noqa: E402
-from gateway.timeline import PhonemeSpan, WordSpan, samples_to_ms  # noqa: E402
+from gateway.core.segments import Segment# noqa: E402
+from gateway.text.clean import clean_text, split_sentences
+from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms# noqa: E402
 
 INDEX_VERSION = 1
 SEED = 20240601
@@ -120,7 +121,7 @@ def _version(dist: str) -> str:
 
 
 async def generate(out_dir: Path) -> dict:
-    from gateway.prepare.piper import prepare_piper
+    from gateway.install.piper import prepare_piper
     from gateway.providers.piper import PiperProvider
 
     import onnxruntime

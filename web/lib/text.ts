@@ -4,7 +4,7 @@ export const DEFAULT_MAX_CHARS = 1000;
 
 /**
  * What the gateway does to a plain line before counting it: tags and control characters become spaces,
- * whitespace is folded, no space before punctuation, ends trimmed (gateway/text.py clean_text). The
+ * whitespace is folded, no space before punctuation, ends trimmed (gateway/text/clean.py clean_text). The
  * server's count is authoritative; this one keeps the counter honest while typing.
  */
 export function cleanText(text: string): string {

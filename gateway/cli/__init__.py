@@ -1,0 +1,107 @@
+"""Command line: ``gateway serve``, ``gateway speak "text" -o line.wav --visemes line.json``, ``gateway voices``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from gateway.settings import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from gateway.api.app import create_app
+
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+async def _speak(args: argparse.Namespace, settings: Settings) -> int:
+    from gateway.api.serialize import result_body
+    from gateway.observability.logging import configure_logging
+    from gateway.core.errors import InputError
+    from gateway.speak.line import SpeakInput
+    from gateway.service import Mouthpiece
+
+    from gateway.observability.tracing import configure_tracing
+
+    configure_logging("WARNING", json_logs=False)
+    configure_tracing(settings.otel_exporter, settings.otel_endpoint)
+    gateway = Mouthpiece(settings)
+    try:
+        fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else None) or "wav"
+        try:
+            line = gateway.prepare(SpeakInput(args.text, voice_id=args.voice, character=args.character,
+                                              output_format=fmt, fps=args.fps))
+        except InputError as exc:
+            print(f"error: {exc.message}" + (f" (valid: {', '.join(exc.detail['valid'])})"
+                                             if exc.detail.get("valid") else ""), file=sys.stderr)
+            return 2
+        await gateway.start()
+        result = await gateway.speak(line)
+        body = result_body(result)
+        if args.output and result.audio is not None:
+            Path(args.output).write_bytes(result.audio)
+        if args.visemes:
+            Path(args.visemes).write_text(json.dumps(body, indent=1))
+        print(f"{result.duration_s:.2f} s of audio by {result.provider} "
+              f"(level {result.degradation_level.value}) in {result.processing_time_s:.2f} s", file=sys.stderr)
+        return 0 if result.audio is not None else 1
+    finally:
+        await gateway.close()
+
+
+def _voices(settings: Settings) -> int:
+    from gateway.service import Mouthpiece
+
+    gateway = Mouthpiece(settings)
+    for voice in gateway.voices():
+        print(f"{voice.voice_id:28} {voice.name:34} {voice.language:6} {voice.gender or ''}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description="Mouthpiece TTS gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    speak = sub.add_parser("speak", help="speak one line to a file")
+    speak.add_argument("text")
+    speak.add_argument("--character")
+    speak.add_argument("--voice", help="provider:voice")
+    speak.add_argument("-o", "--output", help="audio file to write (format from the extension or --format)")
+    speak.add_argument("--format", help="output format name (wav, mp3, pcm_16000, ...)")
+    speak.add_argument("--visemes", help="write the speak response JSON (visemes, words, blendshapes) here")
+    speak.add_argument("--fps", type=int)
+    sub.add_parser("voices", help="list every provider's voices")
+    sub.add_parser("align", help="lip-sync data for recorded audio and its text (see `gateway align -h`)",
+                   add_help=False)
+    sub.add_parser("bake", help="pre-generate a game's dialogue into the cache (see `gateway bake -h`)",
+                   add_help=False)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "align":
+        from gateway.cli.align import align_main
+
+        return align_main(argv[1:])
+    if argv and argv[0] == "bake":
+        from gateway.cli.bake import bake_main
+
+        return bake_main(argv[1:])
+    args = parser.parse_args(argv)
+    settings = Settings()
+    if args.command == "serve":
+        return _serve(args, settings)
+    if args.command == "speak":
+        return asyncio.run(_speak(args, settings))
+    return _voices(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,354 @@
+"""The avatar video pool the gateway calls: ``VideoPool(settings)``, ``start``, ``render``, ``health``, ``close``.
+
+Modes (docs/workers.md):
+
+- **disabled** (embedded default): no worker listed and no Redis; unhealthy, ``render`` returns at once.
+- **direct**: workers listed in ``GATEWAY_VIDEO_WORKERS``, no Redis: ``render`` posts to the least
+  loaded healthy worker and fails over to the next one until the job's deadline.
+- **redis**: jobs go through a Redis stream (:mod:`gateway.video.jobs`); this pool runs
+  one dispatcher per worker slot (listed workers and those registered through Redis), so any
+  gateway's dispatchers may serve any gateway's jobs, and a job survives a worker (requeued) or
+  a gateway (claimed after ``claim_idle_s``) dying mid-render. Redis down -> direct HTTP to the
+  workers already known.
+
+Health: active (every ``health_interval_s``: ``/readyz`` + ``/v1/worker`` per worker; measured fps
+below real time, worker queue wait, the stream's oldest waiting job) and passive (a
+:class:`~gateway.policy.breakers.ProviderBreaker` per worker, fed by render outcomes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import time
+import uuid
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import structlog
+
+from gateway.media.audio import valid_request_id
+from gateway.video.dispatch import QueueDispatch
+from gateway.media.video import cleanup_media, find_video, save_video
+from gateway.video.metrics import (VIDEO_MEDIA_BYTES, VIDEO_POOL_HEALTHY, VIDEO_RENDER_SECONDS, VIDEO_RENDERS,
+    VIDEO_WORKERS)
+from gateway.video.settings import VideoSettings
+from gateway.video.workers import RenderResult, WorkerError, WorkerHandle
+from gateway.policy.breakers import ProviderBreaker
+
+log = structlog.get_logger(__name__)
+NO_WORKERS = "no video workers configured"
+CLEANUP_EVERY_S = 60.0
+
+
+@dataclass(slots=True)
+class VideoOutcome:
+    """What :meth:`VideoPool.render` produced: ``path`` to the MP4, or None and the ``reason``."""
+
+    path: Path | None
+    reason: str
+    worker: str | None = None
+    attempts: int = 0
+    mode: str = "disabled"
+    timings: dict = field(default_factory=dict)  #: queue_ms, render_ms, total_ms, deadline_s
+
+    @property
+    def ok(self) -> bool:
+        return self.path is not None
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "path": str(self.path) if self.path else None, "reason": self.reason,
+                "worker": self.worker, "attempts": self.attempts, "mode": self.mode, "timings": self.timings}
+
+
+def wav_seconds(data: bytes) -> float:
+    """Duration of a WAV (estimate for anything else: 16-bit mono 24 kHz)."""
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            return w.getnframes() / float(w.getframerate())
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return len(data) / 48000.0
+
+
+class VideoPool(QueueDispatch):
+    def __init__(self, settings: VideoSettings | None = None) -> None:
+        self.settings = s = settings or VideoSettings()
+        self.pool_id = uuid.uuid4().hex[:12]
+        self.mode = "redis" if s.redis_url else ("direct" if s.workers else "disabled")
+        self.workers: dict[str, WorkerHandle] = {}
+        self.queue = None
+        self.redis_ok = False
+        self.redis_error: str | None = None
+        self.queue_wait_s = 0.0
+        self._health: tuple[bool, str] = (False, NO_WORKERS if self.mode == "disabled" else "starting")
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._dispatchers: dict[str, list[asyncio.Task]] = {}
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._last_cleanup = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        s.media_dir.mkdir(parents=True, exist_ok=True)
+        if self.mode == "disabled":
+            VIDEO_POOL_HEALTHY.set(0)
+            return
+        self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+        for url in s.workers:
+            self._add_worker(url, "config")
+        if self.mode == "redis":
+            from gateway.video.jobs import JobQueue
+
+            self.queue = JobQueue(s.redis_url, s.redis_prefix)
+        await self._health_pass()
+        self._tasks.append(asyncio.create_task(self._health_loop(), name="video-health"))
+
+    async def close(self) -> None:
+        self._closing = True
+        tasks = self._tasks + [t for ts in self._dispatchers.values() for t in ts]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        self._dispatchers.clear()
+        if self.queue is not None:
+            with contextlib.suppress(Exception):
+                await self.queue.close()
+        if self._client is not None:
+            await self._client.aclose()
+
+    # -- health ----------------------------------------------------------------------------------
+    async def health(self) -> dict:
+        healthy, reason = self._health
+        return {"healthy": healthy, "reason": reason, "mode": self.mode,
+                "redis": None if self.mode != "redis" else {"ok": self.redis_ok, "error": self.redis_error},
+                "queue_wait_s": round(self.queue_wait_s, 3),
+                "workers": [w.snapshot() for w in self.workers.values()]}
+
+    def _evaluate(self) -> tuple[bool, str]:
+        if self.mode == "disabled":
+            return False, NO_WORKERS
+        if not self.workers:
+            return False, "no video workers registered" if self.mode == "redis" else NO_WORKERS
+        verdicts = [(w, *w.health()) for w in self.workers.values()]
+        if not any(ok for _, ok, _ in verdicts):
+            return False, "no healthy video worker: " + "; ".join(f"{w.name}: {why}" for w, _, why in verdicts)
+        if self.mode == "redis" and self.redis_ok and self.queue_wait_s > self.settings.max_queue_wait_s:
+            return False, f"video queue wait {self.queue_wait_s:.1f} s > {self.settings.max_queue_wait_s:g} s"
+        if self.mode == "redis" and not self.redis_ok:
+            return True, f"redis unreachable ({self.redis_error}); direct HTTP to known workers"
+        return True, "ok"
+
+    def _refresh_health(self) -> None:
+        self._health = self._evaluate()
+        VIDEO_POOL_HEALTHY.set(1 if self._health[0] else 0)
+        ok = sum(1 for w in self.workers.values() if w.healthy)
+        VIDEO_WORKERS.labels("healthy").set(ok)
+        VIDEO_WORKERS.labels("unhealthy").set(len(self.workers) - ok)
+
+    async def _health_loop(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.settings.health_interval_s)
+            self._wake.clear()
+            try:
+                await self._health_pass()
+            except Exception as exc:  # noqa: BLE001 - the loop must survive anything
+                log.warning("video_health_error", error=str(exc))
+
+    async def _health_pass(self) -> None:
+        s = self.settings
+        if self.queue is not None:
+            try:
+                if not self.redis_ok:
+                    await self.queue.ensure_group()
+                registered = await self.queue.registered()
+                for info in registered:
+                    self._add_worker(info["url"].rstrip("/"), "redis", info)
+                live = {i["url"].rstrip("/") for i in registered}
+                for url, w in list(self.workers.items()):
+                    if w.source == "redis" and url not in live:
+                        self._remove_worker(url)
+                self.queue_wait_s = await self.queue.oldest_wait_s()
+                if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
+                    await self.queue.prune_consumers()
+                self.redis_ok, self.redis_error = True, None
+            except Exception as exc:  # noqa: BLE001 - Redis down: fall back to direct HTTP
+                if self.redis_ok or self.redis_error is None:
+                    log.warning("video_redis_down", error=str(exc))
+                self.redis_ok, self.redis_error = False, f"{type(exc).__name__}: {exc}"[:200]
+        if self.workers and self._client is not None:
+            await asyncio.gather(*(w.probe(self._client, s.health_timeout_s) for w in self.workers.values()))
+            for w in self.workers.values():
+                self._ensure_dispatchers(w)
+        self._refresh_health()
+        if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
+            self.cleanup_media()
+
+    def _add_worker(self, url: str, source: str, info: dict | None = None) -> None:
+        if url in self.workers:
+            return
+        s = self.settings
+        name = url.split("://", 1)[-1]
+        w = WorkerHandle(url=url, source=source, breaker=ProviderBreaker(f"video:{name}", s.breaker_fail_max,
+                                                                         s.breaker_reset_s),
+                         fps_target=s.fps, min_realtime_factor=s.min_realtime_factor,
+                         max_queue_wait_s=s.max_queue_wait_s)
+        if info:
+            w.worker_id = info.get("worker_id")
+            if isinstance(info.get("slots"), int) and info["slots"] > 0:
+                w.slots = info["slots"]
+        self.workers[url] = w
+        log.info("video_worker_added", worker=w.name, source=source)
+
+    def _remove_worker(self, url: str) -> None:
+        w = self.workers.pop(url, None)
+        for task in self._dispatchers.pop(url, []):
+            task.cancel()
+        if w is not None:
+            log.info("video_worker_removed", worker=w.name)
+
+    # -- media -----------------------------------------------------------------------------------
+    def cleanup_media(self) -> dict:
+        """Delete old video files (by age, then by total size); safe to call any time."""
+        s = self.settings
+        self._last_cleanup = time.monotonic()
+        result = cleanup_media(s.media_dir, s.media_max_age_s, s.media_max_bytes)
+        VIDEO_MEDIA_BYTES.set(result["kept_bytes"])
+        return result
+
+    def find(self, request_id: str) -> Path | None:
+        """The MP4 of a request id (None for anything else)."""
+        return find_video(self.settings.media_dir, request_id)
+
+    # -- render ----------------------------------------------------------------------------------
+    async def render(self, request_id: str, wav_bytes: bytes, visemes: list[dict] | None, avatar_id: str | None,
+                     emotion: str | None, deadline_s: float | None) -> VideoOutcome:
+        """Render the line's avatar video within ``deadline_s`` (further capped by the per-job deadline).
+
+        Never raises for worker or Redis trouble: the outcome carries ``path=None`` and the reason.
+        """
+        started = time.monotonic()
+        healthy, why = self._health
+        if not healthy:
+            VIDEO_RENDERS.labels("unhealthy").inc()
+            reason = NO_WORKERS if self.mode == "disabled" else f"video pool unhealthy: {why}"
+            return VideoOutcome(None, reason, mode=self.mode)
+        if not valid_request_id(request_id):
+            VIDEO_RENDERS.labels("rejected").inc()
+            return VideoOutcome(None, "invalid request id", mode=self.mode)
+        audio_s = wav_seconds(wav_bytes)
+        budget = self.settings.job_deadline_s(audio_s)
+        if deadline_s is not None:
+            budget = min(budget, deadline_s)
+        deadline_at = time.time() + budget
+        avatar_id = avatar_id or self.settings.default_avatar
+        if self.mode == "redis" and self.redis_ok:
+            outcome = await self._render_queued(request_id, wav_bytes, visemes, avatar_id, emotion, deadline_at,
+                                                audio_s)
+        else:
+            outcome = await self._render_direct(request_id, wav_bytes, visemes, avatar_id, emotion, deadline_at)
+        outcome.timings["total_ms"] = round((time.monotonic() - started) * 1000, 1)
+        outcome.timings["deadline_s"] = round(budget, 3)
+        VIDEO_RENDERS.labels("ok" if outcome.ok else "failed").inc()
+        if outcome.ok:
+            VIDEO_RENDER_SECONDS.observe(time.monotonic() - started)
+        log.info("video_render", ok=outcome.ok, reason=outcome.reason, worker=outcome.worker,
+                 attempts=outcome.attempts, mode=outcome.mode, **outcome.timings)
+        return outcome
+
+    def _store(self, request_id: str, data: bytes, outcome: VideoOutcome) -> VideoOutcome:
+        outcome.path = save_video(self.settings.media_dir, request_id, data)
+        if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
+            self.cleanup_media()
+        return outcome
+
+    async def _render_direct(self, request_id: str, wav: bytes, visemes: list[dict] | None, avatar_id: str | None,
+                             emotion: str | None, deadline_at: float) -> VideoOutcome:
+        tried: set[str] = set()
+        errors: list[str] = []
+        while True:
+            remaining = deadline_at - time.time()
+            if remaining <= 0.05:
+                return VideoOutcome(None, "deadline exceeded" + _tail(errors), attempts=len(tried), mode="direct")
+            candidates = sorted((w for w in self.workers.values() if w.healthy and w.url not in tried),
+                                key=WorkerHandle.load)
+            if not candidates:
+                return VideoOutcome(None, "no video worker could render" + _tail(errors), attempts=len(tried),
+                                    mode="direct")
+            w = candidates[0]
+            tried.add(w.url)
+            if not w.breaker.allow():
+                continue
+            try:
+                res = await self._call(w, request_id, wav, visemes, avatar_id, emotion, remaining)
+            except WorkerError as exc:
+                errors.append(f"{w.name}: {exc}")
+                if not exc.retry:
+                    return VideoOutcome(None, f"worker {w.name} failed: {exc}", worker=w.name, attempts=len(tried),
+                                        mode="direct")
+                continue
+            outcome = VideoOutcome(None, "ok", worker=res.worker_id, attempts=len(tried), mode="direct",
+                                   timings={"queue_ms": res.worker_queue_ms, "render_ms": res.render_ms})
+            return self._store(request_id, res.data, outcome)
+
+    async def _call(self, w: WorkerHandle, request_id: str, wav: bytes, visemes: list[dict] | None,
+                    avatar_id: str | None, emotion: str | None, timeout_s: float) -> RenderResult:
+        """One render on one worker, feeding its breaker and health."""
+        assert self._client is not None
+        try:
+            res = await w.render(self._client, request_id=request_id, wav=wav, visemes=visemes, avatar_id=avatar_id,
+                                 emotion=emotion, fps=self.settings.fps, timeout_s=timeout_s,
+                                 connect_timeout_s=self.settings.connect_timeout_s)
+        except WorkerError as exc:
+            if exc.fault:
+                w.breaker.failure()
+                w.mark_down(exc.kind)
+                self._refresh_health()
+                self._wake.set()  # re-probe now
+            elif exc.kind not in ("busy", "not_ready"):
+                w.breaker.success()  # the worker answered properly; the job was the problem
+            raise
+        w.breaker.success()
+        return res
+
+    # -- the Redis path --------------------------------------------------------------------------
+    async def _render_queued(self, request_id: str, wav: bytes, visemes: list[dict] | None, avatar_id: str | None,
+                             emotion: str | None, deadline_at: float, audio_s: float) -> VideoOutcome:
+        assert self.queue is not None
+        try:
+            job_id = await self.queue.submit(request_id=request_id, wav=wav, visemes=visemes, avatar_id=avatar_id,
+                                             emotion=emotion, deadline_at=deadline_at, audio_s=audio_s)
+        except Exception as exc:  # noqa: BLE001 - Redis down between health passes
+            self.redis_ok, self.redis_error = False, f"{type(exc).__name__}: {exc}"[:200]
+            self._refresh_health()
+            return await self._render_direct(request_id, wav, visemes, avatar_id, emotion, deadline_at)
+        try:
+            result = await asyncio.wait_for(self.queue.wait(job_id, deadline_at - time.time()),
+                                            max(0.01, deadline_at - time.time() + 0.5))
+        except (TimeoutError, Exception) as exc:  # noqa: BLE001
+            result = None
+            if not isinstance(exc, asyncio.TimeoutError):
+                log.warning("video_wait_failed", error=str(exc))
+        if result is None:
+            with contextlib.suppress(Exception):
+                await self.queue.cancel(job_id)
+            return VideoOutcome(None, "deadline exceeded waiting for a video worker", mode="redis")
+        header, data = result
+        outcome = VideoOutcome(None, header.get("reason", "ok"), worker=header.get("worker"),
+                               attempts=int(header.get("attempts", 1)), mode="redis",
+                               timings={"queue_ms": header.get("queue_ms"), "render_ms": header.get("render_ms")})
+        if header.get("ok") and data:
+            return self._store(request_id, data, outcome)
+        return outcome
+
+
+def _tail(errors: list[str]) -> str:
+    return (": " + "; ".join(errors[-3:])) if errors else ""
