@@ -28,12 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.core.events import AlignmentEvent, AudioEvent# noqa: E402
-from gateway.timing.aligners.base import AlignmentResult# noqa: E402
-from gateway.timing.aligners.lexicon import ARPABET_TO_IPA, ipa_to_arpabet# noqa: E402
+from gateway.core.events import AlignmentEvent, AudioEvent  # noqa: E402
+from gateway.core.timeline import PhonemeSpan, WordSpan  # noqa: E402
 from gateway.lipsync.phonemes import SILENCE as NORM_SILENCE  # noqa: E402
 from gateway.lipsync.phonemes import normalize  # noqa: E402
-from gateway.core.timeline import PhonemeSpan, WordSpan# noqa: E402
+from gateway.timing.aligners.base import AlignmentResult  # noqa: E402
+from gateway.timing.aligners.lexicon import ARPABET_TO_IPA, ipa_to_arpabet  # noqa: E402
 
 LINES = [
     "Halt! Who goes there?",
@@ -64,10 +64,10 @@ def synthesize(texts: list[str], provider: str = "piper") -> list[Reference]:
     Reference words are kept only for sentences where the engine's phoneme words and the text's
     words correspond one to one (elsewhere the engine's word timings are themselves a guess).
     """
-    from gateway.timing.words import phoneme_words
     from gateway.providers.base import SynthesisRequest
     from gateway.settings import Settings
     from gateway.text.clean import split_sentences, words_with_offsets
+    from gateway.timing.words import phoneme_words
 
     if provider == "piper":
         from gateway.providers.piper import PiperProvider as Engine

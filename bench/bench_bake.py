@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import LINES  # noqa: E402
-from gateway.cli.bake import run# noqa: E402
+from gateway.cli.bake import run  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 

@@ -18,9 +18,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import LINES, Gateway, median, stream_timing  # noqa: E402
-from gateway.providers.base import SynthesisRequest# noqa: E402
+from gateway.providers.base import SynthesisRequest  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
-from gateway.text.clean import clean_text, split_sentences# noqa: E402
+from gateway.text.clean import clean_text, split_sentences  # noqa: E402
 
 
 def piper_direct():

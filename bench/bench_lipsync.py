@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.timing.estimate import estimate_timeline_from_text# noqa: E402
-from gateway.lipsync.build import build_lipsync# noqa: E402
+from gateway.core.timeline import PhonemeSpan  # noqa: E402
+from gateway.lipsync.build import build_lipsync  # noqa: E402
 from gateway.lipsync.oculus import IPA_TO_VISEME  # noqa: E402
-from gateway.core.timeline import PhonemeSpan# noqa: E402
+from gateway.timing.estimate import estimate_timeline_from_text  # noqa: E402
 
 TEXT = (
     "Hello there, adventurer! The forty-two goblins of the northern pass have been waiting for you. "

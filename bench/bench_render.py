@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.audio.encode import encode_wav  # noqa: E402
-from gateway.timing.estimate import estimate_timeline_from_text# noqa: E402
-from gateway.lipsync.build import build_lipsync# noqa: E402
+from gateway.lipsync.build import build_lipsync  # noqa: E402
+from gateway.timing.estimate import estimate_timeline_from_text  # noqa: E402
 
 TEXT = ("Welcome to the Gilded Goose, traveller. Rooms are five silver a night, the stew is fresh, and "
         "the fire never goes out. Mind the stairs on your way up; the third one creaks.")

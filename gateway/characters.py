@@ -6,15 +6,14 @@ start-up with a message naming the character and the field (:class:`CastError`).
 
 from __future__ import annotations
 
-import re
-from html import escape
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.text.emotions import UnknownEmotion, resolve_emotion
 from gateway.core.voices import VoiceSettings
+from gateway.text.emotions import UnknownEmotion, resolve_emotion
+from gateway.text.pronunciations import Pronunciation
 
 #: Provider names a character may map a voice for (cloud ids may be any string).
 KNOWN_PROVIDERS = frozenset({"piper", "kokoro", "espeak", "elevenlabs", "elevenlabs_ws", "elevenlabs_rest",
@@ -36,24 +35,6 @@ class CharacterSettings(BaseModel):
     def to_voice_settings(self) -> VoiceSettings:
         return VoiceSettings(self.speed, self.stability, self.similarity_boost, self.style)
 
-
-class Pronunciation(BaseModel):
-    """How to say a name of the game world: an IPA transcription or a respelling (alias).
-
-    ``ipa`` is exact on voices that take phonemes (Piper); the others read the written name with their own
-    G2P. ``alias`` is read by every voice. Given both, ``ipa`` wins (SSML cannot nest ``<sub>`` in ``<phoneme>``).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    ipa: str | None = Field(None, description="IPA, used by voices that take phonemes (Piper).")
-    alias: str | None = Field(None, description="A respelling every voice can read (\"Ee-zolde\").")
-
-    @model_validator(mode="after")
-    def _one_of(self) -> "Pronunciation":
-        if not (self.ipa or self.alias):
-            raise ValueError("needs ipa or alias")
-        return self
 
 
 class Character(BaseModel):
@@ -95,29 +76,6 @@ class Character(BaseModel):
         chosen = self.emotions.get(resolve_emotion(emotion).value) if emotion else None
         return (chosen or self.settings).to_voice_settings()
 
-    def apply_pronunciations(self, text: str) -> str:
-        """Plain text -> SSML where the character's names carry ``<sub>``/``<phoneme>`` (text unchanged if none)."""
-        if not self.pronunciations:
-            return text
-        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(self.pronunciations, key=len,
-                                                                               reverse=True)) + r")\b",
-                             re.IGNORECASE)
-        by_lower = {w.lower(): p for w, p in self.pronunciations.items()}
-        out, pos, hit = [], 0, False
-        for match in pattern.finditer(text):
-            hit = True
-            out.append(escape(text[pos:match.start()], quote=False))
-            word = escape(match.group(0))
-            p = by_lower[match.group(0).lower()]
-            if p.ipa:
-                out.append(f'<phoneme alphabet="ipa" ph="{escape(p.ipa)}">{word}</phoneme>')
-            else:
-                out.append(f'<sub alias="{escape(p.alias or "")}">{word}</sub>')
-            pos = match.end()
-        if not hit:
-            return text
-        out.append(escape(text[pos:], quote=False))
-        return "<speak>" + "".join(out) + "</speak>"
 
 
 class Cast(BaseModel):

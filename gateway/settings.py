@@ -1,59 +1,48 @@
-"""Typed settings for the gateway (environment variables prefixed ``GATEWAY_``, or a ``.env`` file)."""
+"""Typed settings: one tree, read once at start-up (:class:`Settings`) and passed down.
+
+Each area is a nested group with its own environment prefix, so every variable keeps the name it has always had
+(``GATEWAY_RETRY_ATTEMPTS`` is ``settings.retry.attempts``, ``GATEWAY_VIDEO_WORKERS`` is
+``settings.video.workers``). A ``.env`` file in the working directory is read too. Nothing here needs a network,
+a key or Redis: every default is the embedded one.
+"""
 
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: The chain with no keys: everything runs on this machine.
+LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
 
 
-class Settings(BaseSettings):
-    """Every setting has a safe embedded default: no network, no keys, no Redis needed."""
+def split_list(value: object) -> object:
+    """A list from the environment: a JSON list, or comma-separated values."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
 
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", env_file=".env", extra="ignore",
-                                      use_attribute_docstrings=True)
 
-    host: str = "127.0.0.1"
-    """Interface the HTTP server binds to."""
-    port: int = 8080
-    """Port the HTTP server listens on."""
-    data_dir: Path = REPO_ROOT / "data"
-    """The disk cache and rendered audio files live here."""
-    models_dir: Path = REPO_ROOT / "data" / "models"
-    """Prepared local models (``python -m gateway.install`` writes them here)."""
-    characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
-    """The cast: character -> voice per provider, settings, default emotion, optional chain."""
-    fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
-    """Canned last-resort clips with their phoneme timings."""
-    default_character: str = "narrator"
-    """Character used when a request names none."""
-    chain: list[str] = Field(default_factory=list)
-    """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
-    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
-    enabled_providers: list[str] = Field(default_factory=list)
-    """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
+#: A list setting that may be written ``a,b,c`` or ``["a", "b", "c"]`` in the environment.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
+SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_list)]
 
-    max_text_chars: int = 1000
-    """Longest line accepted, in characters after cleaning."""
-    default_output_format: str = "wav"
-    """Output format when a request names none."""
 
-    retry_attempts: int = 3
-    """Attempts per provider before failing over (retries happen only before the first audio byte)."""
-    retry_initial_s: float = 1.0
-    """First retry back-off; doubles each attempt (1 s -> 2 s -> 4 s)."""
-    retry_max_s: float = 4.0
-    """Longest retry back-off."""
-    breaker_fail_max: int = 5
-    """Consecutive failures that open a provider's circuit breaker."""
-    breaker_reset_s: float = 30.0
-    """Seconds an open breaker waits before letting one trial call through (half-open)."""
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", use_attribute_docstrings=True)
+
+
+class Deadlines(BaseSettings):
+    """How long a provider may take (``GATEWAY_*_TIMEOUT_S``)."""
+
+    model_config = _config("GATEWAY_")
 
     connect_timeout_s: float = 3.0
     """Deadline to open a connection to a provider."""
@@ -64,61 +53,39 @@ class Settings(BaseSettings):
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
 
-    piper_intra_threads: int = 2
-    """ONNX Runtime intra-op threads for Piper."""
-    piper_spinning: bool = False
-    """Let ONNX Runtime spin-wait in Piper (fast only while every core is free)."""
-    kokoro_intra_threads: int = 2
-    """ONNX Runtime intra-op threads for Kokoro."""
-    kokoro_spinning: bool = False
-    """Let ONNX Runtime spin-wait in Kokoro."""
-    engine_concurrency: int = 2
-    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
 
-    redis_url: str | None = None
-    """Redis URL for the shared cache (unset: cache on local disk in the data dir)."""
-    cache_enabled: bool = True
-    """Store synthesized lines and serve repeats from the cache."""
-    cache_max_bytes: int = 512 * 1024 * 1024
-    """Size bound of the disk cache; least recently used lines are evicted past it."""
-    cache_ttl_s: int | None = None
-    """Expiry of lines in the Redis cache (unset: keep until Redis evicts them)."""
-    audio_ttl_s: int = 3600
-    """How long rendered audio files stay downloadable by request id."""
-    blendshape_fps: int = 60
-    """Default frame rate of ARKit blendshape curves."""
+class RetrySettings(BaseSettings):
+    """Retries before the first audio byte (``GATEWAY_RETRY_*``)."""
 
-    elevenlabs_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
-        "ELEVENLABS_API_KEY", "GATEWAY_ELEVENLABS_API_KEY"))
-    """ElevenLabs key (env ``ELEVENLABS_API_KEY``). Unset: the ElevenLabs providers stay out of the chain."""
-    elevenlabs_base_url: str = "https://api.elevenlabs.io"
-    """ElevenLabs REST base URL (point it at the stand-in to run offline)."""
-    elevenlabs_ws_url: str = "wss://api.elevenlabs.io"
-    """ElevenLabs WebSocket base URL."""
-    elevenlabs_ws_compression: bool = False
-    """permessage-deflate on the ElevenLabs WebSocket: saves bandwidth, costs about 1 ms of CPU per line."""
-    elevenlabs_model_id: str = "eleven_flash_v2_5"
-    """ElevenLabs model."""
-    fish_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("FISH_API_KEY",
-                                                                               "GATEWAY_FISH_API_KEY"))
-    """Fish Audio key (env ``FISH_API_KEY``). Unset: Fish Audio stays out of the chain."""
-    fish_base_url: str = "https://api.fish.audio"
-    """Fish Audio base URL (HTTP; the live WebSocket derives from it)."""
-    fish_model: str = "s1"
-    """Fish Audio backend model, sent in the ``model`` header."""
+    model_config = _config("GATEWAY_RETRY_")
 
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    """Gateway API keys (Bearer) clients must send; comma-separated or a JSON list. Empty: no auth."""
-    admin_key: SecretStr | None = None
-    """Key of the admin API (/admin/*). Unset: the admin API is disabled."""
-    rate_limit_per_key_per_min: int = 10
-    """Speak requests per minute per API key (seed: 10); 0 turns it off. Applies when API keys are set."""
-    rate_limit_per_client_per_min: int = 0
-    """Speak requests per minute per client address; 0 (default) turns it off (game servers share NAT)."""
-    retry_budget_percent: float = 0.2
+    attempts: int = 3
+    """Attempts per provider before failing over (retries happen only before the first audio byte)."""
+    initial_s: float = 1.0
+    """First retry back-off; doubles each attempt (1 s -> 2 s -> 4 s)."""
+    max_s: float = 4.0
+    """Longest retry back-off."""
+    budget_percent: float = 0.2
     """Retries in flight may not exceed this share of requests in flight."""
-    retry_budget_min: int = 3
+    budget_min: int = 3
     """Retries always allowed in flight, however few requests there are."""
+
+
+class BreakerSettings(BaseSettings):
+    """Circuit breakers of the providers (``GATEWAY_BREAKER_*``)."""
+
+    model_config = _config("GATEWAY_BREAKER_")
+
+    fail_max: int = 5
+    """Consecutive failures that open a provider's circuit breaker."""
+    reset_s: float = 30.0
+    """Seconds an open breaker waits before letting one trial call through (half-open)."""
+
+
+class Thresholds(BaseSettings):
+    """When a provider counts as slow or failing, and how the level moves (``GATEWAY_*``)."""
+
+    model_config = _config("GATEWAY_")
 
     latency_warn_s: float = 1.5
     """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
@@ -130,12 +97,107 @@ class Settings(BaseSettings):
     """Error ratio over the health window above which a provider is demoted."""
     quota_warn: float = 0.80
     """Share of a cloud provider's quota used above which a warning is raised."""
+    min_attempts: int = 5
+    """Error ratios over fewer attempts than this are not trusted."""
     health_window_s: float = 60.0
     """Window of the per-provider error ratio and latency p95."""
     health_interval_s: float = 1.0
     """How often the overall degradation level is recomputed."""
     level_recovery_s: float = 10.0
     """How long a better level must hold before the gateway reports it (hysteresis)."""
+
+
+class EngineSettings(BaseSettings):
+    """ONNX Runtime threading of one local engine."""
+
+    intra_threads: int = 2
+    """ONNX Runtime intra-op threads."""
+    spinning: bool = False
+    """Let ONNX Runtime spin-wait (fast only while every core is free)."""
+
+
+class PiperSettings(EngineSettings):
+    """Piper (``GATEWAY_PIPER_*``)."""
+
+    model_config = _config("GATEWAY_PIPER_")
+
+
+class KokoroSettings(EngineSettings):
+    """Kokoro (``GATEWAY_KOKORO_*``)."""
+
+    model_config = _config("GATEWAY_KOKORO_")
+
+
+class ElevenLabsSettings(BaseSettings):
+    """ElevenLabs (``GATEWAY_ELEVENLABS_*``; the key is ``ELEVENLABS_API_KEY``)."""
+
+    model_config = _config("GATEWAY_ELEVENLABS_")
+
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "api_key", "ELEVENLABS_API_KEY", "GATEWAY_ELEVENLABS_API_KEY"))
+    """ElevenLabs key. Unset: the ElevenLabs providers stay out of the chain."""
+    base_url: str = "https://api.elevenlabs.io"
+    """REST base URL (point it at the stand-in to run offline)."""
+    ws_url: str = "wss://api.elevenlabs.io"
+    """WebSocket base URL."""
+    ws_compression: bool = False
+    """permessage-deflate on the WebSocket: saves bandwidth, costs about 1 ms of CPU per line."""
+    model_id: str = "eleven_flash_v2_5"
+    """ElevenLabs model."""
+
+
+class FishSettings(BaseSettings):
+    """Fish Audio (``GATEWAY_FISH_*``; the key is ``FISH_API_KEY``)."""
+
+    model_config = _config("GATEWAY_FISH_")
+
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
+        "api_key", "FISH_API_KEY", "GATEWAY_FISH_API_KEY"))
+    """Fish Audio key. Unset: Fish Audio stays out of the chain."""
+    base_url: str = "https://api.fish.audio"
+    """HTTP base URL (the live WebSocket derives from it)."""
+    model: str = "s1"
+    """Backend model, sent in the ``model`` header."""
+    transport: Literal["http", "ws"] = "http"
+    """``http`` (one request per sentence, msgpack) or ``ws`` (the live WebSocket)."""
+    sample_rate: int = 24000
+    """PCM sample rate asked of Fish Audio."""
+    latency: Literal["normal", "balanced"] = "balanced"
+    """Fish Audio's latency mode."""
+
+
+class CacheSettings(BaseSettings):
+    """The line cache (``GATEWAY_CACHE_*``)."""
+
+    model_config = _config("GATEWAY_CACHE_")
+
+    enabled: bool = True
+    """Store synthesized lines and serve repeats from the cache."""
+    max_bytes: int = 512 * 1024 * 1024
+    """Size bound of the disk cache; least recently used lines are evicted past it."""
+    ttl_s: int | None = None
+    """Expiry of lines in the Redis cache (unset: keep until Redis evicts them)."""
+
+
+class AccessSettings(BaseSettings):
+    """API keys and rate limits (``GATEWAY_API_KEYS``, ``GATEWAY_ADMIN_KEY``, ``GATEWAY_RATE_LIMIT_*``)."""
+
+    model_config = _config("GATEWAY_")
+
+    api_keys: SecretList = Field(default_factory=list)
+    """Gateway API keys (Bearer) clients must send; comma-separated or a JSON list. Empty: no auth."""
+    admin_key: SecretStr | None = None
+    """Key of the admin API (/admin/*). Unset: the admin API is disabled."""
+    rate_limit_per_key_per_min: int = 10
+    """Speak requests per minute per API key (seed: 10); 0 turns it off. Applies when API keys are set."""
+    rate_limit_per_client_per_min: int = 0
+    """Speak requests per minute per client address; 0 (default) turns it off (game servers share NAT)."""
+
+
+class ObservabilitySettings(BaseSettings):
+    """Logs and traces (``GATEWAY_LOG_*``, ``GATEWAY_OTEL_*``)."""
+
+    model_config = _config("GATEWAY_")
 
     log_level: str = "INFO"
     """Log level for the structlog JSON logs."""
@@ -147,35 +209,155 @@ class Settings(BaseSettings):
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
 
+class VideoSettings(BaseSettings):
+    """The avatar video pool (``GATEWAY_VIDEO_*``).
 
-    @field_validator("api_keys", mode="before")
+    No workers and no Redis: the pool reports itself unhealthy ("no video workers configured") and every render
+    returns at once without a video.
+    """
+
+    model_config = _config("GATEWAY_VIDEO_")
+
+    workers: CommaList = Field(default_factory=list)
+    """Worker base URLs (``http://127.0.0.1:8790``), comma-separated or a JSON list."""
+    redis_url: str | None = None
+    """Redis for the job queue and worker registration (unset: direct HTTP to the listed workers)."""
+    redis_prefix: str = "mouthpiece:video:"
+    """Prefix of every Redis key the pool and the workers use."""
+    default_avatar: str | None = None
+    """Avatar used when a render names none (unset: the worker's default)."""
+    fps: int = 25
+    """Video frame rate asked of the workers; a worker rendering slower than this is unhealthy."""
+    min_realtime_factor: float = 1.0
+    """A worker whose measured fps is below ``fps`` times this is taken out of rotation."""
+    deadline_base_s: float = 3.0
+    """Per-job deadline = base + per-audio-second x line length, capped by the max (short lines get tight ones)."""
+    deadline_per_audio_s: float = 1.0
+    """Seconds of deadline per second of audio."""
+    deadline_max_s: float = 30.0
+    """Longest per-job deadline (a render slower than this is a failure)."""
+    max_queue_wait_s: float = 3.0
+    """Queue wait above which the pool reports itself unhealthy."""
+    max_attempts: int = 3
+    """Deliveries of one job before it is given up (a worker dying mid-job costs one)."""
+    claim_idle_s: float = 5.0
+    """A job held this long without a lease renewal is claimed by another dispatcher (XAUTOCLAIM)."""
+    health_interval_s: float = 2.0
+    """Active health check period (readyz + /v1/worker per worker, Redis registrations)."""
+    health_timeout_s: float = 1.5
+    """Timeout of one health probe."""
+    connect_timeout_s: float = 1.0
+    """Timeout to open a connection to a worker."""
+    breaker_fail_max: int = 3
+    """Consecutive failed renders that open a worker's circuit breaker."""
+    breaker_reset_s: float = 15.0
+    """Seconds an open worker breaker waits before a trial render."""
+    media_dir: Path | None = None
+    """Where rendered MP4 files are kept, named by request id (unset: ``<data_dir>/video``)."""
+    media_max_age_s: int = 3600
+    """Video files older than this are deleted."""
+    media_max_bytes: int = 1024 * 1024 * 1024
+    """Total size bound of the video files; the oldest go first."""
+
+    @field_validator("workers")
     @classmethod
-    def _split_keys(cls, value):  # noqa: ANN001, ANN206
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [k.strip() for k in text.split(",") if k.strip()]
-        return value
+    def _urls(cls, value: list[str]) -> list[str]:
+        out = []
+        for url in value:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
+            out.append(url.rstrip("/"))
+        return out
+
+    def job_deadline_s(self, audio_s: float) -> float:
+        return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
+
+
+class Settings(BaseSettings):
+    """The gateway's settings (``GATEWAY_*``) with one nested group per area."""
+
+    model_config = _config("GATEWAY_")
+
+    host: str = "127.0.0.1"
+    """Interface the HTTP server binds to."""
+    port: int = 8080
+    """Port the HTTP server listens on."""
+    data_dir: Path = REPO_ROOT / "data"
+    """The disk cache and rendered media live here."""
+    models_dir: Path = REPO_ROOT / "data" / "models"
+    """Prepared local models (``python -m gateway.install`` writes them here)."""
+    characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
+    """The cast: character -> voice per provider, settings, default emotion, optional chain."""
+    fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
+    """Canned last-resort clips with their phoneme timings."""
+    default_character: str = "narrator"
+    """Character used when a request names none."""
+    chain: CommaList = Field(default_factory=list)
+    """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
+    enabled_providers: CommaList = Field(default_factory=list)
+    """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
+    max_text_chars: int = 1000
+    """Longest line accepted, in characters after cleaning."""
+    default_output_format: str = "wav"
+    """Output format when a request names none."""
+    blendshape_fps: int = 60
+    """Default frame rate of ARKit blendshape curves."""
+    audio_ttl_s: int = 3600
+    """How long rendered audio files stay downloadable by request id."""
+    engine_concurrency: int = 2
+    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+    redis_url: str | None = None
+    """Redis URL for the shared cache, breakers and rate limits (unset: everything local)."""
+
+    deadlines: Deadlines = Field(default_factory=Deadlines)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    piper: PiperSettings = Field(default_factory=PiperSettings)
+    kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
+    elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
+    fish: FishSettings = Field(default_factory=FishSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: object) -> object:
+        """Group fields may also be given by their environment names (``retry_attempts=1``, ``log_level=...``):
+        a keyword is the variable's name without ``GATEWAY_``, lowercased. A group given this way takes the
+        other fields' defaults."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for group, field in cls.model_fields.items():
+            model = field.annotation
+            if not (isinstance(model, type) and issubclass(model, BaseSettings)):
+                continue
+            prefix = model.model_config.get("env_prefix", "").lower().removeprefix("gateway_")
+            for name in model.model_fields:
+                flat = prefix + name
+                if flat in data and flat not in cls.model_fields:
+                    target = data.get(group)
+                    target = dict(target) if isinstance(target, dict) else (
+                        target.model_dump() if isinstance(target, BaseSettings) else {})
+                    target[name] = data.pop(flat)
+                    data[group] = target
+        return data
 
     @model_validator(mode="after")
-    def _default_chain(self) -> "Settings":
+    def _derived(self) -> "Settings":
         if not self.chain:
             cloud = []
-            if self.elevenlabs_api_key is not None:
+            if self.elevenlabs.api_key is not None:
                 cloud += ["elevenlabs_ws", "elevenlabs_rest"]
-            if self.fish_api_key is not None:
+            if self.fish.api_key is not None:
                 cloud.append("fish_audio")
             self.chain = cloud + list(LOCAL_CHAIN)
         if not self.enabled_providers:
             self.enabled_providers = list(self.chain)
+        if self.video.media_dir is None:
+            self.video = self.video.model_copy(update={"media_dir": self.data_dir / "video"})
         return self
-
-
-#: The chain with no keys: everything runs on this machine.
-LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()

@@ -9,11 +9,11 @@ import asyncio
 
 import numpy as np
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.timeline import PhonemeSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.core.timeline import PhonemeSpan, samples_to_ms
 
 RATE = 16000
 

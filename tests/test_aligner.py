@@ -16,10 +16,16 @@ import pytest
 
 from bench.bench_aligner import concatenate, phone_errors, synthesize, word_errors
 from gateway.audio.resample import resample_pcm
-from gateway.timing.aligners import ESTIMATED, FORCED, build_aligner
-from gateway.timing.aligners.lexicon import (cardinal_words, ipa_to_arpabet, number_readings, pronunciations,
-    spoken_tokens, year_words)
 from gateway.lipsync.build import build_lipsync
+from gateway.timing.aligners import ESTIMATED, FORCED, build_aligner
+from gateway.timing.aligners.lexicon import (
+    cardinal_words,
+    ipa_to_arpabet,
+    number_readings,
+    pronunciations,
+    spoken_tokens,
+    year_words,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,9 @@ import wave
 
 import pytest
 
-from gateway.cli.bake import BakeInputError, read_jobs, run, srt
-from gateway.settings import Settings
+from gateway.cli.bake import BakeInputError, read_jobs, run
+from gateway.export.files import srt
+from gateway.settings import ObservabilitySettings, Settings
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -21,7 +22,7 @@ CHAIN = ["piper", "espeak", "cache", "canned"]
 
 
 def settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", chain=CHAIN, log_level="ERROR")
+    return Settings(data_dir=tmp_path / "data", chain=CHAIN, observability=ObservabilitySettings(log_level="ERROR"))
 
 
 def test_read_jobs_csv_jsonl_and_every_character(tmp_path):

@@ -27,14 +27,14 @@ from gateway.cache import (
     normalize_text,
 )
 from gateway.cache.base import HEADER_SIZE
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan
 from gateway.core.voices import HealthState, VoiceSettings
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.cache import CacheProvider, store_line
 from gateway.settings import Settings
 from gateway.text.clean import split_sentences
-from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan
 
 try:
     from tests.redis_fixture import closed_port_url, free_port, redis_pings, redis_prefix, redis_url  # noqa: F401

@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import HealthState
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.canned import CannedProvider, normalize_text
 from gateway.settings import REPO_ROOT, Settings
 from gateway.text.clean import clean_text, split_sentences
-from gateway.core.timeline import samples_to_ms
 
 CLIPS_DIR = REPO_ROOT / "fallback_audio"
 INDEX = json.loads((CLIPS_DIR / "index.json").read_text())

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from gateway.core.errors import ErrorKind
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
 from gateway.policy.breakers import ProviderBreaker
-from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
+from gateway.policy.chain import Attempt, ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
-from gateway.core.errors import ErrorKind
 from gateway.text.clean import split_sentences
 from tests.scripted import ScriptedProvider
 
@@ -78,7 +78,7 @@ async def test_hanging_provider_hits_first_audio_deadline_and_fails_over():
     events, outcome = await run(chain(first_audio_s=0.2, attempts=1), plan(a, b))
     assert outcome.provider == "b"
     assert time.monotonic() - started < 2.0
-    assert outcome.attempts[0]["outcome"] == "timeout"
+    assert outcome.attempts[0].outcome == "timeout"
 
 
 async def test_mid_stream_failure_continues_from_next_sentence_boundary():
@@ -133,7 +133,7 @@ async def test_breaker_opens_then_skips_then_half_opens():
     assert breaker.state == "open"
     _, outcome = await run(chain(), plan(a, b, breakers={"a": breaker}))
     assert a.calls == 2, "an open breaker must skip the provider"
-    assert outcome.attempts[0] == {"provider": "a", "outcome": "skipped", "reason": "breaker_open"}
+    assert outcome.attempts[0] == Attempt("a", "skipped", reason="breaker_open")
     await asyncio.sleep(0.35)
     assert breaker.state == "half-open"
     _, outcome = await run(chain(), plan(a, b, breakers={"a": breaker}))
@@ -194,7 +194,7 @@ async def test_upstream_retry_after_is_honoured():
     await run(ch, plan(a, b))
     _, outcome = await run(ch, plan(a, b))
     assert a.calls == 1, "no retry and no second call while the provider asked us to wait"
-    assert outcome.attempts[0] == {"provider": "a", "outcome": "skipped", "reason": "retry_after"}
+    assert outcome.attempts[0] == Attempt("a", "skipped", reason="retry_after")
 
 
 async def test_a_hung_vendor_costs_one_deadline_not_one_per_transport():
@@ -204,5 +204,5 @@ async def test_a_hung_vendor_costs_one_deadline_not_one_per_transport():
     started = time.monotonic()
     _, outcome = await run(chain(first_audio_s=0.3, attempts=1), plan(ws, rest, local))
     assert outcome.provider == "local" and rest.calls == 0
-    assert {"provider": "vendor_rest", "outcome": "skipped", "reason": "family_timed_out"} in outcome.attempts
+    assert Attempt("vendor_rest", "skipped", reason="family_timed_out") in outcome.attempts
     assert time.monotonic() - started < 0.6

@@ -7,9 +7,9 @@ from fastapi.testclient import TestClient
 
 from gateway.api.app import create_app
 from gateway.characters import CastError, load_cast
-from gateway.speak.line import SpeakInput
 from gateway.service import Mouthpiece
 from gateway.settings import Settings
+from gateway.speak.line import SpeakInput
 
 
 def write(tmp_path, text: str):

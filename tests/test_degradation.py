@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from gateway.policy.degradation import Assessment, DegradationLevel as L, LevelController, Thresholds, assess
-from gateway.policy.health import HealthSignals
+from gateway.core.voices import HealthState
+from gateway.policy.breakers import BreakerSnapshot
+from gateway.policy.degradation import Assessment, LevelController, Thresholds, assess
+from gateway.policy.degradation import DegradationLevel as L
+from gateway.policy.health import HealthSignals, ProviderSignal, ProviderStatus
 
 ORDER = ["elevenlabs_ws", "piper", "espeak", "cache", "canned"]
 FAMILY = {"elevenlabs_ws": "elevenlabs", "piper": "piper", "espeak": "espeak", "cache": "cache", "canned": "canned"}
 
 
 def providers(**states):
-    return {n: {"state": states.get(n, "up"), "family": FAMILY[n], "reason": ""} for n in ORDER}
+    return {n: ProviderStatus(HealthState(states.get(n, "up")), "", FAMILY[n], BreakerSnapshot("closed", 0, 5, 30.0),
+                              ProviderSignal(None, None, 0.0, 0)) for n in ORDER}
 
 
 def test_normal_when_primary_healthy():
@@ -52,7 +56,7 @@ def test_all_synth_down_is_offline_then_text_only():
 
 def test_video_pool_down_is_audio_only_and_quota_warns():
     p = providers()
-    p["elevenlabs_ws"]["detail"] = {"quota_used_ratio": 0.9}
+    p["elevenlabs_ws"].detail["quota_used_ratio"] = 0.9
     a = assess(p, ORDER, HealthSignals(), Thresholds(), video={"healthy": False, "reason": "no worker"})
     assert a.level is L.AUDIO_ONLY and any("quota 90%" in w for w in a.warnings)
 

@@ -23,8 +23,8 @@ from gateway.timing.chars import timeline_from_char_alignment
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.voices import HealthState, VoiceSettings
 from gateway.providers.base import SynthesisRequest
-from gateway.providers.elevenlabs_common import (classify_http_error, classify_ws_close, parse_retry_after,
-                                                 ws_alignment)
+from gateway.providers.elevenlabs_common import ws_alignment
+from gateway.providers.elevenlabs_errors import classify_http_error, classify_ws_close, parse_retry_after
 from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
 from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from gateway.settings import Settings
@@ -144,7 +144,7 @@ async def test_rest_stitches_segments_and_sends_settings(standin):
     assert sent[2]["previous_text"].endswith("at night!") and sent[2].get("next_text") is None
     assert all(r["query"]["output_format"] == "pcm_24000" for r in sent)
     assert all(r["voice_settings"] == {"stability": 0.4, "speed": 1.1} for r in sent)
-    assert all(r["model_id"] == Settings().elevenlabs_model_id for r in sent)
+    assert all(r["model_id"] == Settings().elevenlabs.model_id for r in sent)
 
 
 async def test_ws_sends_flush_per_segment(standin):

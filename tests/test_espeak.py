@@ -7,14 +7,15 @@ import asyncio
 import numpy as np
 import pytest
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.providers import espeak as espeak_mod
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import HealthState, VoiceSettings
+from gateway.providers import espeak as espeak_mod
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.espeak import EspeakProvider, load_library
+from gateway.settings import Settings
 from gateway.text.clean import clean_text, split_sentences, words_with_offsets
-from gateway.core.timeline import samples_to_ms
 
 pytestmark = pytest.mark.skipif(load_library() is None, reason="libespeak-ng is not installed (apt install libespeak-ng1)")
 
@@ -23,7 +24,7 @@ LINE = "Hello there, adventurer! The road north is dangerous; bring a torch and 
 
 @pytest.fixture(scope="module")
 def provider() -> EspeakProvider:
-    p = EspeakProvider()
+    p = EspeakProvider(Settings())
     asyncio.run(p.start())
     return p
 
@@ -142,7 +143,7 @@ async def test_unknown_voice_is_unavailable(provider):
 async def test_missing_library_is_down_and_unavailable(monkeypatch):
     monkeypatch.setattr(espeak_mod, "load_library", lambda: None)
     monkeypatch.setattr(espeak_mod, "_library_error", "libespeak-ng not available: test")
-    p = EspeakProvider()
+    p = EspeakProvider(Settings())
     health = await p.health()
     assert health.state is HealthState.DOWN and "libespeak-ng" in health.reason
     with pytest.raises(ProviderError) as err:

@@ -5,18 +5,25 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gateway.core.segments import Prosody
+from gateway.core.timeline import PhonemeSpan
+from gateway.lipsync.arkit import ARKIT_52
+from gateway.lipsync.arkit import CHANNELS as MOUTH_CHANNELS
+from gateway.lipsync.build import build_lipsync
+from gateway.lipsync.curves import frame_count
+from gateway.lipsync.expression import (
+    ATTACK_MS,
+    LEAD_MS,
+    RELEASE_MS,
+    ExpressionSpan,
+    expression_curves,
+    merge_curve_dicts,
+    merge_curves,
+    spans_from_segments,
+)
 from gateway.text import emotions as emo
 from gateway.text.emotions import EXPRESSION_CHANNELS, Emotion
 from gateway.text.plan import plan_segments
-from gateway.lipsync.arkit import ARKIT_52, CHANNELS as MOUTH_CHANNELS
-from gateway.lipsync.curves import frame_count
-from gateway.lipsync.expression import (
-    ATTACK_MS, LEAD_MS, RELEASE_MS, ExpressionSpan, expression_curves, merge_curve_dicts, merge_curves,
-    spans_from_segments,
-)
-from gateway.lipsync.build import build_lipsync
-from gateway.core.segments import Prosody
-from gateway.core.timeline import PhonemeSpan
 
 # ---------------------------------------------------------------------------------------------
 # the emotion set

@@ -12,6 +12,7 @@ from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentE
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.voices import HealthState, VoiceSettings
 from gateway.providers.base import SynthesisRequest
+from gateway.characters import load_cast
 from gateway.providers.fish_audio import FishAudioProvider
 from gateway.settings import Settings
 from gateway.text.clean import split_sentences, words_with_offsets
@@ -202,7 +203,8 @@ def test_key_never_logged_or_reported(standin, caplog):
 
 
 def test_voices_from_the_cast(standin):
-    provider = FishAudioProvider(_settings(standin))
+    settings = _settings(standin)
+    provider = FishAudioProvider(settings, cast=load_cast(settings.characters_file))
     voices = provider.voices()
     assert voices and all(v.provider == "fish_audio" for v in voices)
     assert VOICE in {v.voice for v in voices}

@@ -11,19 +11,25 @@ import time
 import numpy as np
 import pytest
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.install.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_ready, kokoro_voices_dir,
-    prepare_kokoro_model, prepare_kokoro_voices)
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
+from gateway.core.segments import Segment
+from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import HealthState, VoiceSettings
+from gateway.install.kokoro import (
+    ENGLISH_VOICES,
+    kokoro_model_path,
+    kokoro_ready,
+    kokoro_voices_dir,
+    prepare_kokoro_model,
+    prepare_kokoro_voices,
+)
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.kokoro import MAX_TOKENS, KokoroProvider, espeak_ipa, ipa_to_kokoro, split_text_in_two
-from gateway.settings import get_settings
-from gateway.core.segments import Segment
+from gateway.settings import Settings
 from gateway.text.clean import clean_text, split_first_clause, split_sentences, words_with_offsets
-from gateway.core.timeline import samples_to_ms
 
-MODELS_DIR = get_settings().models_dir
+MODELS_DIR = Settings().models_dir
 needs_model = pytest.mark.skipif(not kokoro_ready(MODELS_DIR),
                                  reason=f"Kokoro not prepared in {MODELS_DIR}: run `python -m gateway.install`")
 
@@ -35,7 +41,7 @@ LONG_FIRST = "Well met, traveller of the northern roads, what brings you to our 
 def provider() -> KokoroProvider:
     if not kokoro_ready(MODELS_DIR):
         pytest.skip("Kokoro not prepared: run `python -m gateway.install`")
-    p = KokoroProvider()
+    p = KokoroProvider(Settings())
     asyncio.run(p.start())
     return p
 
@@ -117,7 +123,7 @@ def test_split_text_in_two_prefers_clauses():
 
 
 def test_missing_model_is_down_and_unavailable(tmp_path):
-    p = KokoroProvider(models_dir=tmp_path)
+    p = KokoroProvider(Settings(models_dir=tmp_path))
     health = asyncio.run(p.health())
     assert health.state is HealthState.DOWN and "gateway.install" in health.reason
     assert p.voices() == []

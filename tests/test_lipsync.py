@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.core.timeline import PhonemeSpan
 from gateway.lipsync.arkit import ARKIT_52, CHANNELS, POSES
 from gateway.lipsync.azure import (
     AZURE_FROM_OCULUS,
@@ -21,14 +22,13 @@ from gateway.lipsync.azure import (
     azure_track,
 )
 from gateway.lipsync.azure import classify_phone as azure_classify
-from gateway.lipsync.curves import frame_count, sample_curves
-from gateway.timing.estimate import estimate_timeline_from_text, word_to_phonemes
 from gateway.lipsync.build import LipSyncStream, build_lipsync
+from gateway.lipsync.curves import frame_count, sample_curves
 from gateway.lipsync.oculus import IPA_TO_VISEME, Viseme, VisemeSpan, classify_phone, viseme_for, viseme_track
 from gateway.lipsync.phonemes import SILENCE, normalize, tokenize
 from gateway.lipsync.rhubarb import MouthShape, rhubarb_track
 from gateway.text.clean import words_with_offsets
-from gateway.core.timeline import PhonemeSpan
+from gateway.timing.estimate import estimate_timeline_from_text, word_to_phonemes
 
 
 def timeline(tokens: list[str], durations: dict[str, int] | None = None, default: int = 60, start: int = 0):

@@ -15,6 +15,7 @@ from gateway.api import routes_lipsync
 from gateway.api.access import speak_access
 from gateway.audio.encode import encode_all, encode_wav
 from gateway.audio.formats import parse_output_format
+from gateway.timing.aligners import build_aligner
 
 pytestmark = pytest.mark.slow
 TEXT = "Keep your voice down; the guards change shift at midnight."
@@ -34,6 +35,8 @@ def app():
     app.include_router(routes_lipsync.router)
     # Just the router: keys, rate limits and drain are the gateway's (tested in test_access.py).
     app.dependency_overrides[speak_access] = lambda: None
+    aligner = build_aligner()
+    app.dependency_overrides[routes_lipsync.gateway_aligner] = lambda: aligner
     return app
 
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from gateway.text.normalize import (OffsetMap, cardinal, date_words, decimal_words, normalize, ordinal,
-    spell_characters, telephone_words, year_words)
 from gateway.text.clean import words_with_offsets
+from gateway.text.normalize import (
+    OffsetMap,
+    cardinal,
+    date_words,
+    decimal_words,
+    normalize,
+    ordinal,
+    spell_characters,
+    telephone_words,
+    year_words,
+)
 
 CASES = [
     # numbers

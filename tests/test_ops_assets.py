@@ -63,8 +63,8 @@ _SUFFIXES = {
 
 def exported_metrics() -> set[str]:
     """Every sample name the gateway's registry can expose (video pool metrics included)."""
-    from gateway.video import metrics as video_metrics# noqa: F401 - registers the video pool's metrics
     from gateway.observability.metrics import REGISTRY
+    from gateway.video import metrics as video_metrics  # noqa: F401 - registers the video pool's metrics
 
     names = set()
     for family in REGISTRY.collect():

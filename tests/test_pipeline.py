@@ -7,11 +7,13 @@ import wave
 
 import pytest
 
-from gateway.core.events import AudioEvent, FinalEvent, StatusEvent, VisemesEvent
 from gateway.core.errors import InputError
-from gateway.speak.line import SpeakInput
-from gateway.service import Mouthpiece
+from gateway.core.events import AudioEvent, StatusEvent
 from gateway.policy.degradation import DegradationLevel
+from gateway.providers.factory import build_providers
+from gateway.service import Mouthpiece
+from gateway.speak.events import LineFinished, VisemesEvent
+from gateway.speak.line import SpeakInput
 from tests.scripted import ScriptedProvider
 
 pytestmark = pytest.mark.slow
@@ -34,8 +36,8 @@ async def test_normal_line_is_real_speech_with_covering_timeline(gateway):
         assert abs(w.getnframes() / 22050 - result.duration_s) < 1e-6
     assert 1.5 < result.duration_s < 6
     assert abs(result.timeline.phonemes[-1].end_ms - result.duration_s * 1000) <= 1
-    visemes = result.lipsync["visemes"]
-    assert visemes[0]["start_ms"] == 0 and abs(visemes[-1]["end_ms"] - result.duration_s * 1000) <= 1
+    visemes = result.lipsync.visemes
+    assert visemes[0].start_ms == 0 and abs(visemes[-1].end_ms - result.duration_s * 1000) <= 1
 
 
 async def test_primary_down_falls_back_and_says_so(gateway):
@@ -50,7 +52,7 @@ async def test_all_tts_down_serves_canned_offline(gateway):
     gateway.breakers["espeak"].force_open()
     result = await gateway.speak(gateway.prepare(SpeakInput("A line nobody has said before.")))
     assert result.provider == "canned" and result.degradation_level is DegradationLevel.CACHED_ONLY
-    assert result.audio and result.lipsync["visemes"]
+    assert result.audio and result.lipsync.visemes
     assert result.spoken_text == "Sorry, I can't answer right now."
 
 
@@ -61,26 +63,27 @@ async def test_everything_down_answers_text_only_with_estimated_visemes(gateway)
     assert result.provider is None and result.audio is None
     assert result.degradation_level is DegradationLevel.TEXT_ONLY
     assert [w.word for w in result.timeline.words] == ["Nothing", "can", "speak", "this"]
-    assert result.lipsync["visemes"][-1]["end_ms"] == result.timeline.duration_ms
+    assert result.lipsync.visemes[-1].end_ms == result.timeline.duration_ms
 
 
-async def test_mid_line_switch_resamples_to_one_rate(gateway):
+async def test_mid_line_switch_resamples_to_one_rate(settings):
     # A 16 kHz provider dies after its first sentence; piper (22.05 kHz) finishes the line at 16 kHz.
-    flaky = ScriptedProvider("flaky", die_after_segments=1)
-    gateway.providers["flaky"] = flaky
-    from gateway.policy.breakers import ProviderBreaker
-    gateway.breakers["flaky"] = ProviderBreaker("flaky", 5, 30)
-    gateway.settings = gateway.settings.model_copy(update={"chain": ["flaky", "piper", "espeak"]})
+    settings = settings.model_copy(update={"enabled_providers": ["piper", "espeak"],
+                                           "chain": ["flaky", "piper", "espeak"]})
+    providers = {"flaky": ScriptedProvider("flaky", die_after_segments=1), **build_providers(settings)}
+    gateway = Mouthpiece(settings, providers=providers)
+    await gateway.start()
     line = gateway.prepare(SpeakInput("One. Two words here. Three."))
     events = [e async for e in gateway.stream(line)]
+    await gateway.close()
     rates = {e.sample_rate for e in events if isinstance(e, AudioEvent)}
     assert rates == {16000}
     switch = [e for e in events if isinstance(e, StatusEvent) and e.code == "provider_switch"]
     assert switch and switch[0].detail["resume_segment"] == 1
     assert switch[0].degradation_level == "degraded-2"
     final = events[-1]
-    assert isinstance(final, FinalEvent)
-    result = final.stats["result"]
+    assert isinstance(final, LineFinished)
+    result = final.result
     assert result.provider == "piper" and result.sample_rate == 16000
     visemes = [e for e in events if isinstance(e, VisemesEvent)]
     assert visemes[0].start_ms == 0 and visemes[-1].end_ms == max(e.end_ms for e in visemes)

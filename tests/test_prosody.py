@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from gateway.core.events import AlignmentEvent, AudioEvent, SegmentEndEvent
+from gateway.core.segments import Prosody, Segment
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.factory import build_provider
 from gateway.settings import Settings
-from gateway.core.segments import Prosody, Segment
 
 pytestmark = pytest.mark.slow
 VOICES = {"piper": "joe", "kokoro": "af_heart", "espeak": "en-us"}

@@ -6,12 +6,14 @@ import time
 from xml.sax.saxutils import escape, quoteattr
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from gateway.text.plan import plan_segments
-from gateway.text.ssml import ALLOWED_ELEMENTS, Limits, SsmlError, is_ssml, parse_ssml
 from gateway.core.segments import NEUTRAL, Prosody
 from gateway.text.clean import clean_text, split_sentences
+from gateway.text.plan import plan_segments
+from gateway.text.ssml import ALLOWED_ELEMENTS, Limits, SsmlError, is_ssml, parse_ssml
 
 MSTTS = 'xmlns:mstts="http://www.w3.org/2001/mstts"'
 

@@ -10,12 +10,12 @@ import uuid
 import httpx
 import pytest
 
-from gateway.video.jobs import JobQueue
 from gateway.media.video import cleanup_media, find_video
-from gateway.video.pool import NO_WORKERS, VideoPool
-from gateway.video.settings import VideoSettings
-from gateway.video.workers import WorkerHandle
 from gateway.policy.breakers import ProviderBreaker
+from gateway.settings import VideoSettings
+from gateway.video.jobs import JobQueue
+from gateway.video.pool import NO_WORKERS, VideoPool
+from gateway.video.workers import WorkerHandle
 from tests.redis_fixture import closed_port_url, free_port
 from tests.test_render_worker import TRACK, WorkerProc, tone_wav
 

@@ -10,8 +10,9 @@ import time
 import pytest
 import websockets
 
-from gateway.api.routes_ws import Chunker, char_alignment
+from gateway.api.routes_ws import Chunker
 from gateway.core.timeline import WordSpan
+from gateway.export.elevenlabs_ws import char_alignment
 
 pytestmark = pytest.mark.slow
 
@@ -91,7 +92,9 @@ async def test_mp3_output(gateway_proc):
         await ws.send(json.dumps({"text": "A short line. ", "flush": True}))
         await ws.send(json.dumps({"text": ""}))
         messages = await collect(ws)
-    import av, io  # noqa: E401
+    import io
+
+    import av  # noqa: E401
     data = b"".join(base64.b64decode(m["audio"]) for m in messages if m.get("audio"))
     with av.open(io.BytesIO(data)) as container:
         frames = sum(f.samples for f in container.decode(audio=0))

@@ -22,27 +22,27 @@ def presented_key(headers) -> str | None:  # noqa: ANN001 - any mapping of heade
     return headers.get("xi-api-key")
 
 
-def key_valid(gateway: Mouthpiece, key: str | None) -> bool:
-    keys = gateway.settings.api_keys
+def key_valid(mouthpiece: Mouthpiece, key: str | None) -> bool:
+    keys = mouthpiece.settings.access.api_keys
     if not keys:
         return True
     return key is not None and any(hmac.compare_digest(key, k.get_secret_value()) for k in keys)
 
 
-def check_key(gateway: Mouthpiece, key: str | None) -> None:
-    if not key_valid(gateway, key):
+def check_key(mouthpiece: Mouthpiece, key: str | None) -> None:
+    if not key_valid(mouthpiece, key):
         raise HTTPException(401, {"error": "unauthorized", "message": "A valid API key is required "
                                   "(Authorization: Bearer <key>)."}, headers={"WWW-Authenticate": "Bearer"})
 
 
-def check_rate(gateway: Mouthpiece, key: str | None, client: str) -> None:
-    settings = gateway.settings
+def check_rate(mouthpiece: Mouthpiece, key: str | None, client: str) -> None:
+    settings = mouthpiece.settings
     checks = []
-    if settings.api_keys and key:
-        checks.append(("key", key, settings.rate_limit_per_key_per_min))
-    checks.append(("client", client, settings.rate_limit_per_client_per_min))
+    if settings.access.api_keys and key:
+        checks.append(("key", key, settings.access.rate_limit_per_key_per_min))
+    checks.append(("client", client, settings.access.rate_limit_per_client_per_min))
     for scope, ident, limit in checks:
-        decision = gateway.rate_limiter.check(scope, ident, limit)
+        decision = mouthpiece.rate_limiter.check(scope, ident, limit)
         if not decision.allowed:
             raise HTTPException(429, {"error": "rate_limited", "message": f"Rate limit of {limit} requests per "
                                       f"minute per {scope} reached; retry in {decision.retry_after_s} s.",
@@ -52,15 +52,15 @@ def check_rate(gateway: Mouthpiece, key: str | None, client: str) -> None:
 
 def speak_access(request: Request) -> None:
     """Dependency of the speak endpoints: key, drain, rate limits (in that order)."""
-    gateway: Mouthpiece = request.app.state.gateway
+    mouthpiece: Mouthpiece = request.app.state.mouthpiece
     key = presented_key(request.headers)
-    check_key(gateway, key)
-    if gateway.draining:
+    check_key(mouthpiece, key)
+    if mouthpiece.draining:
         raise HTTPException(503, {"error": "draining", "message": "This replica is draining; retry on another."},
                             headers={"Retry-After": "5"})
-    check_rate(gateway, key, request.client.host if request.client else "unknown")
+    check_rate(mouthpiece, key, request.client.host if request.client else "unknown")
 
 
 def read_access(request: Request) -> None:
     """Dependency of read-only endpoints that still need a key (voices, audio files)."""
-    check_key(request.app.state.gateway, presented_key(request.headers))
+    check_key(request.app.state.mouthpiece, presented_key(request.headers))

@@ -14,28 +14,28 @@ from gateway import __version__
 from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak, routes_ws
 from gateway.api.context import RequestContext
 from gateway.api.routes_demo import mount_demo
+from gateway.core.errors import InputError
 from gateway.observability.logging import configure_logging
 from gateway.observability.tracing import configure_tracing
-from gateway.core.errors import InputError
 from gateway.service import Mouthpiece
-from gateway.settings import Settings, get_settings
+from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_json)
-    configure_tracing(settings.otel_exporter, settings.otel_endpoint)
+    settings = settings or Settings()
+    configure_logging(settings.observability.log_level, settings.observability.log_json)
+    configure_tracing(settings.observability.otel_exporter, settings.observability.otel_endpoint)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        gateway = Mouthpiece(settings)
-        app.state.gateway = gateway
-        await gateway.start()
-        log.info("gateway_started", providers=list(gateway.providers), host=settings.host, port=settings.port)
+        mouthpiece = Mouthpiece(settings)
+        app.state.mouthpiece = mouthpiece
+        await mouthpiece.start()
+        log.info("gateway_started", providers=list(mouthpiece.providers), host=settings.host, port=settings.port)
         yield
-        await gateway.close()
+        await mouthpiece.close()
 
     app = FastAPI(title="Mouthpiece", version=__version__, lifespan=lifespan,
                   description="Speech and lip-sync data for game characters, through a resilient provider chain.")

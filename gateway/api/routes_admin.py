@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import hmac
+from dataclasses import asdict
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from gateway.export.health import health_json
 from gateway.observability.metrics import ADMIN_ACTIONS
-from gateway.service import Mouthpiece
 from gateway.policy.degradation import DegradationLevel
+from gateway.service import Mouthpiece
 
 log = structlog.get_logger(__name__)
 
 
 def admin_access(request: Request) -> Mouthpiece:
-    gateway: Mouthpiece = request.app.state.gateway
-    expected = gateway.settings.admin_key
+    mouthpiece: Mouthpiece = request.app.state.mouthpiece
+    expected = mouthpiece.settings.access.admin_key
     if expected is None:
         raise HTTPException(403, {"error": "admin_disabled", "message": "The admin API is off: set GATEWAY_ADMIN_KEY."})
     auth = request.headers.get("authorization") or ""
@@ -25,7 +27,7 @@ def admin_access(request: Request) -> Mouthpiece:
     if not key or not hmac.compare_digest(key, expected.get_secret_value()):
         raise HTTPException(401, {"error": "unauthorized", "message": "A valid admin key is required."},
                             headers={"WWW-Authenticate": "Bearer"})
-    return gateway
+    return mouthpiece
 
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_access)])
@@ -51,37 +53,37 @@ def _audit(request: Request, action: str, **detail) -> None:  # noqa: ANN003
 @router.get("/state")
 async def state(request: Request) -> dict:
     """Breakers, overall level with reasons, forced level, drain flag, retry budget."""
-    return await request.app.state.gateway.health()
+    return health_json(await request.app.state.mouthpiece.health())
 
 
 @router.get("/breakers")
 async def breakers(request: Request) -> dict:
-    return {name: b.snapshot() for name, b in request.app.state.gateway.breakers.items()}
+    return {name: asdict(b.snapshot()) for name, b in request.app.state.mouthpiece.breakers.items()}
 
 
 @router.post("/breakers/{provider}")
 async def force_breaker(provider: str, command: BreakerCommand, request: Request) -> dict:
-    gateway: Mouthpiece = request.app.state.gateway
-    breaker = gateway.breakers.get(provider)
+    mouthpiece: Mouthpiece = request.app.state.mouthpiece
+    breaker = mouthpiece.breakers.get(provider)
     if breaker is None:
         raise HTTPException(404, {"error": "not_found", "message": f"Unknown provider {provider!r}",
-                                  "valid": sorted(gateway.breakers)})
+                                  "valid": sorted(mouthpiece.breakers)})
     breaker.force_open() if command.state == "open" else breaker.force_closed()
     _audit(request, "force_breaker", provider=provider, state=command.state)
-    return breaker.snapshot()
+    return asdict(breaker.snapshot())
 
 
 @router.post("/level")
 async def force_level(command: LevelCommand, request: Request) -> dict:
-    gateway: Mouthpiece = request.app.state.gateway
-    gateway.levels.forced = command.level
+    mouthpiece: Mouthpiece = request.app.state.mouthpiece
+    mouthpiece.levels.forced = command.level
     _audit(request, "force_level", level=command.level.value if command.level else None)
-    return await gateway.health()
+    return health_json(await mouthpiece.health())
 
 
 @router.post("/drain")
 async def drain(command: DrainCommand, request: Request) -> dict:
-    gateway: Mouthpiece = request.app.state.gateway
-    gateway.draining = command.draining
+    mouthpiece: Mouthpiece = request.app.state.mouthpiece
+    mouthpiece.draining = command.draining
     _audit(request, "drain", draining=command.draining)
-    return {"draining": gateway.draining}
+    return {"draining": mouthpiece.draining}

@@ -17,8 +17,11 @@ from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from gateway.api.access import speak_access
-from gateway.timing.align import (MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps,
-    check_text, lipsync_body)
+from gateway.audio.decode import AudioDecodeError
+from gateway.export.alignment import lipsync_body
+from gateway.providers.threaded import LoopLimiter
+from gateway.timing.align import MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps, check_text
+from gateway.timing.aligners import Aligner
 
 router = APIRouter(tags=["lipsync"])
 
@@ -29,16 +32,12 @@ ALIGN_CONCURRENCY = 2
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
-_limiter: asyncio.Semaphore | None = None
-_limiter_loop: asyncio.AbstractEventLoop | None = None
+_semaphore = LoopLimiter(ALIGN_CONCURRENCY)
 
 
-def _semaphore() -> asyncio.Semaphore:
-    global _limiter, _limiter_loop
-    loop = asyncio.get_running_loop()
-    if _limiter is None or _limiter_loop is not loop:
-        _limiter, _limiter_loop = asyncio.Semaphore(ALIGN_CONCURRENCY), loop
-    return _limiter
+def gateway_aligner(request: Request) -> Aligner:
+    """The gateway's aligner (one per process: its decoders load once)."""
+    return request.app.state.mouthpiece.aligner
 
 
 def _error(request: Request, status: int, code: str, message: str) -> JSONResponse:
@@ -97,9 +96,8 @@ _FORM_SCHEMA = {
     413: {"description": "Upload too large"},
     415: {"description": "Not an audio file"},
 })
-async def lipsync(request: Request) -> JSONResponse:
+async def lipsync(request: Request, aligner: Aligner = Depends(gateway_aligner)) -> JSONResponse:
     """Align an uploaded recording to its text; returns phonemes, words, visemes, blendshapes and ``method``."""
-    from gateway.audio.decode import AudioDecodeError
 
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
@@ -140,7 +138,7 @@ async def lipsync(request: Request) -> JSONResponse:
 
     try:
         async with _semaphore():
-            result = await asyncio.to_thread(align_file, data, text, max_seconds=MAX_AUDIO_SECONDS)
+            result = await asyncio.to_thread(align_file, data, text, aligner, max_seconds=MAX_AUDIO_SECONDS)
             body_out = await asyncio.to_thread(lipsync_body, result, text, options)
     except AudioDecodeError as exc:
         if exc.message.startswith(("not a recognised audio file", "no audio stream")):

@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 import orjson
-
 import structlog
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from gateway.api.access import read_access, speak_access
-from gateway.api.serialize import FastJSONResponse
+from gateway.api.responses import FastJSONResponse
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
-from gateway.api.serialize import event_body, result_body, result_headers
-from gateway.core.events import ErrorEvent, FinalEvent
-from gateway.observability.metrics import REQUESTS
+from gateway.core.events import ErrorEvent
+from gateway.export.speak import result_body, result_headers
+from gateway.export.stream import event_body
 from gateway.media.audio import valid_request_id
-from gateway.speak.line import SpeakInput
+from gateway.observability.metrics import REQUESTS
 from gateway.service import Mouthpiece
+from gateway.speak.events import LineFinished
+from gateway.speak.line import SpeakInput
 
 router = APIRouter(tags=["speak"])
 ERRORS = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"description": "Malformed body"}}
 
 
-def _gateway(request: Request) -> Mouthpiece:
-    return request.app.state.gateway
+def _mouthpiece(request: Request) -> Mouthpiece:
+    return request.app.state.mouthpiece
 
 
 def _input(body: SpeakRequest) -> SpeakInput:
@@ -33,10 +34,10 @@ def _input(body: SpeakRequest) -> SpeakInput:
 @router.post("/api/avatar/speak", response_model=SpeakResponse, responses=ERRORS, dependencies=[Depends(speak_access)])
 async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
     """Speak a line; the audio file is at ``audio_url``, lip-sync data is in the body."""
-    gateway = _gateway(request)
-    line = gateway.prepare(_input(body))
+    mouthpiece = _mouthpiece(request)
+    line = mouthpiece.prepare(_input(body))
     structlog.contextvars.bind_contextvars(request_id=line.request_id, character=line.character.id)
-    result = await gateway.speak(line)
+    result = await mouthpiece.speak(line)
     REQUESTS.labels("speak", result.provider or "none", "ok" if result.audio is not None else "text_only").inc()
     return FastJSONResponse(result_body(result), headers=result_headers(result))
 
@@ -46,17 +47,17 @@ async def speak(body: SpeakRequest, request: Request) -> JSONResponse:
     "description": "One JSON object per line: status, audio, alignment, visemes, segment_end, then final or error."}})
 async def speak_stream(body: SpeakRequest, request: Request) -> StreamingResponse:
     """Stream audio and timeline events as NDJSON while the line is synthesized."""
-    gateway = _gateway(request)
-    line = gateway.prepare(_input(body))
+    mouthpiece = _mouthpiece(request)
+    line = mouthpiece.prepare(_input(body))
     structlog.contextvars.bind_contextvars(request_id=line.request_id, character=line.character.id)
 
     async def lines():
         outcome = "incomplete"
         provider = "none"
         try:
-            async for event in gateway.stream(line):
-                if isinstance(event, FinalEvent):
-                    outcome, provider = "ok", event.stats["result"].provider or "none"
+            async for event in mouthpiece.stream(line):
+                if isinstance(event, LineFinished):
+                    outcome, provider = "ok", event.result.provider or "none"
                 elif isinstance(event, ErrorEvent):
                     outcome = "error"
                 yield orjson.dumps(event_body(event)) + b"\n"
@@ -71,7 +72,7 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
             dependencies=[Depends(read_access)])
 async def audio_file(request_id: str, request: Request):
     """The audio of a spoken line, by its request id (no other path input reaches the file system)."""
-    found = _gateway(request).audio_store.find(request_id)
+    found = _mouthpiece(request).audio_store.find(request_id)
     if found is None:
         return JSONResponse({"error": "not_found", "message": "No audio for that request id"}, status_code=404)
     path, media_type = found
@@ -84,7 +85,7 @@ async def video_file(request_id: str, request: Request):
     """The lip-synced MP4 of a spoken line, by its request id."""
     if not valid_request_id(request_id):
         return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
-    path = _gateway(request).video.find(request_id)
+    path = _mouthpiece(request).video.find(request_id)
     if path is None:
         return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
     return FileResponse(path, media_type="video/mp4")

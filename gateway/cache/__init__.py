@@ -4,7 +4,7 @@ Backends: :class:`DiskLineCache` (embedded SQLite, default), :class:`RedisLineCa
 :class:`NullCache` (disabled). Build one with :func:`build_cache`; key lines with :func:`line_key`.
 """
 
-from gateway.cache.base import CacheHealth, CachedLine, CorruptEntryError, LineCache, NullCache
+from gateway.cache.base import CachedLine, CacheHealth, CorruptEntryError, LineCache, NullCache
 from gateway.cache.disk import DiskLineCache
 from gateway.cache.factory import build_cache
 from gateway.cache.key import KEY_SCHEMA_VERSION, line_key, normalize_text

@@ -119,6 +119,16 @@ class CacheHealth:
     detail: dict = field(default_factory=dict)
 
 
+def encode_entry(line: CachedLine, key: str, backend: str, counters: dict[str, int]) -> bytes | None:
+    """``line`` as entry bytes, or ``None`` (logged and counted as ``put_dropped``) when it is not a valid line."""
+    try:
+        return line.to_bytes()
+    except ValueError as exc:
+        logging.getLogger(__name__).warning("%s line cache: not storing invalid line %s: %s", backend, key[:16], exc)
+        counters["put_dropped"] += 1
+        return None
+
+
 class LineCache(ABC):
     """Async line cache. Implementations never raise into the request path: a backend failure is a
     miss on :meth:`get`, a dropped write on :meth:`put`, and shows up in :meth:`health`."""

@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from gateway.cache.base import CacheHealth, CachedLine, CorruptEntryError, LineCache, OutageLog
+from gateway.cache.base import CachedLine, CacheHealth, CorruptEntryError, LineCache, OutageLog, encode_entry
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +254,8 @@ class DiskLineCache(LineCache):
     async def put(self, key: str, line: CachedLine) -> bool:
         if self._closed:
             return False
-        try:
-            entry = line.to_bytes()
-        except ValueError as exc:
-            log.warning("disk line cache: not storing invalid line %s: %s", key[:16], exc)
-            self._counters["put_dropped"] += 1
+        entry = encode_entry(line, key, self.backend, self._counters)
+        if entry is None:
             return False
         if len(entry) > self.max_bytes:
             self._counters["too_large"] += 1

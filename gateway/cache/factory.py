@@ -21,9 +21,9 @@ def build_cache(settings: Settings) -> LineCache:
     Optional settings read when present: ``cache_max_bytes`` (disk bound, default 512 MiB) and
     ``cache_ttl_s`` (Redis expiry, default none).
     """
-    if not settings.cache_enabled:
+    if not settings.cache.enabled:
         return NullCache()
     if settings.redis_url:
-        return RedisLineCache(settings.redis_url, ttl_s=settings.cache_ttl_s)
+        return RedisLineCache(settings.redis_url, ttl_s=settings.cache.ttl_s)
     return DiskLineCache(disk_cache_path(settings),
-                         max_bytes=settings.cache_max_bytes)
+                         max_bytes=settings.cache.max_bytes)

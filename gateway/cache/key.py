@@ -14,8 +14,8 @@ import json
 import re
 import unicodedata
 
-from gateway.core.voices import VoiceSettings
 from gateway.core.segments import NEUTRAL
+from gateway.core.voices import VoiceSettings
 
 #: Version of the key derivation and of what an entry under it means.
 KEY_SCHEMA_VERSION = 1

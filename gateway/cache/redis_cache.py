@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from gateway.cache.base import CacheHealth, CachedLine, CorruptEntryError, LineCache, OutageLog
+from gateway.cache.base import CachedLine, CacheHealth, CorruptEntryError, LineCache, OutageLog, encode_entry
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +114,8 @@ class RedisLineCache(LineCache):
         if self._skip():
             self._counters["put_dropped"] += 1
             return False
-        try:
-            blob = line.to_bytes()
-        except ValueError as exc:
-            log.warning("redis line cache: not storing invalid line %s: %s", key[:16], exc)
-            self._counters["put_dropped"] += 1
+        blob = encode_entry(line, key, self.backend, self._counters)
+        if blob is None:
             return False
         try:
             await asyncio.wait_for(self._client.set(self._k(key), blob, ex=self.ttl_s), self._op_timeout_s)

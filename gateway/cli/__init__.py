@@ -8,14 +8,21 @@ import json
 import sys
 from pathlib import Path
 
+import uvicorn
+
+from gateway.api.app import create_app
+from gateway.cli.align import align_main
+from gateway.cli.bake import bake_main
+from gateway.core.errors import InputError
+from gateway.export.speak import result_body
+from gateway.observability.logging import configure_logging
+from gateway.observability.tracing import configure_tracing
+from gateway.service import Mouthpiece
 from gateway.settings import Settings
+from gateway.speak.line import SpeakInput
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from gateway.api.app import create_app
-
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
                 access_log=False)
@@ -23,28 +30,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _speak(args: argparse.Namespace, settings: Settings) -> int:
-    from gateway.api.serialize import result_body
-    from gateway.observability.logging import configure_logging
-    from gateway.core.errors import InputError
-    from gateway.speak.line import SpeakInput
-    from gateway.service import Mouthpiece
-
-    from gateway.observability.tracing import configure_tracing
-
     configure_logging("WARNING", json_logs=False)
-    configure_tracing(settings.otel_exporter, settings.otel_endpoint)
-    gateway = Mouthpiece(settings)
+    configure_tracing(settings.observability.otel_exporter, settings.observability.otel_endpoint)
+    mouthpiece = Mouthpiece(settings)
     try:
         fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else None) or "wav"
         try:
-            line = gateway.prepare(SpeakInput(args.text, voice_id=args.voice, character=args.character,
-                                              output_format=fmt, fps=args.fps))
+            line = mouthpiece.prepare(SpeakInput(args.text, voice_id=args.voice, character=args.character,
+                                                 output_format=fmt, fps=args.fps))
         except InputError as exc:
             print(f"error: {exc.message}" + (f" (valid: {', '.join(exc.detail['valid'])})"
                                              if exc.detail.get("valid") else ""), file=sys.stderr)
             return 2
-        await gateway.start()
-        result = await gateway.speak(line)
+        await mouthpiece.start()
+        result = await mouthpiece.speak(line)
         body = result_body(result)
         if args.output and result.audio is not None:
             Path(args.output).write_bytes(result.audio)
@@ -54,14 +53,11 @@ async def _speak(args: argparse.Namespace, settings: Settings) -> int:
               f"(level {result.degradation_level.value}) in {result.processing_time_s:.2f} s", file=sys.stderr)
         return 0 if result.audio is not None else 1
     finally:
-        await gateway.close()
+        await mouthpiece.close()
 
 
 def _voices(settings: Settings) -> int:
-    from gateway.service import Mouthpiece
-
-    gateway = Mouthpiece(settings)
-    for voice in gateway.voices():
+    for voice in Mouthpiece(settings).voices():
         print(f"{voice.voice_id:28} {voice.name:34} {voice.language:6} {voice.gender or ''}")
     return 0
 
@@ -87,12 +83,8 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "align":
-        from gateway.cli.align import align_main
-
         return align_main(argv[1:])
     if argv and argv[0] == "bake":
-        from gateway.cli.bake import bake_main
-
         return bake_main(argv[1:])
     args = parser.parse_args(argv)
     settings = Settings()

@@ -13,10 +13,13 @@ import json
 import sys
 from pathlib import Path
 
+from gateway.audio.decode import AudioDecodeError
+from gateway.export.alignment import lipsync_body
+from gateway.timing.align import MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps, check_text
+from gateway.timing.aligners import build_aligner
+
 
 def build_parser(prog: str = "gateway align") -> argparse.ArgumentParser:
-    from gateway.timing.align import MAX_AUDIO_SECONDS
-
     parser = argparse.ArgumentParser(prog=prog, description="Align an audio file to its text and write a "
                                                             "lip-sync track (phonemes, words, visemes, blendshapes).")
     parser.add_argument("audio", help="audio file (wav, mp3, ogg/opus, flac, m4a...)")
@@ -37,11 +40,6 @@ def build_parser(prog: str = "gateway align") -> argparse.ArgumentParser:
 
 def align_main(argv: list[str] | None = None) -> int:
     """Run ``gateway align``; returns the exit code."""
-    from gateway.audio.decode import AudioDecodeError
-    from gateway.timing.align import (LipsyncInputError, LipsyncOptions, align_file, check_fps, check_text,
-        lipsync_body)
-    from gateway.timing.aligners import build_aligner
-
     args = build_parser().parse_args(argv)
     try:
         if args.text_file is not None:
@@ -55,7 +53,7 @@ def align_main(argv: list[str] | None = None) -> int:
         print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 2
     try:
-        result = align_file(data, text, max_seconds=args.max_seconds, aligner=build_aligner(args.aligner))
+        result = align_file(data, text, build_aligner(args.aligner), max_seconds=args.max_seconds)
     except AudioDecodeError as exc:
         print(f"error: {args.audio}: {exc.message}", file=sys.stderr)
         return 2

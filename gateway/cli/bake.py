@@ -15,6 +15,7 @@ fields), ``.arkit.csv`` (one row per frame, one column per ARKit channel) and ``
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import json
@@ -26,7 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.cache.key import delivery_key, line_key
+from gateway.characters import load_cast
+from gateway.core.errors import InputError
+from gateway.export.files import SUFFIXES, write_line_files
+from gateway.observability.logging import configure_logging
+from gateway.service import Mouthpiece
 from gateway.settings import Settings
+from gateway.speak.line import Line, SpeakInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,20 +87,17 @@ def _safe(name: str) -> str:
 
 
 # ---- worker processes ------------------------------------------------------------------------------------------
-_gateway = None
+_mouthpiece = None
 _loop: asyncio.AbstractEventLoop | None = None
 _export: Path | None = None
 
 
-def _init(settings_json: str, export: str | None) -> None:
-    global _gateway, _loop, _export
-    from gateway.observability.logging import configure_logging
-    from gateway.service import Mouthpiece
-
+def _init(settings: Settings, export: str | None) -> None:
+    global _mouthpiece, _loop, _export
     configure_logging("ERROR", json_logs=False)
     _loop = asyncio.new_event_loop()
-    _gateway = Mouthpiece(Settings.model_validate_json(settings_json))
-    _loop.run_until_complete(_gateway.start())
+    _mouthpiece = Mouthpiece(settings)
+    _loop.run_until_complete(_mouthpiece.start())
     _export = Path(export) if export else None
 
 
@@ -105,30 +110,25 @@ def _bake_one(job: Job) -> tuple[Job, str, str]:
 
 
 async def _bake(job: Job) -> tuple[Job, str, str]:
-    from gateway.core.errors import InputError
-    from gateway.speak.line import SpeakInput
-
     try:
-        line = _gateway.prepare(SpeakInput(job.text, character=job.character, emotion=job.emotion,
+        line = _mouthpiece.prepare(SpeakInput(job.text, character=job.character, emotion=job.emotion,
                                            output_format="wav"))
     except InputError as exc:
         return job, "failed", exc.message
     files = _export_paths(job)
     if await _is_cached(line) and (files is None or all(p.exists() for p in files.values())):
         return job, "cached", ""
-    result = await _gateway.speak(line)
+    result = await _mouthpiece.speak(line)
     if result.audio is None:
         return job, "failed", "; ".join(result.reasons) or "no provider could speak it"
     if files is not None:
-        _write_exports(files, result)
+        write_line_files(files, result)
     outcome = "cached" if result.provider == "cache" else "baked"
     return job, outcome, result.provider or ""
 
 
-async def _is_cached(line) -> bool:  # noqa: ANN001
-    from gateway.cache.key import delivery_key, line_key
-
-    cache = _gateway.cache
+async def _is_cached(line: Line) -> bool:
+    cache = _mouthpiece.cache
     if cache is None:
         return False
     candidates = [(s.provider.family, s.voice) for s in line.steps if s.provider.family not in ("cache", "canned")]
@@ -144,64 +144,26 @@ def _export_paths(job: Job) -> dict[str, Path] | None:
     if _export is None:
         return None
     base = _export / _safe(job.character) / job.id
-    return {ext: base.with_name(f"{job.id}{ext}") for ext in (".wav", ".visemes.json", ".arkit.csv", ".srt")}
-
-
-def _write_exports(files: dict[str, Path], result) -> None:  # noqa: ANN001
-    from gateway.api.serialize import result_body
-
-    files[".wav"].parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(files[".wav"], result.audio)  # baked lines are asked for as WAV
-    body = result_body(result)
-    lips = {k: body[k] for k in ("text", "duration", "provider", "visemes", "azure_visemes", "words", "phonemes")}
-    _atomic_write(files[".visemes.json"], json.dumps(lips, ensure_ascii=False).encode())
-    curves = (body.get("blendshapes") or {}).get("curves") or {}
-    fps = (body.get("blendshapes") or {}).get("fps", 60)
-    names = list(curves)
-    frames = len(next(iter(curves.values()), []))
-    lines = ["time_s," + ",".join(names)]
-    lines += [f"{i / fps:.4f}," + ",".join(str(curves[n][i]) for n in names) for i in range(frames)]
-    _atomic_write(files[".arkit.csv"], ("\n".join(lines) + "\n").encode())
-    _atomic_write(files[".srt"], srt(body["words"], body["text"]).encode())
-
-
-def srt(words: list[dict], text: str, max_words: int = 7) -> str:
-    """Subtitles: up to ``max_words`` written words a cue, timed by the word timings."""
-    cues, out = [words[i:i + max_words] for i in range(0, len(words), max_words)], []
-    for n, cue in enumerate(cues, 1):
-        start, end = cue[0]["start_ms"], cue[-1]["end_ms"]
-        first, last = cue[0].get("char_start"), cue[-1].get("char_end")
-        caption = text[first:last] if first is not None and last is not None else " ".join(w["word"] for w in cue)
-        out.append(f"{n}\n{_ts(start)} --> {_ts(end)}\n{caption}\n")
-    return "\n".join(out)
-
-
-def _ts(ms: int) -> str:
-    return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    return {ext: base.with_name(f"{job.id}{ext}") for ext in SUFFIXES}
 
 
 # ---- driver ----------------------------------------------------------------------------------------------------
 def run(path: Path, *, jobs: int | None = None, export: Path | None = None, settings: Settings | None = None,
         out=sys.stderr) -> dict:  # noqa: ANN001
     """Bake every line of ``path``; returns the summary (counts, failures, lines per minute)."""
-    from gateway.characters import load_cast
 
     settings = settings or Settings()
     todo = read_jobs(path, load_cast(settings.characters_file).ids)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
     if workers > 1:  # each process gets a share of the cores
-        settings = settings.model_copy(update={"piper_intra_threads": 1, "kokoro_intra_threads": 1})
+        settings = settings.model_copy(update={"piper": settings.piper.model_copy(update={"intra_threads": 1}),
+                                               "kokoro": settings.kokoro.model_copy(update={"intra_threads": 1})})
     counts = {"baked": 0, "cached": 0, "failed": 0}
     failures: list[dict] = []
     started = time.monotonic()
     ctx = mp.get_context("spawn")
-    with ctx.Pool(workers, _init, (settings.model_dump_json(), str(export) if export else None)) as pool:
+    # The settings travel pickled (not as JSON, which would mask the API keys).
+    with ctx.Pool(workers, _init, (settings, str(export) if export else None)) as pool:
         for done, (job, outcome, detail) in enumerate(pool.imap_unordered(_bake_one, todo), 1):
             counts[outcome] += 1
             if outcome == "failed":
@@ -225,8 +187,6 @@ def _progress(out, done: int, total: int, counts: dict, started: float) -> None:
 
 
 def bake_main(argv: list[str]) -> int:
-    import argparse
-
     parser = argparse.ArgumentParser(prog="gateway bake", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dialogue", type=Path, help="CSV (with a header) or JSONL of lines")

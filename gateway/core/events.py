@@ -1,8 +1,8 @@
 """Typed stream events.
 
-Providers yield :data:`ProviderEvent` values; the pipeline turns them into :data:`StreamEvent`
-values for clients. Data (audio, alignment, visemes) and status travel as separate kinds.
-All times are integer milliseconds from utterance start (see :mod:`gateway.core.timeline`), except
+Providers yield :data:`ProviderEvent` values; the speak recipe adds lip-sync and the result
+(:mod:`gateway.speak.events`) and hands :data:`~gateway.speak.events.StreamEvent` values to clients.
+Data (audio, alignment, visemes) and status travel as separate kinds. All times are integer milliseconds from utterance start (see :mod:`gateway.core.timeline`), except
 inside a provider's own events, where they are relative to that provider's stream start and
 the chain re-bases them.
 """
@@ -53,16 +53,6 @@ class AlignmentEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class VisemesEvent:
-    """Lip-sync data (visemes, Azure ids, optionally blendshape curves) for ``start_ms``..``end_ms``."""
-
-    data: dict
-    start_ms: int
-    end_ms: int
-    kind: EventKind = EventKind.VISEMES
-
-
-@dataclass(frozen=True, slots=True)
 class SegmentEndEvent:
     """Segment ``segment`` was fully spoken; ``end_ms`` is where its audio ends."""
 
@@ -94,7 +84,8 @@ class ErrorEvent:
 
 @dataclass(frozen=True, slots=True)
 class FinalEvent:
-    """The stream completed. ``stats`` holds provider, duration, time to first audio, etc."""
+    """A provider's stream completed. ``stats``: the provider's own figures (audio_ms, sample_rate, voice, and
+    what only it knows: the cache key and source of a cached line, a canned clip's text, characters billed)."""
 
     stats: dict
     kind: EventKind = EventKind.FINAL

@@ -11,12 +11,13 @@ Unknown symbols go through the Oculus fallback (see :mod:`gateway.lipsync.oculus
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 
 from gateway.lipsync.oculus import DIPHTHONG_ONSET, Viseme
 from gateway.lipsync.oculus import classify_phone as classify_phone_oculus
-from gateway.lipsync.phonemes import DIPHTHONGS, Phone, build_track, split_parts, strip_marks, tokenize
+from gateway.lipsync.phonemes import DIPHTHONGS, strip_marks, tokenize
+from gateway.lipsync.track import Span, Vocabulary, split_parts
 
 
 class AzureViseme(IntEnum):
@@ -125,46 +126,17 @@ def classify_phone(phone: str) -> tuple[tuple[AzureViseme, float], ...]:
     return split_parts(parts)
 
 
-class AzureVisemes:
-    """:class:`~gateway.lipsync.phonemes.VisemeSet` for the 22 Azure ids (cached lookups)."""
-
-    name = "azure"
-    silence = AzureViseme.SILENCE
-    keep = frozenset({AzureViseme.P_B_M, AzureViseme.F_V})
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[AzureViseme, float], ...]] = {}
-
-    def classify(self, phone: str) -> tuple[tuple[AzureViseme, float], ...]:
-        parts = self._cache.get(phone)
-        if parts is None:
-            parts = self._cache[phone] = classify_phone(phone)
-        return parts
-
-
-AZURE = AzureVisemes()
-
-
-@dataclass(slots=True)
-class AzureVisemeSpan:
+class AzureVisemeSpan(Span[AzureViseme]):
     """One Azure viseme id from ``start_ms`` to ``end_ms`` (Azure itself sends only the start offset)."""
 
-    viseme: AzureViseme
-    start_ms: int
-    end_ms: int
-
-    def to_dict(self) -> dict:
-        return {"id": int(self.viseme), "start_ms": self.start_ms, "end_ms": self.end_ms}
+    __slots__ = ()
+    FIELDS = (("id", int),)
+    viseme = property(attrgetter("label"), doc="The Azure viseme id (:attr:`label`).")
 
 
-def azure_track(
-    phones: list[Phone],
-    duration_ms: int | None = None,
-    *,
-    start_ms: int = 0,
-    min_ms: int = 17,
-    pause_ms: int = 100,
-) -> list[AzureVisemeSpan]:
-    """Azure viseme spans covering ``[start_ms, duration_ms]`` (rules: :func:`build_track`)."""
-    return [AzureVisemeSpan(v, a, b) for v, a, b in build_track(
-        phones, AZURE, start_ms=start_ms, end_ms=duration_ms, min_ms=min_ms, pause_ms=pause_ms)]
+#: :class:`~gateway.lipsync.track.VisemeSet` for the 22 Azure ids (cached lookups).
+AZURE = Vocabulary("azure", AzureViseme.SILENCE, frozenset({AzureViseme.P_B_M, AzureViseme.F_V}), classify_phone,
+                   AzureVisemeSpan)
+#: ``azure_track(phones, duration_ms=None, *, start_ms=0, min_ms=17, pause_ms=100)``: Azure
+#: viseme spans covering ``[start_ms, duration_ms]`` (rules: :func:`~gateway.lipsync.track.build_track`).
+azure_track = AZURE.track

@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from gateway.core.timeline import PhonemeSpan
 from gateway.lipsync.azure import AzureVisemeSpan, azure_track
 from gateway.lipsync.curves import BlendshapeCurves, sample_curves
 from gateway.lipsync.oculus import VisemeSpan, viseme_track
 from gateway.lipsync.phonemes import normalize
 from gateway.lipsync.rhubarb import MouthShapeSpan, rhubarb_track
-from gateway.core.timeline import PhonemeSpan
 
 #: What :func:`build_lipsync` produces unless told otherwise.
 DEFAULT_INCLUDE = ("visemes", "azure", "blendshapes")

@@ -39,9 +39,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gateway.text.emotions import EMPHASIS, EXPRESSION_CHANNELS, Emotion, face_pose, resolve_emotion
-from gateway.lipsync.curves import BlendshapeCurves
 from gateway.core.segments import Segment
+from gateway.lipsync.curves import BlendshapeCurves
+from gateway.text.emotions import EMPHASIS, EXPRESSION_CHANNELS, Emotion, face_pose, resolve_emotion
 
 __all__ = ["ExpressionSpan", "expression_curves", "spans_from_segments", "merge_curves", "merge_curve_dicts",
            "ATTACK_MS", "RELEASE_MS", "LEAD_MS", "JOIN_GAP_MS"]

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from enum import IntEnum
+from operator import attrgetter
 
-from gateway.lipsync.phonemes import DIPHTHONGS, Phone, build_track, split_parts, strip_marks, tokenize
+from gateway.lipsync.phonemes import DIPHTHONGS, strip_marks, tokenize
+from gateway.lipsync.track import Span, Vocabulary, split_parts
 
 
 class Viseme(IntEnum):
@@ -193,50 +194,16 @@ def viseme_for(phone: str) -> Viseme:
     return classify_phone(phone)[0][0]
 
 
-class OculusVisemes:
-    """:class:`~gateway.lipsync.phonemes.VisemeSet` for the 15 Oculus visemes (cached lookups)."""
-
-    name = "oculus"
-    silence = Viseme.sil
-    keep = frozenset({Viseme.PP, Viseme.FF})
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[Viseme, float], ...]] = {}
-
-    def classify(self, phone: str) -> tuple[tuple[Viseme, float], ...]:
-        parts = self._cache.get(phone)
-        if parts is None:
-            parts = self._cache[phone] = classify_phone(phone)
-        return parts
-
-
-OCULUS = OculusVisemes()
-
-
-@dataclass(slots=True)
-class VisemeSpan:
+class VisemeSpan(Span[Viseme]):
     """One Oculus viseme from ``start_ms`` to ``end_ms`` (utterance milliseconds)."""
 
-    viseme: Viseme
-    start_ms: int
-    end_ms: int
-
-    @property
-    def duration_ms(self) -> int:
-        return self.end_ms - self.start_ms
-
-    def to_dict(self) -> dict:
-        return {"viseme": self.viseme.name, "id": int(self.viseme), "start_ms": self.start_ms, "end_ms": self.end_ms}
+    __slots__ = ()
+    FIELDS = (("viseme", attrgetter("name")), ("id", int))
+    viseme = property(attrgetter("label"), doc="The Oculus viseme (:attr:`label`).")
 
 
-def viseme_track(
-    phones: list[Phone],
-    duration_ms: int | None = None,
-    *,
-    start_ms: int = 0,
-    min_ms: int = 17,
-    pause_ms: int = 100,
-) -> list[VisemeSpan]:
-    """Oculus viseme spans covering ``[start_ms, duration_ms]`` (rules: :func:`build_track`)."""
-    return [VisemeSpan(v, a, b) for v, a, b in build_track(
-        phones, OCULUS, start_ms=start_ms, end_ms=duration_ms, min_ms=min_ms, pause_ms=pause_ms)]
+#: :class:`~gateway.lipsync.track.VisemeSet` for the 15 Oculus visemes (cached lookups).
+OCULUS = Vocabulary("oculus", Viseme.sil, frozenset({Viseme.PP, Viseme.FF}), classify_phone, VisemeSpan)
+#: ``viseme_track(phones, duration_ms=None, *, start_ms=0, min_ms=17, pause_ms=100)``: Oculus
+#: viseme spans covering ``[start_ms, duration_ms]`` (rules: :func:`~gateway.lipsync.track.build_track`).
+viseme_track = OCULUS.track

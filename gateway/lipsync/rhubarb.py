@@ -6,11 +6,11 @@ Phones map through their Azure id and the reference's proposed Azure -> Rhubarb 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from operator import attrgetter
 
 from gateway.lipsync.azure import AZURE, RHUBARB_FROM_AZURE
-from gateway.lipsync.phonemes import Phone, build_track, split_parts
+from gateway.lipsync.track import Span, Vocabulary, split_parts
 
 
 class MouthShape(StrEnum):
@@ -38,45 +38,22 @@ _PRESTON_BLAIR = {
 }
 
 
-class RhubarbShapes:
-    """:class:`~gateway.lipsync.phonemes.VisemeSet` for Rhubarb mouth shapes."""
-
-    name = "rhubarb"
-    silence = MouthShape.X
-    keep = frozenset({MouthShape.A, MouthShape.G})
-
-    def __init__(self) -> None:
-        self._cache: dict[str, tuple[tuple[MouthShape, float], ...]] = {}
-
-    def classify(self, phone: str) -> tuple[tuple[MouthShape, float], ...]:
-        parts = self._cache.get(phone)
-        if parts is None:
-            parts = self._cache[phone] = split_parts(
-                [(MouthShape(RHUBARB_FROM_AZURE[a]), f) for a, f in AZURE.classify(phone)])
-        return parts
+def classify_phone(phone: str) -> tuple[tuple[MouthShape, float], ...]:
+    """Rhubarb shapes of one phone (through its Azure ids) with the share of its time each takes."""
+    return split_parts([(MouthShape(RHUBARB_FROM_AZURE[a]), f) for a, f in AZURE.classify(phone)])
 
 
-RHUBARB = RhubarbShapes()
+class MouthShapeSpan(Span[MouthShape]):
+    """One Rhubarb mouth shape from ``start_ms`` to ``end_ms`` (utterance milliseconds)."""
+
+    __slots__ = ()
+    FIELDS = (("shape", attrgetter("value")),)
+    shape = property(attrgetter("label"), doc="The Rhubarb mouth shape (:attr:`label`).")
 
 
-@dataclass(slots=True)
-class MouthShapeSpan:
-    shape: MouthShape
-    start_ms: int
-    end_ms: int
-
-    def to_dict(self) -> dict:
-        return {"shape": self.shape.value, "start_ms": self.start_ms, "end_ms": self.end_ms}
-
-
-def rhubarb_track(
-    phones: list[Phone],
-    duration_ms: int | None = None,
-    *,
-    start_ms: int = 0,
-    min_ms: int = 17,
-    pause_ms: int = 100,
-) -> list[MouthShapeSpan]:
-    """Rhubarb shape spans covering ``[start_ms, duration_ms]`` (rules: :func:`build_track`)."""
-    return [MouthShapeSpan(s, a, b) for s, a, b in build_track(
-        phones, RHUBARB, start_ms=start_ms, end_ms=duration_ms, min_ms=min_ms, pause_ms=pause_ms)]
+#: :class:`~gateway.lipsync.track.VisemeSet` for Rhubarb mouth shapes (cached lookups).
+RHUBARB = Vocabulary("rhubarb", MouthShape.X, frozenset({MouthShape.A, MouthShape.G}), classify_phone,
+                     MouthShapeSpan)
+#: ``rhubarb_track(phones, duration_ms=None, *, start_ms=0, min_ms=17, pause_ms=100)``: Rhubarb
+#: shape spans covering ``[start_ms, duration_ms]`` (rules: :func:`~gateway.lipsync.track.build_track`).
+rhubarb_track = RHUBARB.track

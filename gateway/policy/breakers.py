@@ -7,6 +7,7 @@ awaits the provider itself, then records the outcome with :meth:`success` / :met
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import pybreaker
 import structlog
@@ -26,6 +27,16 @@ class _Listener(pybreaker.CircuitBreakerListener):
         BREAKER_STATE.labels(cb.name).set(_STATE_VALUE.get(new_state.name, 0))
         log.warning("breaker_state_change", provider=cb.name, old=old_state.name if old_state else None,
                     new=new_state.name)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """A breaker as health and the admin API show it."""
+
+    state: str  #: closed, open or half-open
+    fail_counter: int
+    fail_max: int
+    reset_timeout_s: float
 
 
 class ProviderBreaker:
@@ -91,6 +102,5 @@ class ProviderBreaker:
     def force_closed(self) -> None:
         self.cb.close()
 
-    def snapshot(self) -> dict:
-        return {"state": self.state, "fail_counter": self.cb.fail_counter, "fail_max": self.cb.fail_max,
-                "reset_timeout_s": float(self.cb.reset_timeout)}
+    def snapshot(self) -> BreakerSnapshot:
+        return BreakerSnapshot(self.state, self.cb.fail_counter, self.cb.fail_max, float(self.cb.reset_timeout))

@@ -20,20 +20,20 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
-from tenacity import (AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay,
-                      wait_exponential)
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
+from gateway.core.segments import Segment
+from gateway.core.timeline import samples_to_ms
+from gateway.core.voices import VoiceSettings
 from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
 from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.deadlines import Clock, Deadlines
-from gateway.core.errors import ErrorKind, ProviderError
 from gateway.policy.health import HealthSignals
 from gateway.policy.retry_budget import RetryBudget
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.core.voices import VoiceSettings
-from gateway.core.segments import Segment
-from gateway.core.timeline import samples_to_ms
+from gateway.settings import RetrySettings
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("mouthpiece.chain")
@@ -63,11 +63,28 @@ class ChainPlan:
     trace_context: Context | None = None
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 3
-    initial_s: float = 1.0
-    max_s: float = 4.0
+    """Attempts per provider before failing over, and the back-off between them (doubling from ``initial_s``)."""
+
+    attempts: int
+    initial_s: float
+    max_s: float
+
+    @classmethod
+    def from_settings(cls, retry: RetrySettings) -> "RetryPolicy":
+        return cls(retry.attempts, retry.initial_s, retry.max_s)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One provider tried for a line: ``ok``, ``skipped`` (``reason`` says why) or an error kind (``message``)."""
+
+    provider: str
+    outcome: str
+    reason: str | None = None
+    message: str | None = None
+    after_audio: bool = False
 
 
 @dataclass(slots=True)
@@ -77,7 +94,7 @@ class ChainOutcome:
     provider: str | None = None
     step_index: int | None = None  #: index in the plan of the step that finished the line
     providers_used: list[str] = field(default_factory=list)
-    attempts: list[dict] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
     retries: int = 0
     fallbacks: int = 0
     first_audio_s: float | None = None
@@ -100,7 +117,7 @@ class ProviderChain:
         self.deadlines = deadlines
         self.retry = retry
         self.signals = signals or HealthSignals()
-        self.budget = budget or RetryBudget()
+        self.budget = budget or RetryBudget.from_settings(RetrySettings.model_construct())  # the defaults
         #: Providers that asked us to wait (upstream Retry-After): skipped until the time given.
         self.cooldown_until: dict[str, float] = {}
 
@@ -119,15 +136,15 @@ class ProviderChain:
             name = step.provider.name
             if step.provider.family in timed_out_families:
                 # Same vendor, same host, most likely the same hang: one first-audio deadline per vendor.
-                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "family_timed_out"})
+                outcome.attempts.append(Attempt(name, "skipped", reason="family_timed_out"))
                 PROVIDER_ATTEMPTS.labels(name, "skipped_family_timeout").inc()
                 continue
             if self.cooldown_until.get(name, 0.0) > time.monotonic():
-                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "retry_after"})
+                outcome.attempts.append(Attempt(name, "skipped", reason="retry_after"))
                 PROVIDER_ATTEMPTS.labels(name, "skipped_retry_after").inc()
                 continue
             if not step.breaker.allow():
-                outcome.attempts.append({"provider": name, "outcome": "skipped", "reason": "breaker_open"})
+                outcome.attempts.append(Attempt(name, "skipped", reason="breaker_open"))
                 PROVIDER_ATTEMPTS.labels(name, "skipped_open").inc()
                 continue
             if clock.remaining() <= 0:
@@ -179,7 +196,7 @@ class ProviderChain:
                                             provider=name)
                     step.breaker.success()
                     PROVIDER_ATTEMPTS.labels(name, "ok").inc()
-                    outcome.attempts.append({"provider": name, "outcome": "ok"})
+                    outcome.attempts.append(Attempt(name, "ok"))
                     outcome.provider = name
                     outcome.step_index = index
                     outcome.audio_ms = base_ms + samples_to_ms(samples_done, sample_rate or 1)
@@ -217,8 +234,7 @@ class ProviderChain:
         if exc.retry_after_s:
             self.cooldown_until[name] = time.monotonic() + exc.retry_after_s
         PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()
-        outcome.attempts.append({"provider": name, "outcome": exc.kind.value, "message": exc.message,
-                                 "after_audio": audio_started})
+        outcome.attempts.append(Attempt(name, exc.kind.value, message=exc.message, after_audio=audio_started))
         log_fn = log.debug if exc.kind is ErrorKind.UNAVAILABLE else log.warning
         log_fn("provider_failed", provider=name, kind=exc.kind.value, error=exc.message, after_audio=audio_started)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from gateway.settings import Deadlines as DeadlineSettings
+
 
 @dataclass(frozen=True, slots=True)
 class Deadlines:
@@ -14,9 +16,9 @@ class Deadlines:
     total_s: float
 
     @classmethod
-    def from_settings(cls, settings) -> "Deadlines":  # noqa: ANN001
-        return cls(settings.connect_timeout_s, settings.first_audio_timeout_s, settings.chunk_gap_timeout_s,
-                   settings.total_timeout_s)
+    def from_settings(cls, deadlines: DeadlineSettings) -> "Deadlines":
+        return cls(deadlines.connect_timeout_s, deadlines.first_audio_timeout_s, deadlines.chunk_gap_timeout_s,
+                   deadlines.total_timeout_s)
 
 
 class Clock:

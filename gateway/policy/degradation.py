@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from gateway.policy.health import HealthSignals
+from gateway.core.voices import HealthState
+from gateway.policy.health import HealthSignals, ProviderStatus
+from gateway.settings import Thresholds
 
 
 class DegradationLevel(StrEnum):
@@ -38,18 +40,6 @@ def level_for(served_by: str | None, first_choice: str | None) -> DegradationLev
     return DegradationLevel.FALLBACK_PROVIDER
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """When a provider counts as slow or failing (first-audio latency in seconds, error ratio 0..1)."""
-
-    latency_warn_s: float = 1.5
-    latency_critical_s: float = 4.0
-    error_warn: float = 0.05
-    error_critical: float = 0.20
-    quota_warn: float = 0.80
-    min_attempts: int = 5  #: error ratios over fewer attempts are not trusted
-
-
 @dataclass(slots=True)
 class Assessment:
     level: DegradationLevel
@@ -59,20 +49,20 @@ class Assessment:
     demoted: set[str] = field(default_factory=set)
 
 
-def assess(providers: dict[str, dict], order: list[str], signals: HealthSignals, thresholds: Thresholds,
+def assess(providers: dict[str, ProviderStatus], order: list[str], signals: HealthSignals, thresholds: Thresholds,
            video: dict | None = None, redis_up: bool | None = None) -> Assessment:
     """The level the health signals call for, with its reasons (no hysteresis here)."""
     reasons: list[str] = []
     warnings: list[str] = []
     demoted: set[str] = set()
-    synth = [n for n in order if n in providers and providers[n]["family"] not in CACHED_FAMILIES]
-    cached = [n for n in order if n in providers and providers[n]["family"] in CACHED_FAMILIES]
+    synth = [n for n in order if n in providers and providers[n].family not in CACHED_FAMILIES]
+    cached = [n for n in order if n in providers and providers[n].family in CACHED_FAMILIES]
     usable = []
     for name in synth:
         report = providers[name]
         signal = signals.signal(name)
-        if report["state"] == "down":
-            reasons.append(f"{name} down: {report.get('reason') or 'unhealthy'}")
+        if report.state is HealthState.DOWN:
+            reasons.append(f"{name} down: {report.reason or 'unhealthy'}")
             continue
         if signal.attempts >= thresholds.min_attempts and signal.error_ratio >= thresholds.error_critical:
             reasons.append(f"{name} failing: {signal.error_ratio:.0%} errors")
@@ -85,7 +75,7 @@ def assess(providers: dict[str, dict], order: list[str], signals: HealthSignals,
                 warnings.append(f"{name} slow: first audio {signal.ewma_s:.2f} s (EWMA)")
             if signal.attempts >= thresholds.min_attempts and signal.error_ratio >= thresholds.error_warn:
                 warnings.append(f"{name} errors: {signal.error_ratio:.0%}")
-        quota = (report.get("detail") or {}).get("quota_used_ratio")
+        quota = report.detail.get("quota_used_ratio")
         if isinstance(quota, (int, float)) and quota >= thresholds.quota_warn:
             warnings.append(f"{name} quota {quota:.0%} used")
         usable.append(name)
@@ -94,7 +84,7 @@ def assess(providers: dict[str, dict], order: list[str], signals: HealthSignals,
         level = DegradationLevel.NORMAL
     elif usable:
         level = DegradationLevel.FALLBACK_PROVIDER
-    elif any(providers[n]["state"] != "down" for n in cached):
+    elif any(providers[n].state is not HealthState.DOWN for n in cached):
         level = DegradationLevel.CACHED_ONLY
     else:
         level = DegradationLevel.TEXT_ONLY

@@ -8,17 +8,46 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
+from gateway.policy.breakers import BreakerSnapshot
 
 
 @dataclass(slots=True)
 class ProviderSignal:
-    ewma_s: float | None
-    p95_s: float | None
+    """What the chain saw of a provider over the health window."""
+
+    ewma_s: float | None  #: first-audio latency, exponentially weighted
+    p95_s: float | None  #: first-audio latency, 95th percentile
     error_ratio: float
     attempts: int
+
+
+@dataclass(slots=True)
+class ProviderStatus:
+    """One provider in the health report: its own state (with its breaker's view on top) and the chain's signal."""
+
+    state: HealthState
+    reason: str
+    family: str
+    breaker: BreakerSnapshot
+    signal: ProviderSignal
+    #: What the provider reports of itself (model, library, quota_used_ratio, ...).
+    detail: dict = field(default_factory=dict)
+
+    @classmethod
+    def combine(cls, own: ProviderHealth, breaker: BreakerSnapshot, family: str,
+                signal: ProviderSignal) -> "ProviderStatus":
+        """An open breaker means down; a half-open one makes an up provider degraded."""
+        state = own.state
+        if breaker.state == "open":
+            state = HealthState.DOWN
+        elif breaker.state == "half-open" and state is HealthState.UP:
+            state = HealthState.DEGRADED
+        reason = own.reason or (f"breaker {breaker.state}" if breaker.state != "closed" else "")
+        return cls(state, reason, family, breaker, signal, dict(own.detail or {}))
 
 
 class ProviderStats:

@@ -8,15 +8,20 @@ does not fit is not made, and the chain fails over instead.
 from __future__ import annotations
 
 from gateway.observability.metrics import RETRY_BUDGET_EXHAUSTED
+from gateway.settings import RetrySettings
 
 
 class RetryBudget:
-    def __init__(self, percent: float = 0.2, min_concurrency: int = 3) -> None:
+    def __init__(self, percent: float, min_concurrency: int) -> None:
         self.percent = percent
         self.min_concurrency = min_concurrency
         self.in_flight = 0
         self.retrying = 0
         self.exhausted = 0
+
+    @classmethod
+    def from_settings(cls, retry: RetrySettings) -> "RetryBudget":
+        return cls(retry.budget_percent, retry.budget_min)
 
     def limit(self) -> int:
         return max(self.min_concurrency, int(self.percent * self.in_flight))

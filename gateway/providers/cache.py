@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Iterable
 
 from gateway.cache.base import CachedLine, LineCache
 from gateway.cache.key import delivery_key, line_key
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.core.timeline import Timeline, ms_to_samples, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.core.timeline import Timeline, ms_to_samples, samples_to_ms
 
 log = logging.getLogger(__name__)
 

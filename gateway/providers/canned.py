@@ -22,12 +22,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.settings import Settings
-from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan, samples_to_ms
 
 #: Audio is sent in chunks of this many milliseconds.
 CHUNK_MS = 100

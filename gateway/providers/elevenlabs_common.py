@@ -1,7 +1,6 @@
 """What the ElevenLabs REST and WebSocket providers share.
 
-* error classification from an HTTP status + body (and WebSocket close codes / in-band errors)
-  into :class:`~gateway.core.errors.ProviderError` (``docs/providers-cloud.md`` has the table);
+* error classification (:mod:`gateway.providers.elevenlabs_errors`);
 * alignment parsing (REST seconds per request, WebSocket ms per chunk, both duration spellings);
 * the account side: voices (``GET /v1/voices``) and health from ``GET /v1/user/subscription``
   (free: no credits spent), cached;
@@ -11,8 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +19,10 @@ import structlog
 
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
-from gateway.providers.base import Provider
+from gateway.providers.base import Provider, SynthesisRequest
+from gateway.providers.elevenlabs_errors import MAX_ERROR_BODY, classify_http_error
 from gateway.settings import Settings
+from gateway.text.emotions import elevenlabs_settings
 
 log = structlog.get_logger(__name__)
 
@@ -37,155 +36,14 @@ HEALTH_TTL_S = 30.0
 UNHEALTHY_TTL_S = 2.0
 #: Usage share of the character quota above which health is DEGRADED.
 QUOTA_DEGRADED_SHARE = 0.8
-#: Longest error body read (bytes) and quoted (characters).
-MAX_ERROR_BODY = 16_384
-MAX_ERROR_TEXT = 300
 #: ElevenLabs accepts speed in this range.
 SPEED_RANGE = (0.7, 1.2)
 
-#: ``detail.status`` values that mean "this provider can't serve this voice" (skip, don't error out).
-_UNAVAILABLE_STATUSES = {"voice_not_found", "voice_does_not_exist", "model_not_found"}
-#: In-band WebSocket ``error`` values, classified.
-_WS_ERRORS = {
-    "quota_exceeded": ErrorKind.QUOTA,
-    "invalid_api_key": ErrorKind.AUTH,
-    "unauthorized": ErrorKind.AUTH,
-    "missing_api_key": ErrorKind.AUTH,
-    "too_many_concurrent_requests": ErrorKind.OVERLOADED,
-    "max_active_conversations": ErrorKind.OVERLOADED,
-    "system_busy": ErrorKind.RETRYABLE,
-    "input_timeout_exceeded": ErrorKind.RETRYABLE,
-    "internal_server_error": ErrorKind.RETRYABLE,
-    "voice_not_found": ErrorKind.UNAVAILABLE,
-    "max_character_limit_exceeded": ErrorKind.BAD_REQUEST,
-    "invalid_request": ErrorKind.BAD_REQUEST,
-    "invalid_message": ErrorKind.BAD_REQUEST,
-    "validation_error": ErrorKind.BAD_REQUEST,
-    "service_unavailable": ErrorKind.RETRYABLE,
-}
-
 
 def api_key(settings: Settings) -> str | None:
-    secret = settings.elevenlabs_api_key
+    secret = settings.elevenlabs.api_key
     value = secret.get_secret_value().strip() if secret is not None else ""
     return value or None
-
-
-def scrub(text: str, secret: str | None) -> str:
-    """``text`` without ``secret``, shortened for messages."""
-    if secret:
-        text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_ERROR_TEXT else text[: MAX_ERROR_TEXT - 1] + "…"
-
-
-def parse_retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms``, ``retry-after`` (seconds or HTTP date) or ``x-ratelimit-reset``."""
-    if headers is None:
-        return None
-    get = headers.get
-    try:
-        if (ms := get("retry-after-ms")) is not None:
-            return max(0.0, float(ms) / 1000)
-    except ValueError:
-        pass
-    value = get("retry-after")
-    if value is not None:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-                return max(0.0, when.timestamp() - time.time())
-            except (TypeError, ValueError):
-                pass
-    reset = get("x-ratelimit-reset")
-    if reset is not None:
-        try:
-            seconds = float(reset)
-            return max(0.0, seconds - time.time()) if seconds > 1e9 else max(0.0, seconds)
-        except ValueError:
-            pass
-    return None
-
-
-def _detail(body: Any) -> tuple[str, str]:
-    """(status code, message) from an ElevenLabs error body (any of its shapes)."""
-    if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            body = json.loads(body)
-        except ValueError:
-            return "", body
-    if isinstance(body, dict):
-        detail = body.get("detail", body)
-        if isinstance(detail, dict):
-            return str(detail.get("status") or detail.get("code") or ""), str(detail.get("message") or "")
-        if isinstance(detail, list):  # FastAPI validation errors
-            parts = []
-            for item in detail[:3]:
-                if isinstance(item, dict):
-                    loc = ".".join(str(x) for x in item.get("loc", []))
-                    parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
-            return "validation_error", "; ".join(parts)
-        if isinstance(detail, str):
-            return "", detail
-    return "", ""
-
-
-def classify_http_error(status: int, body: Any, headers: Any = None, *, provider: str = "",
-                        secret: str | None = None) -> ProviderError:
-    """An ElevenLabs HTTP error (REST, or a rejected WebSocket handshake) as a classified error."""
-    code, message = _detail(body)
-    text = scrub(f"HTTP {status}" + (f" {code}" if code else "") + (f": {message}" if message else ""), secret)
-    retry_after = parse_retry_after(headers)
-    if status == 401:
-        kind = ErrorKind.QUOTA if code == "quota_exceeded" else ErrorKind.AUTH
-    elif status == 402:
-        kind = ErrorKind.QUOTA
-    elif status == 403:
-        kind = ErrorKind.AUTH
-    elif status == 429:
-        # Plan concurrency cap: shed/queue, breaker stays closed. Anything else (system_busy): back off.
-        kind = ErrorKind.OVERLOADED if code == "too_many_concurrent_requests" else ErrorKind.RETRYABLE
-    elif status == 404 or code in _UNAVAILABLE_STATUSES:
-        kind = ErrorKind.UNAVAILABLE
-    elif status in (400, 413, 422):
-        kind = ErrorKind.BAD_REQUEST
-    elif status == 408 or status >= 500:
-        kind = ErrorKind.RETRYABLE
-    else:
-        kind = ErrorKind.BAD_REQUEST if 400 <= status < 500 else ErrorKind.RETRYABLE
-    return ProviderError(kind, text, provider=provider, status=status, retry_after_s=retry_after)
-
-
-def classify_ws_close(code: int | None, reason: str, last_error: dict | None, *, provider: str = "",
-                      secret: str | None = None) -> ProviderError:
-    """A WebSocket that closed before its final message, classified by its in-band error or close code."""
-    if last_error:
-        name = str(last_error.get("error") or "")
-        message = str(last_error.get("message") or reason or "")
-        kind = _WS_ERRORS.get(name)
-        if kind is None:
-            kind = ErrorKind.BAD_REQUEST if name.startswith("invalid") else ErrorKind.RETRYABLE
-        text = scrub(f"websocket closed {code}" + (f" {name}" if name else "") + (f": {message}" if message else ""),
-                     secret)
-        return ProviderError(kind, text, provider=provider, status=code)
-    lowered = (reason or "").lower()
-    if "quota" in lowered:
-        kind = ErrorKind.QUOTA
-    elif "api key" in lowered or "api_key" in lowered or "unauthor" in lowered:
-        kind = ErrorKind.AUTH
-    elif code == 1008 and "timeout" in lowered:
-        kind = ErrorKind.RETRYABLE
-    elif code == 1013:
-        kind = ErrorKind.RETRYABLE
-    else:
-        kind = ErrorKind.RETRYABLE  # 1000 without final, 1006 (dropped), 1011, 1012, unknown
-    text = scrub(f"websocket closed {code if code is not None else 'abnormally'} before the final message"
-                 + (f": {reason}" if reason else ""), secret)
-    return ProviderError(kind, text, provider=provider, status=code)
 
 
 def _ttl(health: ProviderHealth) -> float:
@@ -210,8 +68,6 @@ def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, 
     if abs(speed - 1.0) > 1e-6:
         out["speed"] = speed
     if emotion and emotion != "neutral":
-        from gateway.text.emotions import elevenlabs_settings
-
         out = elevenlabs_settings(emotion, intensity, base=out)
     if abs(rate - 1.0) > 1e-6:
         out["speed"] = float(out.get("speed", 1.0)) * rate
@@ -272,8 +128,8 @@ def http_timeout(settings: Settings) -> httpx.Timeout:
 
     First-audio and chunk-gap deadlines belong to the chain; the read timeout here is a backstop.
     """
-    c = settings.connect_timeout_s
-    return httpx.Timeout(connect=c, read=max(c, settings.total_timeout_s), write=c, pool=c)
+    c = settings.deadlines.connect_timeout_s
+    return httpx.Timeout(connect=c, read=max(c, settings.deadlines.total_timeout_s), write=c, pool=c)
 
 
 class ElevenLabsAccount:
@@ -293,7 +149,7 @@ class ElevenLabsAccount:
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None or self._client.is_closed:
-            self._client = httpx.AsyncClient(base_url=self.settings.elevenlabs_base_url.rstrip("/"),
+            self._client = httpx.AsyncClient(base_url=self.settings.elevenlabs.base_url.rstrip("/"),
                                              timeout=http_timeout(self.settings), follow_redirects=False,
                                              headers={"accept": "application/json"})
         return self._client
@@ -316,7 +172,7 @@ class ElevenLabsAccount:
             return self.voices()
         try:
             resp = await asyncio.wait_for(self.client().get("/v1/voices", headers=self.headers()),
-                                          self.settings.connect_timeout_s * 2)
+                                          self.settings.deadlines.connect_timeout_s * 2)
             if resp.status_code != 200:
                 log.info("elevenlabs_voices_unavailable", provider=self.provider, status=resp.status_code)
                 return self.voices()
@@ -361,7 +217,7 @@ class ElevenLabsAccount:
     async def _probe(self) -> ProviderHealth:
         try:
             resp = await asyncio.wait_for(self.client().get("/v1/user/subscription", headers=self.headers()),
-                                          self.settings.connect_timeout_s * 2)
+                                          self.settings.deadlines.connect_timeout_s * 2)
         except (httpx.HTTPError, TimeoutError, OSError) as exc:
             return ProviderHealth(HealthState.DOWN, f"unreachable ({type(exc).__name__})")
         if resp.status_code != 200:
@@ -432,6 +288,16 @@ class ElevenLabsProvider(Provider):
 
     async def start(self) -> None:
         await self.account.load_voices()
+
+    def key_and_voice(self, request: SynthesisRequest) -> tuple[str, str]:
+        """The account key and the voice to speak ``request`` with; unavailable (skip) without either."""
+        key = self.account.key
+        if not key:
+            raise ProviderError(ErrorKind.UNAVAILABLE, "no API key configured", provider=self.name)
+        voice = request.voice or self.default_voice()
+        if not voice:
+            raise ProviderError(ErrorKind.UNAVAILABLE, "no voice (voice list unavailable)", provider=self.name)
+        return key, voice
 
     async def close(self) -> None:
         await self.account.close()

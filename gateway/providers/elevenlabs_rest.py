@@ -26,15 +26,22 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.timing.chars import CharTimeline
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.providers.base import SynthesisRequest
-from gateway.providers.elevenlabs_common import (MAX_ERROR_BODY, OUTPUT_FORMAT, SAMPLE_RATE, ElevenLabsProvider,
-                                                 PcmAssembler, classify_http_error, context_texts, rest_alignment,
-                                                 voice_settings_payload)
-from gateway.providers.prosody import pause
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.timeline import samples_to_ms
+from gateway.providers.base import SynthesisRequest
+from gateway.providers.elevenlabs_common import (
+    OUTPUT_FORMAT,
+    SAMPLE_RATE,
+    ElevenLabsProvider,
+    PcmAssembler,
+    context_texts,
+    rest_alignment,
+    voice_settings_payload,
+)
+from gateway.providers.elevenlabs_errors import MAX_ERROR_BODY, classify_http_error
+from gateway.providers.prosody import pause
+from gateway.timing.chars import CharTimeline
 
 log = structlog.get_logger(__name__)
 
@@ -44,12 +51,7 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
 
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
-        key = self.account.key
-        if not key:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "no API key configured", provider=self.name)
-        voice = request.voice or self.default_voice()
-        if not voice:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "no voice (voice list unavailable)", provider=self.name)
+        key, voice = self.key_and_voice(request)
         client = self.account.client()
         path = f"/v1/text-to-speech/{quote(voice, safe='')}/stream/with-timestamps"
         samples = 0
@@ -60,7 +62,7 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
             for event in silence:
                 yield event
             samples += added
-            body: dict = {"text": segment.text, "model_id": self.settings.elevenlabs_model_id}
+            body: dict = {"text": segment.text, "model_id": self.settings.elevenlabs.model_id}
             settings_payload = voice_settings_payload(request.settings, segment.prosody.emotion,
                                                       segment.prosody.intensity, segment.prosody.rate)
             if settings_payload:
@@ -112,7 +114,7 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
         """POST and wait for the status line (bounded by ``connect_timeout_s``); errors are classified."""
         req = client.build_request("POST", path, params={"output_format": OUTPUT_FORMAT}, json=body,
                                    headers={"xi-api-key": key, "accept": "application/json"})
-        timeout = self.settings.connect_timeout_s
+        timeout = self.settings.deadlines.connect_timeout_s
         try:
             response = await asyncio.wait_for(client.send(req, stream=True), timeout)
         except (TimeoutError, httpx.TimeoutException):

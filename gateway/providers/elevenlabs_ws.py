@@ -35,16 +35,23 @@ import structlog
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.timing.chars import CharTimeline
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.providers.base import SynthesisRequest
-from gateway.providers.elevenlabs_common import (OUTPUT_FORMAT, SAMPLE_RATE, CharAlignment, ElevenLabsProvider,
-                                                 PcmAssembler, classify_http_error, classify_ws_close,
-                                                 voice_settings_payload, ws_alignment)
-from gateway.providers.prosody import pause
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
 from gateway.core.timeline import ms_to_samples, samples_to_ms
+from gateway.providers.base import SynthesisRequest
+from gateway.providers.elevenlabs_common import (
+    OUTPUT_FORMAT,
+    SAMPLE_RATE,
+    CharAlignment,
+    ElevenLabsProvider,
+    PcmAssembler,
+    voice_settings_payload,
+    ws_alignment,
+)
+from gateway.providers.elevenlabs_errors import classify_http_error, classify_ws_close
+from gateway.providers.prosody import pause
+from gateway.timing.chars import CharTimeline
 
 log = structlog.get_logger(__name__)
 
@@ -185,19 +192,19 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
 
 
     def _url(self, voice: str) -> str:
-        inactivity = min(180, max(20, math.ceil(self.settings.total_timeout_s)))
-        query = urlencode({"model_id": self.settings.elevenlabs_model_id, "output_format": OUTPUT_FORMAT,
+        inactivity = min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
+        query = urlencode({"model_id": self.settings.elevenlabs.model_id, "output_format": OUTPUT_FORMAT,
                            "inactivity_timeout": inactivity})
-        base = self.settings.elevenlabs_ws_url.rstrip("/")
+        base = self.settings.elevenlabs.ws_url.rstrip("/")
         return f"{base}/v1/text-to-speech/{quote(voice, safe='')}/stream-input?{query}"
 
     async def _connect(self, voice: str, key: str):  # noqa: ANN202
-        timeout = self.settings.connect_timeout_s
+        timeout = self.settings.deadlines.connect_timeout_s
         try:
             return await connect(self._url(voice), additional_headers={"xi-api-key": key}, open_timeout=timeout,
                                  max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20, ping_timeout=20,
                                  user_agent_header="mouthpiece", logger=_RedactingLogger(key),
-                                 compression="deflate" if self.settings.elevenlabs_ws_compression else None)
+                                 compression="deflate" if self.settings.elevenlabs.ws_compression else None)
         except InvalidStatus as exc:
             response = exc.response
             self.account.invalidate_health()
@@ -213,12 +220,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
                                 provider=self.name) from None
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
-        key = self.account.key
-        if not key:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "no API key configured", provider=self.name)
-        voice = request.voice or self.default_voice()
-        if not voice:
-            raise ProviderError(ErrorKind.UNAVAILABLE, "no voice (voice list unavailable)", provider=self.name)
+        key, voice = self.key_and_voice(request)
         if not request.segments:
             yield FinalEvent({"provider": self.name, "audio_ms": 0, "sample_rate": SAMPLE_RATE})
             return

@@ -24,17 +24,17 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.timing.words import words_from_phonemes
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.core.segments import Segment
+from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.threaded import iterate_in_thread
-from gateway.settings import Settings, get_settings
-from gateway.core.segments import Segment
+from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.settings import Settings
 from gateway.text.clean import words_with_offsets
-from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
+from gateway.timing.words import words_from_phonemes
 
 log = logging.getLogger(__name__)
 
@@ -290,10 +290,9 @@ class EspeakProvider(Provider):
     family = "espeak"
     exact_timing = True
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or get_settings()
-        self._limiter_loop: asyncio.AbstractEventLoop | None = None
-        self._limiter_sem: asyncio.Semaphore | None = None
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._limiter = LoopLimiter(settings.engine_concurrency)
 
     async def start(self) -> None:
         await asyncio.to_thread(load_library)
@@ -310,13 +309,6 @@ class EspeakProvider(Provider):
 
     def default_voice(self) -> str:
         return "en-us"
-
-    def _limiter(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._limiter_sem is None or self._limiter_loop is not loop:
-            self._limiter_sem = asyncio.Semaphore(max(1, self.settings.engine_concurrency))
-            self._limiter_loop = loop
-        return self._limiter_sem
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
         lib = load_library()

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from gateway.cache.base import LineCache
+from gateway.characters import Cast
 from gateway.providers.base import Provider
 from gateway.settings import Settings
+from gateway.timing.aligners import Aligner
+
+#: Every provider name the factory knows.
+NAMES = ("piper", "kokoro", "espeak", "elevenlabs_ws", "elevenlabs_rest", "fish_audio", "canned", "cache")
 
 
-def build_provider(name: str, settings: Settings, cache=None) -> Provider:  # noqa: ANN001
+def build_provider(name: str, settings: Settings, cache: LineCache | None = None, aligner: Aligner | None = None,
+                   cast: Cast | None = None) -> Provider:
+    # Implementations are imported on demand: each pulls in its own engine or client library.
     if name == "piper":
         from gateway.providers.piper import PiperProvider
 
@@ -19,18 +27,15 @@ def build_provider(name: str, settings: Settings, cache=None) -> Provider:  # no
         from gateway.providers.espeak import EspeakProvider
 
         return EspeakProvider(settings)
-    if name == "elevenlabs_ws":
+    if name in ("elevenlabs_ws", "elevenlabs_rest"):
+        from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
         from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 
-        return ElevenLabsWsProvider(settings)
-    if name == "elevenlabs_rest":
-        from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
-
-        return ElevenLabsRestProvider(settings)
+        return (ElevenLabsWsProvider if name == "elevenlabs_ws" else ElevenLabsRestProvider)(settings)
     if name == "fish_audio":
         from gateway.providers.fish_audio import FishAudioProvider
 
-        return FishAudioProvider(settings)
+        return FishAudioProvider(settings, aligner=aligner, cast=cast)
     if name == "canned":
         from gateway.providers.canned import CannedProvider
 
@@ -39,11 +44,12 @@ def build_provider(name: str, settings: Settings, cache=None) -> Provider:  # no
         from gateway.providers.cache import CacheProvider
 
         return CacheProvider(cache)
-    raise ValueError(f"unknown provider {name!r}")
+    raise ValueError(f"unknown provider {name!r}; known: {', '.join(NAMES)}")
 
 
-def build_providers(settings: Settings, cache=None) -> dict[str, Provider]:  # noqa: ANN001
+def build_providers(settings: Settings, cache: LineCache | None = None, aligner: Aligner | None = None,
+                    cast: Cast | None = None) -> dict[str, Provider]:
     names = list(dict.fromkeys(settings.enabled_providers))
     if "cache" in names and cache is None:
         names.remove("cache")
-    return {name: build_provider(name, settings, cache) for name in names}
+    return {name: build_provider(name, settings, cache, aligner, cast) for name in names}

@@ -41,19 +41,21 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 import httpx
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.text.emotions import fish_prosody
+from gateway.characters import Cast
 from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.core.segments import Segment
+from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import pause
-from gateway.core.segments import Segment
+from gateway.providers.threaded import LoopLimiter
 from gateway.settings import Settings
-from gateway.core.timeline import samples_to_ms
+from gateway.text.emotions import fish_prosody
+from gateway.timing.aligners import Aligner, build_aligner
 
 log = logging.getLogger(__name__)
 
@@ -94,23 +96,22 @@ class FishAudioProvider(Provider):
     exact_timing = False
 
     def __init__(self, settings: Settings, *, transport: str | None = None, sample_rate: int | None = None,
-                 aligner=None, latency: str | None = None) -> None:  # noqa: ANN001
+                 aligner: Aligner | None = None, latency: str | None = None, cast: Cast | None = None) -> None:
         self.settings = settings
-        self.base_url = str(settings.fish_base_url).rstrip("/")
-        self.model = settings.fish_model
-        self.transport = transport or getattr(settings, "fish_transport", None) or "http"
+        self.base_url = str(settings.fish.base_url).rstrip("/")
+        self.model = settings.fish.model
+        self.transport = transport or settings.fish.transport
         if self.transport not in TRANSPORTS:
             raise ValueError(f"fish transport must be one of {TRANSPORTS}, not {self.transport!r}")
-        self.sample_rate = int(sample_rate or getattr(settings, "fish_sample_rate", None) or SAMPLE_RATE)
-        self.latency = latency or getattr(settings, "fish_latency", None) or "balanced"
-        self._key = settings.fish_api_key
+        self.sample_rate = int(sample_rate or settings.fish.sample_rate)
+        self.latency = latency or settings.fish.latency
+        self._key = settings.fish.api_key
         self._aligner = aligner
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._align_sem: asyncio.Semaphore | None = None
-        self._align_loop: asyncio.AbstractEventLoop | None = None
+        self._align_limiter = LoopLimiter(settings.engine_concurrency)
         self._health: tuple[float, ProviderHealth] | None = None
-        self._voices = self._load_voices(settings.characters_file)
+        self._voices = self._cast_voices(cast)
 
     # ---- configuration --------------------------------------------------------------------------------------
     @property
@@ -129,12 +130,9 @@ class FishAudioProvider(Provider):
                 text = text.replace(secret, "***")
         return text
 
-    def _load_voices(self, path: Path) -> list[VoiceInfo]:
-        try:
-            from gateway.characters import load_cast
-
-            cast = load_cast(path)
-        except Exception:  # noqa: BLE001 - no cast file: no listed voices (any reference id still works)
+    def _cast_voices(self, cast: Cast | None) -> list[VoiceInfo]:
+        """The reference voices the cast names for this provider (any other reference id works too)."""
+        if cast is None:
             return []
         seen: dict[str, VoiceInfo] = {}
         for character in cast.characters.values():
@@ -151,25 +149,17 @@ class FishAudioProvider(Provider):
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop or self._client.is_closed:
             s = self.settings
-            timeout = httpx.Timeout(connect=s.connect_timeout_s, read=max(s.first_audio_timeout_s,
-                                                                          s.chunk_gap_timeout_s) + 2.0,
-                                    write=10.0, pool=s.connect_timeout_s)
+            timeout = httpx.Timeout(connect=s.deadlines.connect_timeout_s, read=max(s.deadlines.first_audio_timeout_s,
+                                                                          s.deadlines.chunk_gap_timeout_s) + 2.0,
+                                    write=10.0, pool=s.deadlines.connect_timeout_s)
             self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False,
                                              limits=httpx.Limits(max_connections=32, max_keepalive_connections=8))
             self._client_loop = loop
         return self._client
 
-    def _align_limiter(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._align_sem is None or self._align_loop is not loop:
-            self._align_sem, self._align_loop = asyncio.Semaphore(max(1, self.settings.engine_concurrency)), loop
-        return self._align_sem
-
-    def _get_aligner(self):  # noqa: ANN202
+    def _get_aligner(self) -> Aligner:
         if self._aligner is None:
-            from gateway.timing.aligners import default_aligner
-
-            self._aligner = default_aligner()
+            self._aligner = build_aligner()
         return self._aligner
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
@@ -201,7 +191,7 @@ class FishAudioProvider(Provider):
         """``GET /wallet/self/api-credit``: free, and says whether synthesis would be paid for."""
         try:
             resp = await self._client_for_loop().get(f"{self.base_url}/wallet/self/api-credit",
-                                                     headers=self._headers(), timeout=self.settings.connect_timeout_s
+                                                     headers=self._headers(), timeout=self.settings.deadlines.connect_timeout_s
                                                      + 2.0)
         except httpx.TimeoutException:
             return ProviderHealth(HealthState.DOWN, "credit check timed out")
@@ -346,7 +336,7 @@ class FishAudioProvider(Provider):
         start = {"event": "start", "request": {**self.tts_request("", request, segment)}}
         try:
             async with websockets.connect(self._ws_url(), additional_headers=self._headers(model=self.model),
-                                          open_timeout=self.settings.connect_timeout_s, max_size=2 ** 24,
+                                          open_timeout=self.settings.deadlines.connect_timeout_s, max_size=2 ** 24,
                                           ping_interval=None, user_agent_header=USER_AGENT,
                                           logger=_ws_log) as ws:
                 await ws.send(ormsgpack.packb(start))

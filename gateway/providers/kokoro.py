@@ -22,24 +22,28 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import numpy as np
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.timing.words import words_from_phonemes
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.install.kokoro import (ENGLISH_VOICES, kokoro_model_path, kokoro_vocab_path, kokoro_voices_dir,
-    missing_voices)
-from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
-from gateway.providers.base import Provider, SynthesisRequest
-from gateway.timing.phonemize import espeak_clauses
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.threaded import iterate_in_thread
-from gateway.settings import Settings, get_settings
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
-from gateway.text.clean import split_first_clause
 from gateway.core.timeline import PhonemeSpan, samples_to_ms
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.install.kokoro import (
+    ENGLISH_VOICES,
+    kokoro_model_path,
+    kokoro_vocab_path,
+    kokoro_voices_dir,
+    missing_voices,
+)
+from gateway.providers.base import Provider, SynthesisRequest
+from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.settings import Settings
+from gateway.text.clean import split_first_clause
+from gateway.timing.phonemize import espeak_clauses
+from gateway.timing.words import words_from_phonemes
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +144,16 @@ class KokoroProvider(Provider):
     family = "kokoro"
     exact_timing = True
 
-    def __init__(self, settings: Settings | None = None, *, models_dir: Path | None = None,
-                 lead_silence_ms: int | None = 50, warmup: bool = True) -> None:
-        self.settings = settings or get_settings()
-        self.models_dir = Path(models_dir) if models_dir is not None else self.settings.models_dir
+    def __init__(self, settings: Settings, *, lead_silence_ms: int | None = 50, warmup: bool = True) -> None:
+        self.settings = settings
+        self.models_dir = settings.models_dir
         self.lead_silence_ms = lead_silence_ms
         self.warmup = warmup
         self._session = None
         self._vocab: dict[str, int] = {}
         self._packs: dict[str, np.ndarray] = {}
         self._load_lock = asyncio.Lock()
-        self._limiter_loop: asyncio.AbstractEventLoop | None = None
-        self._limiter_sem: asyncio.Semaphore | None = None
+        self._limiter = LoopLimiter(settings.engine_concurrency)
         self.load_s: float | None = None
 
     # -- lifecycle --
@@ -181,9 +183,9 @@ class KokoroProvider(Provider):
 
         t0 = time.perf_counter()
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, self.settings.kokoro_intra_threads)
+        opts.intra_op_num_threads = max(1, self.settings.kokoro.intra_threads)
         opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.kokoro_spinning else "0")
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.kokoro.spinning else "0")
         opts.log_severity_level = 3
         session = ort.InferenceSession(str(kokoro_model_path(self.models_dir)), sess_options=opts,
                                        providers=["CPUExecutionProvider"])
@@ -201,7 +203,7 @@ class KokoroProvider(Provider):
                 log.warning("kokoro: warm-up failed: %s", exc)
         self.load_s = time.perf_counter() - t0
         log.info("kokoro: loaded %s in %.2fs (intra_op=%d, spinning=%s)", kokoro_model_path(self.models_dir),
-                 self.load_s, opts.intra_op_num_threads, self.settings.kokoro_spinning)
+                 self.load_s, opts.intra_op_num_threads, self.settings.kokoro.spinning)
 
     async def close(self) -> None:
         self._session = None
@@ -223,13 +225,6 @@ class KokoroProvider(Provider):
         return "af_heart"
 
     # -- synthesis --
-
-    def _limiter(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if self._limiter_sem is None or self._limiter_loop is not loop:
-            self._limiter_sem = asyncio.Semaphore(max(1, self.settings.engine_concurrency))
-            self._limiter_loop = loop
-        return self._limiter_sem
 
     def _pack(self, voice: str) -> np.ndarray:
         pack = self._packs.get(voice)

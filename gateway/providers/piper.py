@@ -8,16 +8,16 @@ import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.timing.words import words_from_phonemes
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.install.piper import piper_model_path
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
-from gateway.providers.base import Provider, SynthesisRequest
-from gateway.providers.threaded import iterate_in_thread
-from gateway.settings import Settings
+from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.timeline import PhonemeSpan, samples_to_ms
+from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.install.piper import piper_model_path
+from gateway.providers.base import Provider, SynthesisRequest
+from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.settings import Settings
+from gateway.timing.words import words_from_phonemes
 
 VOICE = "joe"
 
@@ -32,7 +32,7 @@ class PiperProvider(Provider):
         self.model_path: Path = piper_model_path(settings.models_dir)
         self._voice = None
         self._error = ""
-        self._limiter = asyncio.Semaphore(settings.engine_concurrency)
+        self._limiter = LoopLimiter(settings.engine_concurrency)
         self._load_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -51,9 +51,9 @@ class PiperProvider(Provider):
         if not self.model_path.exists():
             raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.install`")
         opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = self.settings.piper_intra_threads
+        opts.intra_op_num_threads = self.settings.piper.intra_threads
         opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.piper_spinning else "0")
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.piper.spinning else "0")
         session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts,
                                                providers=["CPUExecutionProvider"])
         config = PiperConfig.from_dict(json.loads(Path(config_path()).read_text()))
@@ -79,7 +79,7 @@ class PiperProvider(Provider):
         if self._voice is None:
             raise ProviderError(ErrorKind.UNAVAILABLE, self._error or "piper not loaded", provider=self.name)
         try:
-            async for event in iterate_in_thread(lambda: self._synthesize(request), self._limiter):
+            async for event in iterate_in_thread(lambda: self._synthesize(request), self._limiter()):
                 yield event
         except ProviderError:
             raise

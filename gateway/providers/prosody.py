@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from gateway.core.events import AlignmentEvent, AudioEvent
-from gateway.text.emotions import local_prosody
 from gateway.core.segments import Segment
 from gateway.core.timeline import PhonemeSpan, ms_to_samples, samples_to_ms
+from gateway.text.emotions import local_prosody
 
 PAUSE = " "  #: phoneme symbol of an inserted pause (the lip-sync stage maps it to silence)
 

@@ -18,6 +18,22 @@ T = TypeVar("T")
 _DONE = object()
 
 
+class LoopLimiter:
+    """At most ``limit`` concurrent syntheses, with one semaphore per event loop (an engine outlives a loop in
+    tests and the CLI, and a semaphore is bound to the loop it was first used on). Call it for the semaphore."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sem: asyncio.Semaphore | None = None
+
+    def __call__(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._loop is not loop:
+            self._sem, self._loop = asyncio.Semaphore(self.limit), loop
+        return self._sem
+
+
 async def iterate_in_thread(factory: Callable[[], Iterator[T]], limiter: asyncio.Semaphore | None = None,
                             max_buffer: int = 64) -> AsyncIterator[T]:
     loop = asyncio.get_running_loop()

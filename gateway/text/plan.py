@@ -22,15 +22,17 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from gateway.text.emotions import UnknownEmotion, resolve_emotion
-from gateway.text.normalize import Normalized, OffsetMap, normalize
-from gateway.text.ssml import DEFAULT_LIMITS, Limits, ParsedSsml, Run, is_ssml, parse_ssml
 from gateway.core.segments import Prosody, Segment
 from gateway.text.clean import clean_text, split_sentences
+from gateway.text.emotions import UnknownEmotion, resolve_emotion
+from gateway.text.normalize import Normalized, OffsetMap, normalize
+from gateway.text.pronunciations import Pronunciation, mark_pronunciations
+from gateway.text.ssml import DEFAULT_LIMITS, Limits, ParsedSsml, Run, is_ssml, parse_ssml
 
-__all__ = ["Planned", "PhonemeHint", "plan_segments"]
+__all__ = ["Planned", "PhonemeHint", "TEXT_TYPES", "plan_segments"]
 
 _WORDLIKE = re.compile(r"\w")
 _LEADING_PUNCT = re.compile(r"[,.;:!?…)\]\"'”’]+(?=\s|$)")
@@ -78,9 +80,15 @@ def _line_prosody(prosody: Prosody, emotion: str | None, intensity: float | None
     return prosody
 
 
+#: How a request's text is read: SSML when it starts with <speak> (auto), always SSML, or plain (tags stripped).
+TEXT_TYPES = ("auto", "ssml", "plain")
+
+
 def plan_segments(
     text_or_ssml: str,
     *,
+    text_type: str = "auto",
+    pronunciations: Mapping[str, Pronunciation] | None = None,
     emotion: str | None = None,
     intensity: float | None = None,
     lenient: bool = False,
@@ -88,8 +96,10 @@ def plan_segments(
     normalize_text: bool = True,
     limits: Limits = DEFAULT_LIMITS,
 ) -> Planned:
-    """Plan the segments of a request (see the module docstring).
+    """Plan the segments of a request (see the module docstring), reading its text once.
 
+    ``text_type``: one of :data:`TEXT_TYPES`; ``ssml`` wraps a fragment in ``<speak>``. ``pronunciations``: how the
+    speaking character says names that occur in plain text (:func:`mark_pronunciations`).
     ``emotion``/``intensity``: the request's delivery, applied wherever the SSML sets none
     (canonical name, alias or Azure style; unknown raises :class:`UnknownEmotion`, or warns in
     ``lenient`` mode). ``lang``: the voice's language; normalization only runs for English (or
@@ -109,13 +119,7 @@ def plan_segments(
     if line_intensity is not None and line_intensity != line_intensity:  # NaN
         line_intensity = None
 
-    ssml = is_ssml(text_or_ssml)
-    if ssml:
-        parsed = parse_ssml(text_or_ssml, lenient=lenient, limits=limits)
-    else:
-        plain = clean_text(text_or_ssml or "")
-        runs = [Run(plain, 0, Prosody(), written=plain)] if plain else []
-        parsed = ParsedSsml(plain, plain, runs, OffsetMap.identity(len(plain)))
+    parsed, ssml = _read(text_or_ssml or "", text_type, pronunciations, lenient, limits)
     warnings.extend(parsed.warnings)
     lang = lang or parsed.lang
 
@@ -191,7 +195,8 @@ def plan_segments(
                 breaks[k] += ms
             else:
                 trailing += ms
-    segments = [Segment(k, text[a:b], a, prosody_at(_first_word(text, a, b)), breaks[k])
+    segments = [Segment(k, text[a:b], a, prosody_at(_first_word(text, a, b)), breaks[k],
+                        _ipa_inside(phonemes, a, b))
                 for k, (a, b) in enumerate(pieces)]
 
     return Planned(
@@ -204,3 +209,26 @@ def plan_segments(
 def _first_word(text: str, a: int, b: int) -> int:
     m = _WORDLIKE.search(text, a, b)
     return m.start() if m else a
+
+
+def _ipa_inside(hints: list[PhonemeHint], start: int, end: int) -> tuple[tuple[int, int, str], ...]:
+    """The IPA hints (SSML ``<phoneme>``) inside ``text[start:end]``, in segment offsets."""
+    return tuple((h.char_start - start, h.char_end - start, h.ipa) for h in hints
+                 if start <= h.char_start and h.char_end <= end)
+
+
+def _read(raw: str, text_type: str, pronunciations: Mapping[str, Pronunciation] | None, lenient: bool,
+          limits: Limits) -> tuple[ParsedSsml, bool]:
+    """SSML parsed once, or plain text cleaned once (with the character's names marked): runs, and whether the
+    request was SSML."""
+    if text_type not in TEXT_TYPES:
+        raise ValueError(f"unknown text_type {text_type!r}; valid: {', '.join(TEXT_TYPES)}")
+    if text_type == "ssml" or (text_type == "auto" and is_ssml(raw)):
+        document = raw if text_type == "auto" or raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
+        return parse_ssml(document, lenient=lenient, limits=limits), True
+    plain = clean_text(raw)
+    marked = mark_pronunciations(plain, pronunciations or {})
+    if marked is not None:
+        return parse_ssml(marked, lenient=lenient, limits=limits), False
+    runs = [Run(plain, 0, Prosody(), written=plain)] if plain else []
+    return ParsedSsml(plain, plain, runs, OffsetMap.identity(len(plain))), False

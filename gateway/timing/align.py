@@ -3,16 +3,15 @@
 The aligners live in :mod:`gateway.timing.aligners` (interface in ``base.py``, one file per
 implementation, :func:`~gateway.timing.aligners.build_aligner` as the factory). This module
 decodes the file (:func:`gateway.audio.decode_audio`: any container FFmpeg probes, bounded by
-``max_seconds``), aligns it, and builds the body with the same lip-sync fields as the speak
-response (``phonemes``, ``words``, ``visemes``, ``azure_visemes``, ``blendshapes``, ``duration``)
-plus ``method`` (``forced`` or ``estimated``) and ``reason``.
+``max_seconds``) and aligns it; :mod:`gateway.export.alignment` builds the body.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.timing.aligners import Aligner, AlignmentResult, default_aligner
+from gateway.audio.decode import decode_audio
+from gateway.timing.aligners import Aligner, AlignmentResult
 
 #: Longest audio accepted by default (seconds).
 MAX_AUDIO_SECONDS = 120.0
@@ -53,39 +52,7 @@ def check_fps(fps: int) -> int:
     return fps
 
 
-def align_pcm(pcm: bytes, sample_rate: int, text: str, aligner: Aligner | None = None) -> AlignmentResult:
-    """Align decoded PCM s16le mono to ``text`` (blocking)."""
-    return (aligner or default_aligner()).align(pcm, sample_rate, text)
-
-
-def align_file(data: bytes, text: str, *, max_seconds: float = MAX_AUDIO_SECONDS,
-               aligner: Aligner | None = None) -> AlignmentResult:
+def align_file(data: bytes, text: str, aligner: Aligner, *, max_seconds: float = MAX_AUDIO_SECONDS) -> AlignmentResult:
     """Decode an audio file and align it (blocking). Raises :class:`gateway.audio.AudioDecodeError`."""
-    from gateway.audio.decode import decode_audio
-
     pcm, rate = decode_audio(data, max_seconds=max_seconds)
-    return align_pcm(pcm, rate, text, aligner)
-
-
-def lipsync_body(result: AlignmentResult, text: str, options: LipsyncOptions = LipsyncOptions()) -> dict:
-    """The JSON body: timeline, lip-sync tracks for the options, duration (s) and method."""
-    from gateway.lipsync.build import build_lipsync
-
-    include = options.include()
-    tracks = build_lipsync(result.phonemes, result.duration_ms, fps=options.fps,
-                           include=include).to_dict() if include else {}
-    timeline = result.timeline().to_dict()
-    return {
-        "text": text,
-        "duration": round(result.duration_ms / 1000, 4),
-        "duration_ms": result.duration_ms,
-        "method": result.method,
-        "reason": result.reason,
-        "aligner": result.aligner,
-        "fps": options.fps,
-        "phonemes": timeline["phonemes"],
-        "words": timeline["words"],
-        "visemes": tracks.get("visemes"),
-        "azure_visemes": tracks.get("azure_visemes"),
-        "blendshapes": tracks.get("blendshapes"),
-    }
+    return aligner.align(pcm, rate, text)

@@ -25,8 +25,10 @@ import unicodedata
 from functools import lru_cache
 
 from gateway.core.segments import Segment
-from gateway.text.clean import words_with_offsets
 from gateway.core.timeline import PhonemeSpan, WordSpan
+from gateway.text.clean import words_with_offsets
+from gateway.timing.estimate import word_to_phonemes
+from gateway.timing.phonemize import espeak_clauses
 
 #: Phoneme spelling of a pause between words (a word break for ``gateway.timing.words``).
 PAUSE = " "
@@ -40,8 +42,6 @@ _CONSONANT_WEIGHT = 1.0
 _MARK_WEIGHT = 0.25
 
 def _espeak_ipa(text: str, language: str) -> str:
-    from gateway.timing.phonemize import espeak_clauses
-
     clauses = espeak_clauses(text, language)
     parts = []
     for phonemes, _terminator, _eos in clauses:
@@ -76,8 +76,6 @@ def word_phonemes(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...
     except Exception:  # noqa: BLE001 - G2P is best effort; fall through to rules
         pass
     try:
-        from gateway.timing.estimate import word_to_phonemes
-
         phones = word_to_phonemes(word)
         if phones:
             return tuple(phones)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from gateway.text.clean import words_with_offsets
 from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan
+from gateway.text.clean import words_with_offsets
 
 #: Speaking rate the base durations below correspond to.
 REFERENCE_WPM = 165.0

@@ -9,8 +9,8 @@ proportion to their letters, so every text word gets a span and spans stay monot
 from __future__ import annotations
 
 from gateway.core.segments import Segment
-from gateway.text.clean import words_with_offsets
 from gateway.core.timeline import PhonemeSpan, WordSpan
+from gateway.text.clean import words_with_offsets
 
 #: Symbols that separate or surround words without being sounds of a word.
 BREAKS = frozenset(" ^$_")

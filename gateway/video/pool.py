@@ -31,13 +31,19 @@ import httpx
 import structlog
 
 from gateway.media.audio import valid_request_id
-from gateway.video.dispatch import QueueDispatch
 from gateway.media.video import cleanup_media, find_video, save_video
-from gateway.video.metrics import (VIDEO_MEDIA_BYTES, VIDEO_POOL_HEALTHY, VIDEO_RENDER_SECONDS, VIDEO_RENDERS,
-    VIDEO_WORKERS)
-from gateway.video.settings import VideoSettings
-from gateway.video.workers import RenderResult, WorkerError, WorkerHandle
 from gateway.policy.breakers import ProviderBreaker
+from gateway.settings import VideoSettings
+from gateway.video.dispatch import QueueDispatch
+from gateway.video.jobs import JobQueue
+from gateway.video.metrics import (
+    VIDEO_MEDIA_BYTES,
+    VIDEO_POOL_HEALTHY,
+    VIDEO_RENDER_SECONDS,
+    VIDEO_RENDERS,
+    VIDEO_WORKERS,
+)
+from gateway.video.workers import RenderResult, WorkerError, WorkerHandle
 
 log = structlog.get_logger(__name__)
 NO_WORKERS = "no video workers configured"
@@ -74,8 +80,10 @@ def wav_seconds(data: bytes) -> float:
 
 
 class VideoPool(QueueDispatch):
-    def __init__(self, settings: VideoSettings | None = None) -> None:
-        self.settings = s = settings or VideoSettings()
+    def __init__(self, settings: VideoSettings) -> None:
+        if settings.media_dir is None:
+            raise ValueError("the video pool needs media_dir (Settings sets it to <data_dir>/video)")
+        self.settings = s = settings
         self.pool_id = uuid.uuid4().hex[:12]
         self.mode = "redis" if s.redis_url else ("direct" if s.workers else "disabled")
         self.workers: dict[str, WorkerHandle] = {}
@@ -102,8 +110,6 @@ class VideoPool(QueueDispatch):
         for url in s.workers:
             self._add_worker(url, "config")
         if self.mode == "redis":
-            from gateway.video.jobs import JobQueue
-
             self.queue = JobQueue(s.redis_url, s.redis_prefix)
         await self._health_pass()
         self._tasks.append(asyncio.create_task(self._health_loop(), name="video-health"))

@@ -6,26 +6,22 @@ One interface (:class:`~gateway.timing.aligners.base.Aligner`), one file per imp
 * ``proportional`` (:mod:`.proportional`): text-estimated phones spread over the voiced audio;
   the fallback of the first, and usable alone where pocketsphinx is not installed.
 
-:func:`build_aligner` is the one place that picks an implementation by name;
-:func:`default_aligner` is the process-wide shared instance (its decoders load once).
+:func:`build_aligner` is the one place that picks an implementation by name. The gateway builds one aligner at
+start-up and passes it to whoever needs one (its decoders load once).
 """
 
 from __future__ import annotations
 
-import threading
-
 from gateway.timing.aligners.base import ESTIMATED, FORCED, Aligner, AlignmentResult
 
-__all__ = ["ESTIMATED", "FORCED", "Aligner", "AlignmentResult", "build_aligner", "default_aligner", "NAMES"]
+__all__ = ["ESTIMATED", "FORCED", "Aligner", "AlignmentResult", "build_aligner", "NAMES"]
 
 NAMES = ("pocketsphinx", "proportional")
 
-_default: Aligner | None = None
-_default_lock = threading.Lock()
-
-
 def build_aligner(name: str = "pocketsphinx", **options) -> Aligner:
-    """A new aligner by name; ``pocketsphinx`` degrades to ``proportional`` if it is not installed."""
+    """A new aligner by name; ``pocketsphinx`` degrades to ``proportional`` if it is not installed.
+
+    Implementations are imported here, on demand: pocketsphinx is an optional native package."""
     if name == "pocketsphinx":
         try:
             import pocketsphinx  # noqa: F401
@@ -41,12 +37,3 @@ def build_aligner(name: str = "pocketsphinx", **options) -> Aligner:
 
         return ProportionalAligner()
     raise ValueError(f"unknown aligner {name!r}; known: {', '.join(NAMES)}")
-
-
-def default_aligner() -> Aligner:
-    """The shared default aligner (created on first use)."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = build_aligner()
-        return _default

@@ -32,11 +32,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.timing.aligners.base import (FORCED, SILENCE, Aligner, AlignmentResult, cover, duration_ms, pauses,
-    speech_bounds, voiced_frames)
+from gateway.core.timeline import PhonemeSpan, WordSpan
+from gateway.audio.resample import resample_pcm
+from gateway.timing.aligners.base import (
+    FORCED,
+    SILENCE,
+    Aligner,
+    AlignmentResult,
+    cover,
+    duration_ms,
+    pauses,
+    speech_bounds,
+    voiced_frames,
+)
 from gateway.timing.aligners.lexicon import ARPABET_TO_IPA, Token, pronunciations, spoken_tokens
 from gateway.timing.aligners.proportional import ProportionalAligner
-from gateway.core.timeline import PhonemeSpan, WordSpan
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +193,6 @@ class PocketsphinxAligner(Aligner):
 
     # ---- steps ----------------------------------------------------------------------------------------------
     def _align(self, pcm: bytes, sample_rate: int, text: str, char_offset: int, start_ms: int) -> AlignmentResult:
-        from gateway.audio.resample import resample_pcm
-
         total = duration_ms(pcm, sample_rate)
         tokens = spoken_tokens(text)
         if not tokens:

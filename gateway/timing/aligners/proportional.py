@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import unicodedata
 
-from gateway.timing.aligners.base import (ESTIMATED, SILENCE, Aligner, AlignmentResult, cover, duration_ms,
-    speech_bounds)
-from gateway.timing.estimate import estimate_timeline_from_text
 from gateway.core.timeline import PhonemeSpan, WordSpan
+from gateway.timing.aligners.base import ESTIMATED, SILENCE, Aligner, AlignmentResult, cover, duration_ms, speech_bounds
+from gateway.timing.estimate import estimate_timeline_from_text
 
 
 class ProportionalAligner(Aligner):

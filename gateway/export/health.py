@@ -1,0 +1,26 @@
+"""The health report as ``GET /api/health`` (and the admin state) answer it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from gateway.policy.health import ProviderStatus
+from gateway.service.health import HealthReport
+
+
+def provider_json(status: ProviderStatus) -> dict:
+    signal = status.signal
+    return {"state": status.state.value, "reason": status.reason, "breaker": asdict(status.breaker),
+            "family": status.family,
+            "signals": {"first_audio_ewma_s": signal.ewma_s, "first_audio_p95_s": signal.p95_s,
+                        "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts},
+            **({"detail": status.detail} if status.detail else {})}
+
+
+def health_json(report: HealthReport) -> dict:
+    return {"status": report.status, "degradation_level": report.degradation_level.value,
+            "reasons": report.reasons, "warnings": report.warnings,
+            "forced_level": report.forced_level.value if report.forced_level else None,
+            "draining": report.draining, "retry_budget": report.retry_budget, "redis": report.redis,
+            "video": report.video,
+            "providers": {name: provider_json(status) for name, status in report.providers.items()}}

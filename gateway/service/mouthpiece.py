@@ -1,0 +1,148 @@
+"""The gateway service: builds and wires every dependency of the speak recipe, starts and stops them.
+
+``Mouthpiece(settings)`` builds everything from settings; any dependency may be passed in instead (tests give
+their own providers, breakers, cache, media store, video pool, aligner or clock). Speaking itself is the
+recipe's (:mod:`gateway.speak.recipe`); this class only owns the parts and their lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+
+from gateway.cache.base import LineCache
+from gateway.cache.factory import build_cache
+from gateway.characters import Cast, CastError, check_voices, load_cast
+from gateway.core.voices import VoiceInfo
+from gateway.media.audio import AudioStore
+from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.chain import ProviderChain, RetryPolicy
+from gateway.policy.deadlines import Deadlines
+from gateway.policy.degradation import LevelController
+from gateway.policy.health import HealthSignals
+from gateway.policy.rate_limit import RateLimiter
+from gateway.policy.retry_budget import RetryBudget
+from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
+from gateway.providers.base import Provider
+from gateway.providers.factory import build_providers
+from gateway.service.health import HealthReport, HealthReporter
+from gateway.settings import Settings
+from gateway.speak.events import StreamEvent
+from gateway.speak.finish import Finisher
+from gateway.speak.levels import LineLevels
+from gateway.speak.line import Line, SpeakInput
+from gateway.speak.prepare import LinePreparer
+from gateway.speak.recipe import SpeakRecipe
+from gateway.speak.result import SpeakResult
+from gateway.speak.route import Router
+from gateway.speak.steps import Steps
+from gateway.timing.aligners import Aligner, build_aligner
+from gateway.video.pool import VideoPool
+
+log = structlog.get_logger(__name__)
+#: Providers whose voices are listed locally, so the cast can be checked against them at start-up.
+LOCAL_VOICE_PROVIDERS = ("kokoro", "espeak", "piper")
+_BUILD = object()  #: "build it from settings" (None is a real value for the cache and Redis)
+
+
+class Mouthpiece:
+    def __init__(self, settings: Settings, *, cast: Cast | None = None, cache: LineCache | None | object = _BUILD,
+                 aligner: Aligner | None = None, providers: dict[str, Provider] | None = None,
+                 breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
+                 audio_store: AudioStore | None = None, video: VideoPool | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.settings = s = settings
+        self.cast = cast or load_cast(s.characters_file)
+        self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
+        self.aligner = aligner or build_aligner()
+        self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
+                                                                                  self.cast)
+        self._check_cast()
+        self.redis = (RedisLink(s.redis_url) if s.redis_url else None) if redis is _BUILD else redis
+        self.breakers = breakers if breakers is not None else {
+            name: ProviderBreaker(name, s.breaker.fail_max, s.breaker.reset_s,
+                                  SharedBreakerStorage(self.redis, name) if self.redis else None)
+            for name in self.providers}
+        self.audio_store = audio_store or AudioStore(s.data_dir / "audio", s.audio_ttl_s)
+        self.video = video or VideoPool(s.video)
+        self.signals = HealthSignals(s.thresholds.health_window_s)
+        self.retry_budget = RetryBudget.from_settings(s.retry)
+        self.levels = LevelController(s.thresholds.level_recovery_s)
+        self.rate_limiter = RateLimiter(self.redis)
+        self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
+                                              self.levels, self.retry_budget, self.redis, self.video)
+        router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted)
+        line_levels = LineLevels(self.levels, "cache" in self.providers)
+        self.recipe = SpeakRecipe(Steps(
+            preparer=LinePreparer(s, self.cast, self.voices, router, lambda: self.video.mode != "disabled", clock),
+            router=router,
+            chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
+                                self.signals, self.retry_budget),
+            levels=line_levels, finisher=Finisher(self.audio_store, line_levels, clock), video=self.video,
+            cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
+        self._health_task: asyncio.Task | None = None
+
+    def _check_cast(self) -> None:
+        voices = {name: {v.voice for v in p.voices()} for name, p in self.providers.items()
+                  if name in LOCAL_VOICE_PROVIDERS}
+        problems = check_voices(self.cast, voices)
+        if problems:
+            raise CastError(f"{self.settings.characters_file}: " + "; ".join(problems))
+
+    # ---- lifecycle --------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        results = await asyncio.gather(*(p.start() for p in self.providers.values()), return_exceptions=True)
+        for name, result in zip(self.providers, results):
+            if isinstance(result, BaseException):
+                log.warning("provider_start_failed", provider=name, error=str(result))
+        await self.video.start()
+        await self.health()
+        self._health_task = asyncio.create_task(self._health_loop(), name="health-loop")
+
+    async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+        await self.video.close()
+        for provider in self.providers.values():
+            await provider.close()
+        if self.cache is not None:
+            await self.cache.close()
+
+    async def _health_loop(self) -> None:
+        """Recompute the overall level from the health signals, so transitions happen (and are logged) on time."""
+        while True:
+            await asyncio.sleep(self.settings.thresholds.health_interval_s)
+            try:
+                await self.health()
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a broken probe
+                log.warning("health_loop_failed", error_type=type(exc).__name__)
+
+    # ---- what the API calls -----------------------------------------------------------------------------------
+    def prepare(self, inp: SpeakInput) -> Line:
+        return self.recipe.prepare(inp)
+
+    def stream(self, line: Line, per_sentence: bool = True) -> AsyncIterator[StreamEvent]:
+        return self.recipe.stream(line, per_sentence)
+
+    async def speak(self, line: Line) -> SpeakResult:
+        return await self.recipe.speak(line)
+
+    async def health(self) -> HealthReport:
+        return await self.health_reporter.report()
+
+    def voices(self) -> list[VoiceInfo]:
+        return [v for p in self.providers.values() for v in p.voices()]
+
+    def resolve_voice(self, voice_id: str) -> tuple[str, str]:
+        return self.recipe.s.preparer.resolve_voice(voice_id)
+
+    @property
+    def draining(self) -> bool:
+        return self.health_reporter.draining
+
+    @draining.setter
+    def draining(self, value: bool) -> None:
+        self.health_reporter.draining = value
