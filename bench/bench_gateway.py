@@ -3,12 +3,17 @@
 Same lines, interleaved in one run: for each line, the raw engine (in this process) and then the gateway's
 NDJSON stream (a real server process, cache off) — so both see the same machine noise. Reports medians and
 the gateway's added time and ratio. Run: `.venv/bin/python bench/bench_gateway.py [--repeats N]`.
+
+``--peer DIR`` also runs the gateway of another checkout (e.g. ``git worktree add /tmp/base <commit>``) in the same
+loop, line by line, and reports this version's time to first audio and real-time factor over the peer's: what a
+change costs, measured under the same noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -73,8 +78,9 @@ def kokoro_direct():
     return run
 
 
-def measure(name: str, direct, client: httpx.Client, body_for, repeats: int) -> dict:
-    rows = {"direct_ttfa": [], "gw_ttfa": [], "direct_rtf": [], "gw_rtf": [], "added_ttfa": [], "rtf_ratio": []}
+def measure(name: str, direct, client: httpx.Client, body_for, repeats: int, peer: httpx.Client | None = None) -> dict:
+    rows = {"direct_ttfa": [], "gw_ttfa": [], "direct_rtf": [], "gw_rtf": [], "added_ttfa": [], "rtf_ratio": [],
+            "vs_peer_ttfa": [], "vs_peer_rtf": []}
     for _ in range(repeats):
         for text in LINES:
             d_first, d_total, d_audio = direct(text)
@@ -86,19 +92,31 @@ def measure(name: str, direct, client: httpx.Client, body_for, repeats: int) -> 
             rows["gw_rtf"].append(g_total / g_audio)
             rows["added_ttfa"].append(g_first - d_first)
             rows["rtf_ratio"].append((g_total / g_audio) / (d_total / d_audio))
-    return {k: median(v) for k, v in rows.items()} | {"n": len(rows["gw_ttfa"])}
+            if peer is not None:
+                p_first, p_total, p_audio, _ = stream_timing(peer, body_for(text))
+                rows["vs_peer_ttfa"].append(g_first / p_first)
+                rows["vs_peer_rtf"].append((g_total / g_audio) / (p_total / p_audio))
+    return {k: median(v) for k, v in rows.items() if v} | {"n": len(rows["gw_ttfa"])}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-kokoro", action="store_true")
+    parser.add_argument("--peer", type=Path, help="another checkout whose gateway runs in the same loop")
     args = parser.parse_args()
     results = {}
-    with Gateway(GATEWAY_CACHE_ENABLED="false") as gw, httpx.Client(base_url=gw.url, timeout=120) as client:
+    with contextlib.ExitStack() as stack:
+        gw = stack.enter_context(Gateway(GATEWAY_CACHE_ENABLED="false"))
+        client = stack.enter_context(httpx.Client(base_url=gw.url, timeout=120))
+        peer = None
+        if args.peer:
+            other = stack.enter_context(Gateway(args.peer.resolve(), GATEWAY_CACHE_ENABLED="false"))
+            peer = stack.enter_context(httpx.Client(base_url=other.url, timeout=120))
+            stream_timing(peer, {"text": "Warm up."})
         stream_timing(client, {"text": "Warm up."})
         results["piper"] = measure("piper", piper_direct(), client, lambda t: {"text": t, "voice_id": "piper:joe"},
-                                   args.repeats)
+                                   args.repeats, peer)
         if not args.skip_kokoro:
             stream_timing(client, {"text": "Warm up.", "voice_id": "kokoro:af_heart"})
             results["kokoro"] = measure("kokoro", kokoro_direct(), client,
@@ -109,6 +127,10 @@ def main() -> None:
     for name, r in results.items():
         print(f"| {name} | {r['n']} | {r['direct_ttfa'] * 1000:.0f} ms | {r['gw_ttfa'] * 1000:.0f} ms | "
               f"{r['added_ttfa'] * 1000:+.1f} ms | {r['direct_rtf']:.3f} | {r['gw_rtf']:.3f} | {r['rtf_ratio']:.3f} |")
+    if args.peer:
+        r = results["piper"]
+        print(f"\nthis version / peer ({args.peer}), Piper, median of per-line ratios: "
+              f"TTFA {r['vs_peer_ttfa']:.3f}, RTF {r['vs_peer_rtf']:.3f}")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ def p(values: list[float], q: float) -> float:
 class Gateway:
     """A real gateway process for benchmarks."""
 
-    def __init__(self, **env: str) -> None:
+    def __init__(self, root: Path = ROOT, **env: str) -> None:
+        """``root``: the checkout whose gateway runs (another one's, to compare two versions in one run)."""
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
@@ -46,7 +47,7 @@ class Gateway:
         self.data = tempfile.mkdtemp(prefix="mouthpiece-bench-")
         full_env = {**os.environ, "GATEWAY_DATA_DIR": self.data, "GATEWAY_LOG_LEVEL": "WARNING", **env}
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:

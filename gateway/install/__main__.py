@@ -16,10 +16,9 @@ def main() -> int:
     models.mkdir(parents=True, exist_ok=True)
     prepare_piper(models)
     try:
-        from gateway.install.kokoro import prepare_kokoro_model, prepare_kokoro_voices
+        from gateway.install.kokoro import prepare_kokoro  # optional: its failure must not stop the Piper set-up
 
-        prepare_kokoro_model(models)
-        prepare_kokoro_voices(models)
+        prepare_kokoro(models)
     except Exception as exc:  # noqa: BLE001 - Kokoro is optional: the gateway runs on Piper without it
         logging.warning("Kokoro not prepared (%s); the gateway will serve without it", exc)
     return 0
