@@ -81,8 +81,11 @@ def kokoro_direct():
 def measure(name: str, direct, client: httpx.Client, body_for, repeats: int, peer: httpx.Client | None = None) -> dict:
     rows = {"direct_ttfa": [], "gw_ttfa": [], "direct_rtf": [], "gw_rtf": [], "added_ttfa": [], "rtf_ratio": [],
             "vs_peer_ttfa": [], "vs_peer_rtf": []}
-    for _ in range(repeats):
+    for repeat in range(repeats):
         for text in LINES:
+            peer_first = peer is not None and repeat % 2 == 1  # alternate who goes first: no order bias
+            if peer_first:
+                p_first, p_total, p_audio, _ = stream_timing(peer, body_for(text))
             d_first, d_total, d_audio = direct(text)
             g_first, g_total, g_audio, provider = stream_timing(client, body_for(text))
             assert provider == name, f"served by {provider}, expected {name}"
@@ -93,7 +96,8 @@ def measure(name: str, direct, client: httpx.Client, body_for, repeats: int, pee
             rows["added_ttfa"].append(g_first - d_first)
             rows["rtf_ratio"].append((g_total / g_audio) / (d_total / d_audio))
             if peer is not None:
-                p_first, p_total, p_audio, _ = stream_timing(peer, body_for(text))
+                if not peer_first:
+                    p_first, p_total, p_audio, _ = stream_timing(peer, body_for(text))
                 rows["vs_peer_ttfa"].append(g_first / p_first)
                 rows["vs_peer_rtf"].append((g_total / g_audio) / (p_total / p_audio))
     return {k: median(v) for k, v in rows.items() if v} | {"n": len(rows["gw_ttfa"])}

@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -264,8 +266,16 @@ def context_texts(request, position: int, limit: int = 1000) -> tuple[str, str]:
 class PcmAssembler:
     """Base64 PCM s16le chunks -> whole samples (a dangling odd byte waits for the next chunk)."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str = "") -> None:
+        self.provider = provider
         self._carry = b""
+
+    def feed_base64(self, encoded: str) -> bytes:
+        """Whole samples of one base64 chunk; an undecodable chunk is a transient vendor failure."""
+        try:
+            return self.feed(base64.b64decode(encoded))
+        except (binascii.Error, ValueError):
+            raise ProviderError(ErrorKind.RETRYABLE, "undecodable audio chunk", provider=self.provider) from None
 
     def feed(self, data: bytes) -> bytes:
         data = self._carry + data

@@ -16,8 +16,6 @@ first-audio and chunk-gap deadlines are the chain's.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -75,17 +73,13 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
             characters += len(segment.text)
             seg_start_ms = samples_to_ms(samples, SAMPLE_RATE)
             timeline = CharTimeline(segment, start_ms=seg_start_ms)
-            pcm_in = PcmAssembler()
+            pcm_in = PcmAssembler(self.name)
             got_audio = False
             async with self._open(client, path, body, key) as response:
                 async for obj in self._objects(response):
                     encoded = obj.get("audio_base64")
                     if encoded:
-                        try:
-                            pcm = pcm_in.feed(base64.b64decode(encoded))
-                        except (binascii.Error, ValueError):
-                            raise ProviderError(ErrorKind.RETRYABLE, "undecodable audio chunk",
-                                                provider=self.name) from None
+                        pcm = pcm_in.feed_base64(encoded)
                         if pcm:
                             yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(samples, SAMPLE_RATE))
                             samples += len(pcm) // 2

@@ -23,8 +23,6 @@ that preceded it or by the close code (1008 ``input_timeout_exceeded``, 1011: re
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import math
@@ -227,7 +225,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
         log.debug("elevenlabs_ws_stream", provider=self.name, voice=voice, segments=len(request.segments))
         ws = await self._connect(voice, key)
         tracker = _Tracker(request.segments)
-        pcm_in = PcmAssembler()
+        pcm_in = PcmAssembler(self.name)
         last_error: dict | None = None
         final = False
         try:
@@ -260,11 +258,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
                         continue
                     encoded = message.get("audio")
                     if encoded:
-                        try:
-                            pcm = pcm_in.feed(base64.b64decode(encoded))
-                        except (binascii.Error, ValueError):
-                            raise ProviderError(ErrorKind.RETRYABLE, "undecodable audio message",
-                                                provider=self.name) from None
+                        pcm = pcm_in.feed_base64(encoded)
                         for event in tracker.place(pcm, ws_alignment(message.get("alignment"))):
                             yield event
                     if message.get("isFinal") is True or message.get("is_final") is True:
