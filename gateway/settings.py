@@ -273,6 +273,48 @@ class VideoSettings(BaseSettings):
         return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
 
 
+class MediaSettings(BaseSettings):
+    """Where rendered audio and video live, so any replica answers any ``audio_url``/``video_url``
+    (``GATEWAY_MEDIA_*``; docs/deploy.md).
+
+    Expiry per kind: audio after ``GATEWAY_AUDIO_TTL_S``, video after ``GATEWAY_VIDEO_MEDIA_MAX_AGE_S``.
+    """
+
+    model_config = _config("GATEWAY_MEDIA_")
+
+    backend: Literal["auto", "disk", "redis", "s3"] = "auto"
+    """``auto``: ``s3`` when ``s3_bucket`` is set, else ``redis`` when a Redis URL is set (``redis_url`` here or
+    ``GATEWAY_REDIS_URL``), else ``disk`` (the data dir: shared by the worker processes of one machine only)."""
+    redis_url: str | None = None
+    """Redis for media (unset: ``GATEWAY_REDIS_URL``)."""
+    redis_prefix: str = "mouthpiece:media:"
+    """Prefix of every media key in Redis."""
+    redis_chunk_bytes: int = Field(512 * 1024, gt=0)
+    """Media are stored in Redis in chunks of this size (a Range read fetches only the chunks it needs)."""
+    redis_max_bytes: int = 512 * 1024 * 1024
+    """Total bytes of media kept in Redis; past it, the items closest to expiry are evicted."""
+    max_item_bytes: int = 64 * 1024 * 1024
+    """Largest single audio or video kept in Redis or S3 (larger: not stored, the line says why)."""
+    s3_bucket: str | None = None
+    """S3-compatible bucket for media (unset: no object store)."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of the object store (``http://minio:9000``); unset: AWS S3."""
+    s3_region: str = "us-east-1"
+    """Region of the bucket."""
+    s3_prefix: str = "mouthpiece/"
+    """Key prefix of every media object (``<prefix>audio/<request id>``)."""
+    s3_access_key_id: SecretStr | None = None
+    """Access key (unset: boto3's default credential chain, e.g. an instance role)."""
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key, with ``s3_access_key_id``."""
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    """``path`` works with every S3-compatible server; ``virtual`` for AWS buckets that need it."""
+    s3_create_bucket: bool = False
+    """Create the bucket at start-up when it is missing."""
+    cleanup_interval_s: float = 60.0
+    """How often expired media are removed (and size caps applied)."""
+
+
 class Settings(BaseSettings):
     """The gateway's settings (``GATEWAY_*``) with one nested group per area."""
 
@@ -304,7 +346,7 @@ class Settings(BaseSettings):
     blendshape_fps: int = 60
     """Default frame rate of ARKit blendshape curves."""
     audio_ttl_s: int = 3600
-    """How long rendered audio files stay downloadable by request id."""
+    """How long rendered audio stays downloadable by request id (in every media backend)."""
     engine_concurrency: int = 2
     """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
     redis_url: str | None = None
@@ -322,6 +364,7 @@ class Settings(BaseSettings):
     access: AccessSettings = Field(default_factory=AccessSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @model_validator(mode="before")
     @classmethod

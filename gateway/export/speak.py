@@ -25,7 +25,7 @@ def result_body(result: SpeakResult) -> dict:
         "request_id": result.request_id,
         "text": result.text,
         "spoken_text": result.spoken_text,
-        "audio_url": audio_url(result.request_id) if result.audio is not None else None,
+        "audio_url": audio_url(result.request_id) if result.audio is not None and result.audio_stored else None,
         "video_url": video_url(result.request_id) if result.has_video else None,
         "video": result.video.to_dict() if result.video is not None else None,
         "output_format": result.output.name,

@@ -37,6 +37,7 @@ class HealthReport:
     retry_budget: dict
     redis: dict | None
     video: dict
+    media: dict = field(default_factory=dict)  #: the media store: backend, ok, error
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
 
 
@@ -70,6 +71,7 @@ class HealthReporter:
         self.signals.refresh()
         redis_up = None if self.redis is None else await asyncio.to_thread(self.redis.ping)
         video = await self.video.health() if self.video.mode != "disabled" else None
+        media = await self.video.media.health()
         current, previous = self.levels.update(assess(statuses, self.chain, self.signals, self.thresholds, video,
                                                       redis_up))
         if previous is not None:
@@ -81,7 +83,7 @@ class HealthReporter:
         return HealthReport(status, current.level, current.reasons, current.warnings, self.levels.forced,
                             self.draining, self.budget.snapshot(),
                             None if self.redis is None else self.redis.snapshot(), video or dict(VIDEO_DISABLED),
-                            statuses)
+                            media, statuses)
 
 
 def set_level_gauge(level: DegradationLevel) -> None:

@@ -38,6 +38,8 @@ class SpeakResult:
     words: list[WordSpan] = field(default_factory=list)
     #: The render's outcome when a video was asked for (``video_url`` when it succeeded).
     video: VideoOutcome | None = None
+    #: False when the media store could not keep the audio (no ``audio_url`` then; the reason says why).
+    audio_stored: bool = True
 
     @property
     def has_video(self) -> bool:
