@@ -350,7 +350,14 @@ class Settings(BaseSettings):
     engine_concurrency: int = 2
     """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
     redis_url: str | None = None
-    """Redis URL for the shared cache, breakers and rate limits (unset: everything local)."""
+    """Redis URL for the shared cache, breakers, rate limits and media (unset: everything local)."""
+    workers: int = Field(1, ge=1)
+    """Server processes sharing the port (``gateway serve --workers N``); each loads its own local engines."""
+    drain_delay_s: float = Field(0.0, ge=0)
+    """On SIGTERM, readiness answers 503 this long before the drain waits for in-flight lines (time for a load
+    balancer or Kubernetes to stop sending new work here)."""
+    drain_timeout_s: float = Field(30.0, ge=0)
+    """On SIGTERM, how long in-flight lines (and responses being written) may take before the process exits."""
 
     deadlines: Deadlines = Field(default_factory=Deadlines)
     retry: RetrySettings = Field(default_factory=RetrySettings)
