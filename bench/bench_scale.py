@@ -33,8 +33,11 @@ from bench.common import median, p  # noqa: E402
 from ops.deploy.local import LocalDeployment  # noqa: E402
 
 WORDS = ("lantern", "harbour", "copper", "thistle", "raven", "meadow", "anvil", "ember", "frost", "willow")
+#: espeak: synthesis stays cheap. Lenient video deadlines and speed: on a loaded 2-core machine a render may be slow,
+#: and render speed is not what is measured here.
 GATEWAY_ENV = {"GATEWAY_CHAIN": "espeak", "GATEWAY_CACHE_TTL_S": "600", "GATEWAY_LOG_LEVEL": "WARNING",
-               "GATEWAY_VIDEO_MIN_REALTIME_FACTOR": "0.2"}
+               "GATEWAY_VIDEO_MIN_REALTIME_FACTOR": "0.2", "GATEWAY_VIDEO_DEADLINE_BASE_S": "15",
+               "GATEWAY_VIDEO_MAX_QUEUE_WAIT_S": "15"}
 
 
 def line_text(n: int) -> str:
@@ -58,6 +61,9 @@ class MediaRun:
 
     speaks: int = 0
     speak_failures: list[str] = field(default_factory=list)
+    #: Lines asked for a video that came back audio-only (render too slow or failed): the video pool's business,
+    #: not the media path's; reported, not counted as failures.
+    video_degraded: list[str] = field(default_factory=list)
     media: list[Media] = field(default_factory=list)
     fetches: int = 0
     fetch_failures: list[str] = field(default_factory=list)
@@ -66,7 +72,7 @@ class MediaRun:
     fetch_ms: list[float] = field(default_factory=list)
     speak_ms: list[float] = field(default_factory=list)
     killed_at: float | None = None
-    last_to_dead: float | None = None
+    served_by_dead: int = 0  #: answers from the killed replica after the kill
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail(self, where: list[str], what: str) -> None:
@@ -92,7 +98,7 @@ def fetch(client: httpx.Client, run: MediaRun, item: Media, byte_range: tuple[in
         run.served_by[("fetch", r.headers.get("x-served-by", "?"))] += 1
         run.range_fetches += bool(byte_range)
         if run.killed_at is not None and r.headers.get("x-served-by") == "gateway1":
-            run.last_to_dead = time.monotonic()
+            run.served_by_dead += 1
     want = 206 if byte_range else 200
     if r.status_code != want:
         run.fail(run.fetch_failures, f"{item.url}{' ' + str(headers) if headers else ''}: {r.status_code}")
@@ -119,7 +125,7 @@ def speak_one(client: httpx.Client, run: MediaRun, n: int, video: bool) -> None:
     items = [Media(result["audio_url"], "audio", made_by)]
     if video:
         if not result.get("video_url"):
-            run.fail(run.speak_failures, f"line {n}: no video_url ({result.get('degradation_reasons')})")
+            run.fail(run.video_degraded, f"line {n}: no video_url ({result.get('degradation_reasons')})")
         else:
             items.append(Media(result["video_url"], "video", made_by))
     for item in items:
@@ -188,12 +194,11 @@ def report(run: MediaRun, label: str) -> dict:
            "media": len(run.media), "videos": sum(i.kind == "video" for i in run.media),
            "made_by_gateway1": made.get("gateway1", 0), "fetches": run.fetches, "range_fetches": run.range_fetches,
            "fetch_failures": len(run.fetch_failures),
-           "fetch_success_pct": 100.0 * (run.fetches - len(run.fetch_failures)) / max(1, run.fetches),
+           "fetch_success_pct": round(100.0 * (run.fetches - len(run.fetch_failures)) / max(1, run.fetches), 1),
            "fetch_ms_median": round(median(run.fetch_ms), 1), "fetch_ms_p95": round(p(run.fetch_ms, 0.95), 1),
            "speak_ms_median": round(median(run.speak_ms), 1),
            "served_by": {f"{k[0]}:{k[1]}": v for k, v in sorted(run.served_by.items())},
-           "dead_replica_last_served_after_s": None if run.killed_at is None or run.last_to_dead is None
-           else round(run.last_to_dead - run.killed_at, 2)}
+           "video_degraded": len(run.video_degraded), "answers_from_dead_replica_after_kill": run.served_by_dead}
     return out
 
 
@@ -205,6 +210,16 @@ def main() -> int:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
     prefix = f"mouthpiece:bench:{uuid.uuid4().hex[:8]}:"
+    results = []
+    # Control first: the same round robin with each replica keeping media on its own disk (the 404s).
+    control = LocalDeployment(replicas=2, render_workers=0, redis_url=args.redis_url, redis_prefix=prefix,
+                              env={**GATEWAY_ENV, "GATEWAY_MEDIA_BACKEND": "disk"})
+    try:
+        control.start()
+        results.append(report(run_workload(control, 20, 0, args.concurrency, kill=False),
+                              "control: media on each replica's disk, no kill"))
+    finally:
+        control.stop()
     deployment = LocalDeployment(replicas=2, render_workers=1, redis_url=args.redis_url, redis_prefix=prefix,
                                  env=GATEWAY_ENV)
     try:
@@ -213,11 +228,15 @@ def main() -> int:
     finally:
         deployment.stop()
         _forget(args.redis_url, prefix)
-    result = report(run, "haproxy + 2 replicas + redis media, replica 1 SIGKILLed half-way")
-    for key, value in result.items():
-        print(f"{key:36} {value}")
+    results.append(report(run, "haproxy + 2 replicas + redis media, replica 1 SIGKILLed half-way"))
+    for result in results:
+        print()
+        for key, value in result.items():
+            print(f"{key:36} {value}")
     for failure in (run.speak_failures + run.fetch_failures)[:20]:
         print("FAILED", failure)
+    for note in run.video_degraded[:5]:
+        print("video degraded:", note)
     return 0 if run.ok else 1
 
 

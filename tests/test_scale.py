@@ -29,7 +29,7 @@ def test_any_replica_serves_any_media_url_even_after_one_dies(redis_url, redis_p
         d.stop()
     result = report(run, "shared")
     assert run.ok, (result, run.speak_failures[:5], run.fetch_failures[:5])
-    assert result["videos"] >= 6 and result["range_fetches"] == result["media"]
+    assert result["videos"] >= 4 and result["range_fetches"] == result["media"]
     assert result["made_by_gateway1"] > 0  # the dead replica's URLs were among those verified afterwards
     assert result["served_by"].get("speak:gateway1", 0) > 0 and result["served_by"].get("fetch:gateway2", 0) > 0
     assert not d.gateways[0].alive()
