@@ -155,8 +155,8 @@ def wants_video(n: int, video_every: int) -> bool:
 
 def run_workload(deployment: LocalDeployment, lines: int = 80, video_every: int = 5, concurrency: int = 4,
                  kill: bool = True) -> MediaRun:
-    """Speak ``lines`` lines through HAProxy (every ``video_every``-th with a video; 0: none), fetching each URL at once;
-    kill replica 1 half-way; then fetch every URL again."""
+    """Speak ``lines`` lines through HAProxy (every ``video_every``-th with a video; 0: none), fetching each URL
+    at once; kill replica 1 half-way; then fetch every URL again."""
     run = MediaRun()
     half = lines // 2
     with httpx.Client(base_url=deployment.lb.url, timeout=60) as client:

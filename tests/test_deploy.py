@@ -89,7 +89,8 @@ def test_services_hpa_and_pdbs_select_real_pods():
             selector = doc["spec"]["selector"]["matchLabels"]
         else:
             continue
-        pods = [d for d in deployments.values() if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        pods = [d for d in deployments.values()
+                if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()]
         assert pods, f"{doc['kind']}/{doc['metadata']['name']} selects no pods"
         if doc["kind"] == "Service":
             ports = {p["name"] for c in pods[0]["spec"]["template"]["spec"]["containers"] for p in c["ports"]}

@@ -32,6 +32,7 @@ from gateway.media.store import (
 
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 CLEANUP_MAX_KEYS = 1000  #: objects looked at per kind per cleanup pass
+HEALTH_EVERY_S = 15.0  #: the bucket is probed at most this often (the health report runs every second)
 
 
 class S3MediaStore(MediaStore):
@@ -49,6 +50,7 @@ class S3MediaStore(MediaStore):
         self.max_item_bytes = max_item_bytes
         config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 2},
                         s3={"addressing_style": addressing_style}, max_pool_connections=32)
+        self._health: tuple[float, dict] | None = None
         self._s3 = boto3.session.Session().client(
             "s3", endpoint_url=endpoint_url, region_name=region, aws_access_key_id=access_key_id,
             aws_secret_access_key=secret_access_key, config=config)
@@ -136,11 +138,15 @@ class S3MediaStore(MediaStore):
         return {"ok": True, "removed": removed}
 
     async def health(self) -> dict:
+        if self._health is not None and time.monotonic() - self._health[0] < HEALTH_EVERY_S:
+            return self._health[1]
         try:
             await asyncio.to_thread(self._s3.head_bucket, Bucket=self.bucket)
+            report = {"backend": self.backend, "ok": True, "error": None, "bucket": self.bucket}
         except (ClientError, BotoCoreError) as exc:
-            return {"backend": self.backend, "ok": False, "error": f"{type(exc).__name__}: {_code(exc)}"}
-        return {"backend": self.backend, "ok": True, "error": None, "bucket": self.bucket}
+            report = {"backend": self.backend, "ok": False, "error": f"{type(exc).__name__}: {_code(exc)}"}
+        self._health = (time.monotonic(), report)
+        return report
 
     async def close(self) -> None:
         self._s3.close()
