@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.redis_fixture import free_port
+from tests.redis_fixture import free_port, stop_process
 
 
 def _answers(port: int) -> bool:
@@ -37,10 +37,5 @@ def s3_endpoint(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()

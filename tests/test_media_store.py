@@ -248,3 +248,55 @@ async def test_http_route_answers_503_while_redis_is_down(make_store, tmp_path):
         assert r.status_code == 503 and r.headers["retry-after"] and r.json()["error"] == "media_unavailable"
     finally:
         await store.close()
+
+
+async def test_shared_store_outage_falls_back_to_this_replicas_disk(make_store, tmp_path):
+    """Redis down: the audio is kept on local disk and served from there; what neither has is 503 (ask another
+    replica), not 404."""
+    from gateway.media.fallback import WithLocalFallback
+    from gateway.observability.metrics import MEDIA_WRITES
+
+    local = make_store("disk")
+    store = WithLocalFallback(make_store("redis", url=closed_port_url(), timeout_s=0.3), local)
+    await store.start()
+    try:
+        before = MEDIA_WRITES.labels("audio", "redis", "fallback")._value.get()
+        data, request_id = payload(5000), rid()
+        info = await store.put(AUDIO, request_id, data, "audio/wav", "wav")
+        assert info.source == "disk" and await local.info(AUDIO, request_id) is not None
+        assert MEDIA_WRITES.labels("audio", "redis", "fallback")._value.get() == before + 1
+        found = await store.info(AUDIO, request_id)
+        assert found.source == "disk" and await store.read_all(found) == data
+        with pytest.raises(MediaUnavailable):
+            await store.info(AUDIO, rid())
+        with pytest.raises(ValueError):
+            await store.put(AUDIO, "../x", b"x", "audio/wav", "wav")
+        assert (await store.health())["fallback"] == "disk"
+    finally:
+        await store.close()
+
+
+async def test_shared_store_keeps_what_fits_and_falls_back_for_the_rest(make_store):
+    from gateway.media.fallback import WithLocalFallback
+
+    shared, local = make_store("redis", max_item_bytes=4000), make_store("disk")
+    store = WithLocalFallback(shared, local)
+    await store.start()
+    try:
+        small, big = rid(), rid()
+        assert (await store.put(VIDEO, small, payload(3000), "video/mp4", "mp4")).source == "redis"
+        assert (await store.put(VIDEO, big, payload(5000), "video/mp4", "mp4")).source == "disk"
+        assert (await store.info(VIDEO, small)).source == "redis"
+        info = await store.info(VIDEO, big)
+        assert info.source == "disk" and len(await store.read_all(info)) == 5000
+        assert await store.info(VIDEO, rid()) is None  # Redis answered "no" and the disk has none: 404
+    finally:
+        await store.close()
+
+
+def test_factory_puts_the_disk_behind_a_shared_store(tmp_path):
+    from gateway.media.fallback import WithLocalFallback
+
+    store = build_media_store(Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:6379/0"))
+    assert isinstance(store, WithLocalFallback) and store.backend == "redis"
+    assert isinstance(store.local, DiskMediaStore) and isinstance(store.shared, RedisMediaStore)

@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gateway.media.store import (
-    READ_CHUNK,
     MediaInfo,
     MediaKind,
     MediaStore,
     Retention,
     check_id,
+    read_in_thread,
     valid_request_id,
 )
 
@@ -54,7 +54,8 @@ class DiskMediaStore(MediaStore):
         path = root / f"{request_id}.{extension}"
         _write_atomic(path, data)
         _write_atomic(root / f"{request_id}{TYPE_SUFFIX}", f"{media_type}\n{extension}".encode())
-        return MediaInfo(kind, request_id, len(data), media_type, extension, int(path.stat().st_mtime * 1000))
+        return MediaInfo(kind, request_id, len(data), media_type, extension, int(path.stat().st_mtime * 1000),
+                         source=self.backend)
 
     # -- read ----------------------------------------------------------------------------------------------------
     async def info(self, kind: MediaKind, request_id: str) -> MediaInfo | None:
@@ -71,7 +72,8 @@ class DiskMediaStore(MediaStore):
             return None
         if time.time() - st.st_mtime > self.retention[kind].ttl_s:
             return None
-        return MediaInfo(kind, request_id, st.st_size, media_type, extension, int(st.st_mtime * 1000))
+        return MediaInfo(kind, request_id, st.st_size, media_type, extension, int(st.st_mtime * 1000),
+                         source=self.backend)
 
     def path(self, info: MediaInfo) -> Path:
         return self.dirs[info.kind] / f"{info.request_id}.{info.extension}"
@@ -79,13 +81,8 @@ class DiskMediaStore(MediaStore):
     async def read(self, info: MediaInfo, start: int, stop: int) -> AsyncIterator[bytes]:
         fh = await asyncio.to_thread(open, self.path(info), "rb")
         try:
-            await asyncio.to_thread(fh.seek, start)
-            left = stop - start
-            while left > 0:
-                piece = await asyncio.to_thread(fh.read, min(READ_CHUNK, left))
-                if not piece:
-                    raise OSError(f"{info.kind} {info.request_id} shorter than {info.size} bytes")
-                left -= len(piece)
+            fh.seek(start)
+            async for piece in read_in_thread(fh.read, stop - start, f"{info.kind} {info.request_id}"):
                 yield piece
         finally:
             fh.close()

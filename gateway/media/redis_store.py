@@ -121,7 +121,7 @@ class RedisMediaStore(MediaStore):
             pipe.pexpire(head, ttl_ms)
             await pipe.execute()
         await self._enforce(item, len(data), created + ttl_ms, created)
-        return MediaInfo(kind, request_id, len(data), media_type, extension, created)
+        return MediaInfo(kind, request_id, len(data), media_type, extension, created, source=self.backend)
 
     async def _enforce(self, item: str, size: int, expires_ms: int, now: int) -> int:
         gone = await self._account(keys=self._meta, args=[item, size, expires_ms, now, self.max_total_bytes])
@@ -160,7 +160,7 @@ class RedisMediaStore(MediaStore):
         except _ERRORS as exc:
             raise MediaUnavailable(f"redis: {type(exc).__name__}") from exc
         return MediaInfo(kind, request_id, int(head[b"size"]), head[b"type"].decode(), head[b"ext"].decode(),
-                         int(head[b"created"]))
+                         int(head[b"created"]), source=self.backend)
 
     async def read(self, info: MediaInfo, start: int, stop: int) -> AsyncIterator[bytes]:
         item, size = self._item(info.kind, info.request_id), self.chunk_bytes

@@ -18,7 +18,6 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gateway.media.store import (
-    READ_CHUNK,
     MediaInfo,
     MediaKind,
     MediaStore,
@@ -27,6 +26,7 @@ from gateway.media.store import (
     Retention,
     check_id,
     now_ms,
+    read_in_thread,
     valid_request_id,
 )
 
@@ -76,7 +76,7 @@ class S3MediaStore(MediaStore):
         created = now_ms()
         await asyncio.to_thread(self._s3.put_object, Bucket=self.bucket, Key=self._key(kind, request_id), Body=data,
                                 ContentType=media_type, Metadata={"created-ms": str(created), "extension": extension})
-        return MediaInfo(kind, request_id, len(data), media_type, extension, created)
+        return MediaInfo(kind, request_id, len(data), media_type, extension, created, source=self.backend)
 
     # -- read ----------------------------------------------------------------------------------------------------
     async def info(self, kind: MediaKind, request_id: str) -> MediaInfo | None:
@@ -94,8 +94,9 @@ class S3MediaStore(MediaStore):
         created = int(meta.get("created-ms") or head["LastModified"].timestamp() * 1000)
         if now_ms() - created > self.retention[kind].ttl_s * 1000:
             return None
-        return MediaInfo(kind, request_id, int(head["ContentLength"]), head.get("ContentType") or
-                         "application/octet-stream", meta.get("extension") or "bin", created)
+        media_type = head.get("ContentType") or "application/octet-stream"
+        return MediaInfo(kind, request_id, int(head["ContentLength"]), media_type, meta.get("extension") or "bin",
+                         created, source=self.backend)
 
     async def read(self, info: MediaInfo, start: int, stop: int) -> AsyncIterator[bytes]:
         if stop <= start:
@@ -107,12 +108,7 @@ class S3MediaStore(MediaStore):
             raise MediaUnavailable(f"s3: {type(exc).__name__}") from exc
         body = got["Body"]
         try:
-            left = stop - start
-            while left > 0:
-                piece = await asyncio.to_thread(body.read, min(READ_CHUNK, left))
-                if not piece:
-                    raise MediaUnavailable(f"{info.kind} {info.request_id}: object shorter than expected")
-                left -= len(piece)
+            async for piece in read_in_thread(body.read, stop - start, f"{info.kind} {info.request_id}"):
                 yield piece
         finally:
             body.close()

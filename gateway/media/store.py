@@ -14,10 +14,11 @@ Reads are by byte range (``start`` inclusive, ``stop`` exclusive), so every back
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -61,6 +62,7 @@ class MediaInfo:
     media_type: str
     extension: str
     created_ms: int
+    source: str = ""  #: the backend that holds it (``disk``, ``redis``, ``s3``)
 
     @property
     def etag(self) -> str:
@@ -112,3 +114,15 @@ class MediaStore(ABC):
 def check_id(request_id: str) -> None:
     if not valid_request_id(request_id):
         raise ValueError("invalid request id")
+
+
+async def read_in_thread(read: Callable[[int], bytes], length: int, what: str) -> AsyncIterator[bytes]:
+    """``length`` bytes from a blocking ``read(n)`` (a file, an HTTP body), in pieces of at most :data:`READ_CHUNK`,
+    each read in a worker thread. Raises :class:`MediaUnavailable` when the source ends early."""
+    left = length
+    while left > 0:
+        piece = await asyncio.to_thread(read, min(READ_CHUNK, left))
+        if not piece:
+            raise MediaUnavailable(f"{what}: {left} bytes missing")
+        left -= len(piece)
+        yield piece
