@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import signal
 import sys
 import threading
@@ -209,6 +210,10 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+    missing = _missing(args.redis_url)
+    if missing:
+        print(f"bench_scale skipped: {missing}")
+        return 0
     prefix = f"mouthpiece:bench:{uuid.uuid4().hex[:8]}:"
     results = []
     # Control first: the same round robin with each replica keeping media on its own disk (the issue's 404s).
@@ -238,6 +243,22 @@ def main() -> int:
     for note in run.video_degraded[:5]:
         print("video degraded:", note)
     return 0 if run.ok else 1
+
+
+def _missing(redis_url: str) -> str | None:
+    """Why this benchmark cannot run here (no HAProxy, no Redis), or None."""
+    import redis
+
+    if shutil.which("haproxy") is None:
+        return "haproxy is not installed (apt-get install haproxy; ./run test installs it)"
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return f"no Redis at {redis_url} ({type(exc).__name__})"
+    finally:
+        client.close()
+    return None
 
 
 def _forget(redis_url: str, prefix: str) -> None:
