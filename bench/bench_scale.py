@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import median, p  # noqa: E402
@@ -247,8 +248,6 @@ def main() -> int:
 
 def _missing(redis_url: str) -> str | None:
     """Why this benchmark cannot run here (no HAProxy, no Redis), or None."""
-    import redis
-
     if shutil.which("haproxy") is None:
         return "haproxy is not installed (apt-get install haproxy; ./run test installs it)"
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=1)
@@ -262,8 +261,6 @@ def _missing(redis_url: str) -> str | None:
 
 
 def _forget(redis_url: str, prefix: str) -> None:
-    import redis
-
     client = redis.Redis.from_url(redis_url)
     try:
         keys = list(client.scan_iter(match=prefix + "*", count=500))
