@@ -19,7 +19,7 @@ Implements, as the official SDK and our providers use them (``docs/standins.md``
   ``close_socket``; more than 5 open contexts close the socket 1008).
 
 Speech is real: Piper synthesizes each sentence, every input character gets a start/end time
-from Piper's word timings (see :mod:`ops.standins.common`). Faults are set through
+from Piper's word timings (see :mod:`ops.standins.speech`). Faults are set through
 ``/__control/faults``; account state through ``/__control/account``; recent requests (never
 keys) are listed at ``/__control/requests``.
 """
@@ -42,9 +42,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ops.standins.common import (Chunk, Disconnect, DroppableStreamingResponse, Faults, FaultState, LocalSpeech,
-                                 RequestLog, SpokenPiece, base_arg_parser, chunk_piece, control_router, pcm_to_alaw,
-                                 pcm_to_ulaw, requests_and_health_router, serve)
+from ops.standins.audio import pcm_to_alaw, pcm_to_ulaw
+from ops.standins.control import RequestLog, control_router, requests_and_health_router
+from ops.standins.faults import Disconnect, Faults, FaultState
+from ops.standins.server import base_arg_parser, serve
+from ops.standins.speech import Chunk, LocalSpeech, SpokenPiece, chunk_piece
+from ops.standins.streaming import DroppableStreamingResponse
 
 DEFAULT_PORT = 8701
 DEFAULT_FORMAT = "mp3_44100_128"

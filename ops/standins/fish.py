@@ -23,7 +23,7 @@ fish-audio-sdk 1.3.0) and our provider use them (``docs/standins.md``):
   ``flush``, at ``stop``, and whenever ``chunk_length`` characters ending a sentence are waiting.
   A bad key is refused at the handshake (HTTP 401, same body as HTTP).
 
-Faults come from the shared model in :mod:`ops.standins.common` (``/__control/faults``): error
+Faults come from the shared model in :mod:`ops.standins.faults` (``/__control/faults``): error
 names are the keys of :data:`ERRORS`; ``stream_error`` on the WebSocket is a
 ``finish``/``error`` after ``start``. Account state: ``/__control/account`` (``credit``,
 ``package_balance``, ``concurrency_limit``); recent requests (never keys): ``/__control/requests``.
@@ -45,9 +45,11 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ops.standins.common import (Disconnect, DroppableStreamingResponse, FaultState, LocalSpeech, RequestLog,
-                                 base_arg_parser, chunk_piece, control_router, requests_and_health_router,
-                                 serve)
+from ops.standins.control import RequestLog, control_router, requests_and_health_router
+from ops.standins.faults import Disconnect, FaultState
+from ops.standins.server import base_arg_parser, serve
+from ops.standins.speech import LocalSpeech, chunk_piece
+from ops.standins.streaming import DroppableStreamingResponse
 
 DEFAULT_PORT = 8702
 DEFAULT_MODEL = "s2-pro"
