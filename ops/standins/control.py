@@ -1,12 +1,13 @@
 """The control endpoints every stand-in has (``/__control/...``) and its log of recent requests.
 
-``faults`` (see :mod:`ops.standins.faults`), ``requests`` (never credentials) and ``health``
-(the local voice is loaded); each stand-in adds ``account`` (the vendor account's state).
+``faults`` (see :mod:`ops.standins.faults`), ``requests`` (never credentials), ``health`` (the
+local voice is loaded) and ``account`` (the vendor account's state, fields per stand-in).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -72,6 +73,33 @@ def control_router(state: FaultState) -> APIRouter:
     return router
 
 
+def account_router(standin: Any, fields: dict[str, Any], detail: str,
+                   convert: Callable[[str, Any], Any] = lambda _name, value: value) -> APIRouter:
+    """``/__control/account``: GET reads the vendor account, POST sets any of ``fields`` (name ->
+    accepted types; values pass through ``convert``); anything else is a 422 with ``detail``."""
+    router = APIRouter(prefix="/__control", include_in_schema=False)
+
+    @router.get("/account")
+    async def get_account() -> dict:
+        return standin.account.to_dict()
+
+    @router.post("/account")
+    async def post_account(request: Request) -> Response:
+        try:
+            body = await request.json()
+            ok = isinstance(body, dict) and all(k in fields and isinstance(v, fields[k]) for k, v in body.items())
+            values = {k: convert(k, v) for k, v in body.items()} if ok else {}
+        except (ValueError, ArithmeticError):
+            ok = False
+        if not ok:
+            return JSONResponse({"detail": detail}, status_code=422)
+        for k, v in values.items():
+            setattr(standin.account, k, v)
+        return JSONResponse(standin.account.to_dict())
+
+    return router
+
+
 class RequestLog:
     """The last requests a stand-in served (never credentials), for tests to inspect."""
 
@@ -85,3 +113,8 @@ class RequestLog:
     def list(self) -> list[dict]:
         return list(self.items)
 
+
+def answered(record: dict, response: Response) -> Response:
+    """``response``, with its status noted in the request's ``record``."""
+    record["status"] = response.status_code
+    return response

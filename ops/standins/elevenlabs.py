@@ -30,11 +30,10 @@ import asyncio
 import base64
 import json
 import math
-import os
 import time
 import uuid
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, WebSocket
@@ -42,12 +41,12 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ops.standins.audio import pcm_to_alaw, pcm_to_ulaw
-from ops.standins.control import RequestLog, control_router, requests_and_health_router
-from ops.standins.faults import Disconnect, Faults, FaultState
-from ops.standins.server import base_arg_parser, serve
-from ops.standins.speech import Chunk, LocalSpeech, SpokenPiece, chunk_piece
-from ops.standins.streaming import DroppableStreamingResponse
+from ops.standins.audio import AudioFormat, StreamEncoder, encode_whole
+from ops.standins.control import account_router, answered
+from ops.standins.faults import Disconnect, Faults, Pace
+from ops.standins.server import StandinState, api_keys, base_arg_parser, serve, standin_app
+from ops.standins.speech import Chunk, LocalSpeech, SpokenPiece
+from ops.standins.streaming import DroppableStreamingResponse, encoded_chunks, paced_chunks
 
 DEFAULT_PORT = 8701
 DEFAULT_FORMAT = "mp3_44100_128"
@@ -59,6 +58,12 @@ MODEL_CHAR_LIMITS = {"eleven_flash_v2_5": 40000, "eleven_turbo_v2_5": 40000, "el
                      "eleven_turbo_v2": 30000, "eleven_multilingual_v2": 10000, "eleven_v3": 3000}
 MODELS = ["eleven_multilingual_v2", "eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_flash_v2", "eleven_turbo_v2",
           "eleven_v3", "eleven_monolingual_v1"]
+
+
+def max_chars(model: str) -> int:
+    """Characters one request may have with ``model``."""
+    return MODEL_CHAR_LIMITS.get(model, 10000)
+
 
 #: Stand-in voices (real premade voice ids). All speak with the local Piper voice at their own pace.
 VOICES: list[dict[str, Any]] = [
@@ -111,31 +116,6 @@ ERRORS: dict[str, tuple[int, int, str]] = {
 }
 
 
-class ElevenLabsFaults(Faults):
-    #: WebSocket alignment spelling of the durations key (SDK types: charDurationsMs; docs: charsDurationsMs).
-    ws_duration_key: Literal["charDurationsMs", "charsDurationsMs"] = "charDurationsMs"
-
-
-@dataclass
-class Account:
-    keys: set[str] | None = None  #: None: any non-empty key is valid
-    tier: str = "creator"
-    character_limit: int = 100_000
-    character_count: int = 0
-    concurrency_limit: int = 5
-    active: int = 0
-    reset_unix: int = field(default_factory=lambda: int(time.time()) + 30 * 86400)
-
-    def key_ok(self, key: str | None) -> bool:
-        if not key:
-            return False
-        return key in self.keys if self.keys else True
-
-    def to_dict(self) -> dict:
-        return {"tier": self.tier, "character_limit": self.character_limit, "character_count": self.character_count,
-                "concurrency_limit": self.concurrency_limit, "active": self.active}
-
-
 def _message(name: str, **values: Any) -> str:
     template = ERRORS[name][2]
     try:
@@ -161,105 +141,36 @@ def validation_error(loc: list, msg: str, type_: str) -> JSONResponse:
     return error_response("validation_error", loc=loc, msg=msg, type=type_)
 
 
-# -- output formats ----------------------------------------------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class ElFormat:
-    name: str
-    kind: str  #: mp3, pcm, wav, ulaw, alaw, opus
-    rate: int
-    bitrate: int | None = None
-
-    @property
-    def media_type(self) -> str:
-        return {"mp3": "audio/mpeg", "pcm": "audio/pcm", "wav": "audio/wav", "ulaw": "audio/basic",
-                "alaw": "audio/alaw", "opus": "audio/ogg"}[self.kind]
-
-    def output_format(self):  # noqa: ANN201 - gateway.audio OutputFormat for PyAV/WAV encoders
-        from gateway.audio.formats import OutputFormat
-
-        if self.kind == "mp3":
-            return OutputFormat(self.name, "mp3", "mp3", self.rate, (self.bitrate or 128) * 1000)
-        if self.kind == "opus":
-            return OutputFormat(self.name, "ogg", "opus", self.rate, (self.bitrate or 64) * 1000)
-        if self.kind == "wav":
-            return OutputFormat(self.name, "wav", "pcm_s16le", self.rate)
-        return OutputFormat(self.name, "raw", "pcm_s16le", self.rate)
+class ElevenLabsFaults(Faults):
+    #: WebSocket alignment spelling of the durations key (SDK types: charDurationsMs; docs: charsDurationsMs).
+    ws_duration_key: Literal["charDurationsMs", "charsDurationsMs"] = "charDurationsMs"
 
 
-def _formats() -> dict[str, ElFormat]:
-    from gateway.audio.formats import opus_available
+@dataclass
+class Account:
+    keys: set[str] | None = None  #: None: any non-empty key is valid
+    tier: str = "creator"
+    character_limit: int = 100_000
+    character_count: int = 0
+    concurrency_limit: int = 5
+    active: int = 0
+    reset_unix: int = field(default_factory=lambda: int(time.time()) + 30 * 86400)
 
-    out: dict[str, ElFormat] = {}
-    for rate, kbps in ((22050, 32), (24000, 48), (44100, 32), (44100, 64), (44100, 96), (44100, 128), (44100, 192)):
-        out[f"mp3_{rate}_{kbps}"] = ElFormat(f"mp3_{rate}_{kbps}", "mp3", rate, kbps)
-    for rate in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
-        out[f"pcm_{rate}"] = ElFormat(f"pcm_{rate}", "pcm", rate)
-        out[f"wav_{rate}"] = ElFormat(f"wav_{rate}", "wav", rate)
-    out["ulaw_8000"] = ElFormat("ulaw_8000", "ulaw", 8000)
-    out["alaw_8000"] = ElFormat("alaw_8000", "alaw", 8000)
-    if opus_available():
-        for kbps in (32, 64, 96, 128, 192):
-            out[f"opus_48000_{kbps}"] = ElFormat(f"opus_48000_{kbps}", "opus", 48000, kbps)
-    return out
+    def key_ok(self, key: str | None) -> bool:
+        if not key:
+            return False
+        return key in self.keys if self.keys else True
 
-
-FORMATS = _formats()
-
-
-class StreamEncoder:
-    """PCM s16le mono at the format's rate in, the format's bytes out, chunk by chunk."""
-
-    def __init__(self, fmt: ElFormat) -> None:
-        self.fmt = fmt
-        self._enc = None
-        if fmt.kind in ("mp3", "opus", "wav"):
-            from gateway.audio.encode import create_encoder
-
-            self._enc = create_encoder(fmt.output_format(), fmt.rate)
-
-    def feed(self, pcm: bytes) -> bytes:
-        if self._enc is not None:
-            return self._enc.feed(pcm)
-        return _g711(self.fmt, pcm)
-
-    def finish(self) -> bytes:
-        return self._enc.finish() if self._enc is not None else b""
+    def to_dict(self) -> dict:
+        return {"tier": self.tier, "character_limit": self.character_limit, "character_count": self.character_count,
+                "concurrency_limit": self.concurrency_limit, "active": self.active}
 
 
-def _g711(fmt: ElFormat, pcm: bytes) -> bytes:
-    if fmt.kind == "ulaw":
-        return pcm_to_ulaw(pcm)
-    if fmt.kind == "alaw":
-        return pcm_to_alaw(pcm)
-    return pcm
-
-
-def encode_whole(pcm: bytes, fmt: ElFormat) -> bytes:
-    """A whole file (mp3 with its Xing tag, wav with exact sizes) from PCM at the format's rate."""
-    if fmt.kind in ("mp3", "opus", "wav"):
-        from gateway.audio.encode import encode_all
-
-        return encode_all(pcm, fmt.rate, fmt.output_format())
-    return _g711(fmt, pcm)
-
-
-def rest_alignment(chars: list, offset_ms: float = 0.0) -> dict:
-    return {"characters": [c.char for c in chars],
-            "character_start_times_seconds": [round((c.start_ms - offset_ms) / 1000, 3) for c in chars],
-            "character_end_times_seconds": [round((c.end_ms - offset_ms) / 1000, 3) for c in chars]}
-
-
-# -- app state ---------------------------------------------------------------------------------------
-
-class StandIn:
+class StandIn(StandinState):
     def __init__(self, keys: set[str] | None = None, character_limit: int = 100_000, concurrency_limit: int = 5,
                  speech: LocalSpeech | None = None) -> None:
-        self.account = Account(keys=keys or None, character_limit=character_limit,
-                               concurrency_limit=concurrency_limit)
-        self.faults = FaultState(ERRORS, ElevenLabsFaults)
-        self.requests = RequestLog()
-        self.speech = speech or LocalSpeech()
+        super().__init__(Account(keys=keys or None, character_limit=character_limit,
+                                 concurrency_limit=concurrency_limit), ERRORS, ElevenLabsFaults, speech)
 
     @property
     def f(self) -> ElevenLabsFaults:
@@ -273,50 +184,60 @@ class StandIn:
                     "required": required}
         return None
 
+    def error_values(self, voice_id: str, required: int, model: str) -> dict:
+        """What the error messages may name: quota, concurrency, the voice, the model's limit."""
+        a = self.account
+        return {"limit": a.character_limit, "remaining": max(0, a.character_limit - a.character_count),
+                "required": required, "concurrency": a.concurrency_limit, "voice_id": voice_id,
+                "max_chars": max_chars(model), "model": model}
+
+
+# -- output formats ----------------------------------------------------------------------------------
+
+def _formats() -> dict[str, AudioFormat]:
+    from gateway.audio.formats import opus_available
+
+    out: dict[str, AudioFormat] = {}
+    for rate, kbps in ((22050, 32), (24000, 48), (44100, 32), (44100, 64), (44100, 96), (44100, 128), (44100, 192)):
+        out[f"mp3_{rate}_{kbps}"] = AudioFormat(f"mp3_{rate}_{kbps}", "mp3", rate, kbps)
+    for rate in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
+        out[f"pcm_{rate}"] = AudioFormat(f"pcm_{rate}", "pcm", rate)
+        out[f"wav_{rate}"] = AudioFormat(f"wav_{rate}", "wav", rate)
+    out["ulaw_8000"] = AudioFormat("ulaw_8000", "ulaw", 8000)
+    out["alaw_8000"] = AudioFormat("alaw_8000", "alaw", 8000)
+    if opus_available():
+        for kbps in (32, 64, 96, 128, 192):
+            out[f"opus_48000_{kbps}"] = AudioFormat(f"opus_48000_{kbps}", "opus", 48000, kbps)
+    return out
+
+
+FORMATS = _formats()
+
+
+# -- app ---------------------------------------------------------------------------------------------
+
+#: What ``POST /__control/account`` may set.
+ACCOUNT_FIELDS = {"tier": str, "character_limit": int, "character_count": int, "concurrency_limit": int}
+#: ``/v1/text-to-speech/{voice_id}`` + suffix: (stream, timestamps).
+REST_ROUTES = [("", False, False), ("/stream", True, False), ("/with-timestamps", False, True),
+               ("/stream/with-timestamps", True, True)]
+#: WebSocket ``/v1/text-to-speech/{voice_id}/`` + suffix: multi (contexts).
+WS_ROUTES = [("stream-input", False), ("multi-stream-input", True)]
+
 
 def create_app(standin: StandIn | None = None) -> FastAPI:
     si = standin or StandIn()
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        await si.speech.start()
-        yield
-
-    app = FastAPI(title="ElevenLabs stand-in", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.standin = si
-    app.include_router(control_router(si.faults))
-    app.include_router(requests_and_health_router(si, DEFAULT_PORT))
-
-    # -- control (account, requests, health) ------------------------------------------------------
-
-    @app.get("/__control/account")
-    async def get_account() -> dict:
-        return si.account.to_dict()
-
-    @app.post("/__control/account")
-    async def post_account(request: Request) -> Response:
-        body = await request.json()
-        allowed = {"tier": str, "character_limit": int, "character_count": int, "concurrency_limit": int}
-        if not isinstance(body, dict) or any(k not in allowed or not isinstance(v, allowed[k])
-                                             for k, v in body.items()):
-            return JSONResponse({"detail": f"fields: {sorted(allowed)}"}, status_code=422)
-        for k, v in body.items():
-            setattr(si.account, k, v)
-        return JSONResponse(si.account.to_dict())
-
+    app = standin_app("ElevenLabs stand-in", si, DEFAULT_PORT)
+    app.include_router(account_router(si, ACCOUNT_FIELDS, f"fields: {sorted(ACCOUNT_FIELDS)}"))
 
     # -- metadata ---------------------------------------------------------------------------------
 
     async def meta_guard(request: Request) -> Response | None:
         if not si.account.key_ok(request.headers.get("xi-api-key")):
             return error_response("invalid_api_key")
-        if si.faults.hits("meta"):
-            if si.f.hang == "connect":
-                await si.faults.hang()
-            error = si.faults.take_error("meta")
-            if error:
-                return error_response(error, si.f.retry_after_s, **_error_values(si, error, "", 0, DEFAULT_MODEL))
-            await si.faults.first_byte("meta")
+        error = await si.faults.meta_error()
+        if error:
+            return error_response(error, si.f.retry_after_s, **si.error_values("", 0, DEFAULT_MODEL))
         return None
 
     @app.get("/v1/voices")
@@ -324,7 +245,7 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         si.requests.add(endpoint="voices", method="GET")
         if (denied := await meta_guard(request)) is not None:
             return denied
-        return JSONResponse({"voices": [_voice_json(v) for v in VOICES]})
+        return JSONResponse({"voices": [voice_json(v) for v in VOICES]})
 
     @app.get("/v1/voices/{voice_id}")
     async def get_voice(voice_id: str, request: Request) -> Response:
@@ -334,14 +255,14 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         if voice is None:
             return JSONResponse({"detail": {"status": "voice_not_found", "message": _message(
                 "voice_not_found", voice_id=voice_id)}}, status_code=404)
-        return JSONResponse(_voice_json(voice))
+        return JSONResponse(voice_json(voice))
 
     @app.get("/v1/models")
     async def list_models(request: Request) -> Response:
         if (denied := await meta_guard(request)) is not None:
             return denied
         return JSONResponse([{"model_id": m, "name": m, "can_do_text_to_speech": True,
-                              "max_characters_request_subscribed_user": MODEL_CHAR_LIMITS.get(m, 10000)}
+                              "max_characters_request_subscribed_user": max_chars(m)}
                              for m in MODELS])
 
     @app.get("/v1/user/subscription")
@@ -349,53 +270,46 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         si.requests.add(endpoint="subscription", method="GET")
         if (denied := await meta_guard(request)) is not None:
             return denied
-        a = si.account
-        count = a.character_limit if si.f.quota_exhausted else a.character_count
-        return JSONResponse({
-            "tier": a.tier, "character_count": count, "character_limit": a.character_limit,
-            "max_character_limit_extension": None, "max_credit_limit_extension": 0,
-            "can_extend_character_limit": False, "allowed_to_extend_character_limit": False,
-            "next_character_count_reset_unix": a.reset_unix, "voice_slots_used": 0,
-            "professional_voice_slots_used": 0, "professional_voice_slots_used_in_workspace": 0, "voice_limit": 30,
-            "max_voice_add_edits": 95, "voice_add_edit_counter": 0, "professional_voice_limit": 1,
-            "can_extend_voice_limit": False, "can_use_instant_voice_cloning": True,
-            "can_use_professional_voice_cloning": True, "currency": "usd",
-            "current_overage": {"amount": "0", "currency": "usd"}, "status": "active",
-            "billing_period": "monthly_period", "character_refresh_period": "monthly_period",
-        })
+        return JSONResponse(_subscription_json(si))
 
-    # -- REST text-to-speech ----------------------------------------------------------------------
+    # -- REST text-to-speech and WebSocket --------------------------------------------------------
 
-    @app.post("/v1/text-to-speech/{voice_id}")
-    async def convert(voice_id: str, request: Request) -> Response:
-        return await _rest(si, request, voice_id, stream=False, timestamps=False)
+    def rest_endpoint(stream: bool, timestamps: bool):  # noqa: ANN202
+        async def endpoint(voice_id: str, request: Request) -> Response:
+            return await rest(si, request, voice_id, stream=stream, timestamps=timestamps)
+        return endpoint
 
-    @app.post("/v1/text-to-speech/{voice_id}/stream")
-    async def stream(voice_id: str, request: Request) -> Response:
-        return await _rest(si, request, voice_id, stream=True, timestamps=False)
+    def ws_endpoint(multi: bool):  # noqa: ANN202
+        async def endpoint(websocket: WebSocket, voice_id: str) -> None:
+            await stream_input(si, websocket, voice_id, multi=multi)
+        return endpoint
 
-    @app.post("/v1/text-to-speech/{voice_id}/with-timestamps")
-    async def with_timestamps(voice_id: str, request: Request) -> Response:
-        return await _rest(si, request, voice_id, stream=False, timestamps=True)
-
-    @app.post("/v1/text-to-speech/{voice_id}/stream/with-timestamps")
-    async def stream_with_timestamps(voice_id: str, request: Request) -> Response:
-        return await _rest(si, request, voice_id, stream=True, timestamps=True)
-
-    # -- WebSocket --------------------------------------------------------------------------------
-
-    @app.websocket("/v1/text-to-speech/{voice_id}/stream-input")
-    async def ws_single(websocket: WebSocket, voice_id: str) -> None:
-        await _websocket(si, websocket, voice_id, multi=False)
-
-    @app.websocket("/v1/text-to-speech/{voice_id}/multi-stream-input")
-    async def ws_multi(websocket: WebSocket, voice_id: str) -> None:
-        await _websocket(si, websocket, voice_id, multi=True)
+    for suffix, stream, timestamps in REST_ROUTES:
+        app.post(f"/v1/text-to-speech/{{voice_id}}{suffix}")(rest_endpoint(stream, timestamps))
+    for suffix, multi in WS_ROUTES:
+        app.websocket(f"/v1/text-to-speech/{{voice_id}}/{suffix}")(ws_endpoint(multi))
 
     return app
 
 
-def _voice_json(v: dict) -> dict:
+def _subscription_json(si: StandIn) -> dict:
+    a = si.account
+    count = a.character_limit if si.f.quota_exhausted else a.character_count
+    return {
+        "tier": a.tier, "character_count": count, "character_limit": a.character_limit,
+        "max_character_limit_extension": None, "max_credit_limit_extension": 0,
+        "can_extend_character_limit": False, "allowed_to_extend_character_limit": False,
+        "next_character_count_reset_unix": a.reset_unix, "voice_slots_used": 0,
+        "professional_voice_slots_used": 0, "professional_voice_slots_used_in_workspace": 0, "voice_limit": 30,
+        "max_voice_add_edits": 95, "voice_add_edit_counter": 0, "professional_voice_limit": 1,
+        "can_extend_voice_limit": False, "can_use_instant_voice_cloning": True,
+        "can_use_professional_voice_cloning": True, "currency": "usd",
+        "current_overage": {"amount": "0", "currency": "usd"}, "status": "active",
+        "billing_period": "monthly_period", "character_refresh_period": "monthly_period",
+    }
+
+
+def voice_json(v: dict) -> dict:
     return {"voice_id": v["voice_id"], "name": v["name"], "samples": None, "category": "premade",
             "fine_tuning": None, "labels": dict(v["labels"]),
             "description": f"{v['name']} (stand-in; spoken by the local Piper voice)", "preview_url": None,
@@ -406,14 +320,7 @@ def _voice_json(v: dict) -> dict:
             "is_owner": False, "is_legacy": False, "is_mixed": False}
 
 
-def _error_values(si: StandIn, error: str, voice_id: str, required: int, model: str) -> dict:
-    a = si.account
-    return {"limit": a.character_limit, "remaining": max(0, a.character_limit - a.character_count),
-            "required": required, "concurrency": a.concurrency_limit, "voice_id": voice_id,
-            "max_chars": MODEL_CHAR_LIMITS.get(model, 10000), "model": model}
-
-
-def _speed(voice: dict, settings: dict | None) -> float:
+def voice_speed(voice: dict, settings: dict | None) -> float:
     speed = float((settings or {}).get("speed") or 1.0)
     return voice["speed"] * speed
 
@@ -422,7 +329,7 @@ _SETTING_RANGES = {"stability": (0.0, 1.0), "similarity_boost": (0.0, 1.0), "sty
                    "speed": (0.7, 1.2), "clone_strength": (0.0, 1.0)}
 
 
-def _check_voice_settings(vs: Any, loc_prefix: list) -> JSONResponse | None:
+def check_voice_settings(vs: Any, loc_prefix: list) -> JSONResponse | None:
     if vs is None:
         return None
     if not isinstance(vs, dict):
@@ -439,36 +346,44 @@ def _check_voice_settings(vs: Any, loc_prefix: list) -> JSONResponse | None:
     return None
 
 
+# -- REST --------------------------------------------------------------------------------------------
+
 @dataclass
 class _Job:
     text: str
     voice: dict
-    fmt: ElFormat
+    fmt: AudioFormat
     speed: float
     headers: dict
 
 
-async def _prepare_rest(si: StandIn, request: Request, voice_id: str, endpoint: str) -> _Job | Response:
-    record = si.requests.add(endpoint=endpoint, method="POST", voice_id=voice_id,
-                             query=dict(request.query_params), status=None)
-    si.faults.counters["requests"] += 1
-    key_ok = si.account.key_ok(request.headers.get("xi-api-key"))
-    record["key_ok"] = key_ok
+async def rest(si: StandIn, request: Request, voice_id: str, *, stream: bool, timestamps: bool) -> Response:
+    endpoint = ("stream" if stream else "convert") + ("_with_timestamps" if timestamps else "")
+    job = await _prepare(si, request, voice_id, endpoint)
+    if isinstance(job, Response):
+        return job
+    if stream:
+        body = _stream_body(si, job, timestamps)
+        media = "application/x-ndjson" if timestamps else job.fmt.media_type
+    else:
+        body = _whole_body(si, job, timestamps)
+        media = "application/json" if timestamps else job.fmt.media_type
+    return DroppableStreamingResponse(body, media, job.headers,  # type: ignore[return-value]
+                                      on_close=si.slot_releaser())
 
-    def done(resp: Response) -> Response:
-        record["status"] = resp.status_code
-        return resp
 
+async def _prepare(si: StandIn, request: Request, voice_id: str, endpoint: str) -> _Job | Response:
+    record = si.record_request(si.account.key_ok(request.headers.get("xi-api-key")), endpoint=endpoint,
+                               method="POST", voice_id=voice_id, query=dict(request.query_params))
+    done = partial(answered, record)
     try:
         raw = await request.body()
     except ClientDisconnect:
         return done(Response(status_code=499))
-    if not key_ok:
+    if not record["key_ok"]:
         return done(error_response("invalid_api_key"))
-    if si.faults.hits("rest") and si.f.hang == "connect":
-        await si.faults.hang()
-        if await request.is_disconnected():
-            return done(Response(status_code=499))
+    if await si.faults.hang_on_connect("rest") and await request.is_disconnected():
+        return done(Response(status_code=499))
     fmt_name = request.query_params.get("output_format", DEFAULT_FORMAT)
     fmt = FORMATS.get(fmt_name)
     if fmt is None:
@@ -490,21 +405,20 @@ async def _prepare_rest(si: StandIn, request: Request, voice_id: str, endpoint: 
     for opt in ("model_id", "previous_text", "next_text", "language_code"):
         if body.get(opt) is not None and not isinstance(body[opt], str):
             return done(validation_error(["body", opt], "Input should be a valid string", "string_type"))
-    if (bad := _check_voice_settings(body.get("voice_settings"), ["body", "voice_settings"])) is not None:
+    if (bad := check_voice_settings(body.get("voice_settings"), ["body", "voice_settings"])) is not None:
         return done(bad)
     model = body.get("model_id") or DEFAULT_MODEL
     error = si.faults.take_error("rest")
     if error:
-        return done(error_response(error, si.f.retry_after_s, **_error_values(si, error, voice_id, len(text), model)))
+        return done(error_response(error, si.f.retry_after_s, **si.error_values(voice_id, len(text), model)))
     voice = VOICE_BY_ID.get(voice_id)
     if voice is None:
         return done(error_response("voice_not_found", voice_id=voice_id))
     if not text.strip():
         return done(validation_error(["body", "text"], "Text must contain at least one character", "string_too_short"))
-    max_chars = MODEL_CHAR_LIMITS.get(model, 10000)
-    if len(text) > max_chars:
-        return done(error_response("max_character_limit_exceeded", required=len(text), max_chars=max_chars,
-                                   model=model))
+    limit = max_chars(model)
+    if len(text) > limit:
+        return done(error_response("max_character_limit_exceeded", required=len(text), max_chars=limit, model=model))
     if (quota := si.quota_error(len(text), "rest")) is not None:
         return done(error_response("quota_exceeded", **quota))
     if si.account.active >= si.account.concurrency_limit:
@@ -517,83 +431,47 @@ async def _prepare_rest(si: StandIn, request: Request, voice_id: str, endpoint: 
     headers = {"request-id": request_id, "x-character-count": str(len(text)), "character-cost": str(len(text)),
                "current-concurrent-requests": str(si.account.active),
                "maximum-concurrent-requests": str(si.account.concurrency_limit)}
-    return _Job(text, voice, fmt, _speed(voice, body.get("voice_settings")), headers)
-
-
-async def _rest(si: StandIn, request: Request, voice_id: str, *, stream: bool, timestamps: bool) -> Response:
-    endpoint = ("stream" if stream else "convert") + ("_with_timestamps" if timestamps else "")
-    job = await _prepare_rest(si, request, voice_id, endpoint)
-    if isinstance(job, Response):
-        return job
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            si.account.active -= 1
-
-    if stream:
-        body = _stream_body(si, job, timestamps)
-        media = "application/x-ndjson" if timestamps else job.fmt.media_type
-    else:
-        body = _whole_body(si, job, timestamps)
-        media = "application/json" if timestamps else job.fmt.media_type
-    return DroppableStreamingResponse(body, media, job.headers, on_close=release)  # type: ignore[return-value]
+    return _Job(text, voice, fmt, voice_speed(voice, body.get("voice_settings")), headers)
 
 
 async def _stream_body(si: StandIn, job: _Job, timestamps: bool):
-    faults = si.faults
-    await faults.first_byte("rest")
-    encoder = StreamEncoder(job.fmt)
-    sent = sentences = 0
     pending: list = []
-    async for piece in si.speech.sentences(job.text, job.speed):
-        for chunk in chunk_piece(piece, job.fmt.rate):
-            if faults.should_disconnect("rest", sent, sentences):
-                faults.counters["disconnects"] += 1
-                raise Disconnect
-            if sent:
-                await faults.between_chunks("rest")
-            data = encoder.feed(chunk.pcm)
-            sent += 1
-            if timestamps:
-                pending.extend(chunk.chars)
-                if data:
-                    yield _ndjson_line(data, pending)
-                    pending = []
-            elif data:
+    async for chunk, data in encoded_chunks(si.speech, si.faults, job.text, job.speed, job.fmt):
+        if not timestamps:
+            if data:
                 yield data
-        sentences += 1
-    if faults.should_disconnect("rest", sent, sentences):
-        faults.counters["disconnects"] += 1
-        raise Disconnect
-    tail = encoder.finish()
-    if timestamps:
-        if tail or pending:
-            yield _ndjson_line(tail, pending)
-    elif tail:
-        yield tail
+            continue
+        if chunk is not None:
+            pending.extend(chunk.chars)
+        if data or (chunk is None and pending):
+            yield _ndjson_line(data, pending)
+            pending = []
+
+
+def rest_alignment(chars: list, offset_ms: float = 0.0) -> dict:
+    return {"characters": [c.char for c in chars],
+            "character_start_times_seconds": [round((c.start_ms - offset_ms) / 1000, 3) for c in chars],
+            "character_end_times_seconds": [round((c.end_ms - offset_ms) / 1000, 3) for c in chars]}
+
+
+def _timestamped(audio: bytes, alignment: dict | None) -> str:
+    return json.dumps({"audio_base64": base64.b64encode(audio).decode(), "alignment": alignment,
+                       "normalized_alignment": alignment})
 
 
 def _ndjson_line(audio: bytes, chars: list) -> bytes:
-    alignment = rest_alignment(chars) if chars else None
-    return (json.dumps({"audio_base64": base64.b64encode(audio).decode(), "alignment": alignment,
-                        "normalized_alignment": alignment}) + "\n").encode()
+    return (_timestamped(audio, rest_alignment(chars) if chars else None) + "\n").encode()
 
 
 async def _whole_body(si: StandIn, job: _Job, timestamps: bool):
-    faults = si.faults
-    pieces: list[SpokenPiece] = [p async for p in si.speech.sentences(job.text, job.speed)]
     from gateway.audio.resample import resample_pcm
 
+    faults = si.faults
+    pieces: list[SpokenPiece] = [p async for p in si.speech.sentences(job.text, job.speed)]
     pcm = b"".join(resample_pcm(p.pcm, p.sample_rate, job.fmt.rate) for p in pieces)
     audio = encode_whole(pcm, job.fmt)
     if timestamps:
-        chars = [c for p in pieces for c in p.chars]
-        alignment = rest_alignment(chars)
-        payload = json.dumps({"audio_base64": base64.b64encode(audio).decode(), "alignment": alignment,
-                              "normalized_alignment": alignment}).encode()
+        payload = _timestamped(audio, rest_alignment([c for p in pieces for c in p.chars])).encode()
     else:
         payload = audio
     await faults.first_byte("rest")
@@ -601,9 +479,7 @@ async def _whole_body(si: StandIn, job: _Job, timestamps: bool):
     total_ms = pieces[-1].end_ms if pieces else 1.0
     first_sentence_bytes = int(len(payload) * (pieces[0].end_ms / total_ms)) if pieces and total_ms else 0
     for n, offset in enumerate(range(0, len(payload), step)):
-        if faults.should_disconnect("rest", n, 1 if offset >= first_sentence_bytes else 0):
-            faults.counters["disconnects"] += 1
-            raise Disconnect
+        faults.cut("rest", n, 1 if offset >= first_sentence_bytes else 0)
         if n:
             await faults.between_chunks("rest")
         yield payload[offset:offset + step]
@@ -611,12 +487,16 @@ async def _whole_body(si: StandIn, job: _Job, timestamps: bool):
 
 # -- WebSocket ---------------------------------------------------------------------------------------
 
-class _Closed(Exception):
+class Closed(Exception):
     """The connection is closing (error sent, fault, or the client left)."""
 
 
-class _Context:
-    def __init__(self, conn: "_WsConnection", context_id: str | None, speed: float, schedule: list[int]) -> None:
+class Context:
+    """One context of a connection (the only one on ``/stream-input``): its text buffer, cut into
+    generations by the ``chunk_length_schedule`` (or sentence ends in ``auto_mode``, or a flush),
+    spoken one after another by its worker with its own encoder."""
+
+    def __init__(self, conn: WsConnection, context_id: str | None, speed: float, schedule: list[int]) -> None:
         self.conn = conn
         self.id = context_id
         self.speed = speed
@@ -676,14 +556,17 @@ class _Context:
                     await self.conn.send_final(self)
                     return
                 await self.conn.generate(self, piece)
-        except _Closed:
+        except Closed:
             return
         except Exception:  # noqa: BLE001 - synthesis failed: tell the client like the vendor would
             await self.conn.fail("internal_server_error")
 
 
-class _WsConnection:
-    def __init__(self, si: StandIn, ws: WebSocket, voice: dict, fmt: ElFormat, inactivity: float, multi: bool,
+class WsConnection:
+    """One ``/stream-input`` or ``/multi-stream-input`` connection: the first message (key, voice
+    settings, schedule), then text into contexts, audio and alignment out, the final messages, close."""
+
+    def __init__(self, si: StandIn, ws: WebSocket, voice: dict, fmt: AudioFormat, inactivity: float, multi: bool,
                  auto_mode: bool, header_key: str | None) -> None:
         self.si = si
         self.ws = ws
@@ -693,13 +576,11 @@ class _WsConnection:
         self.multi = multi
         self.auto_mode = auto_mode
         self.header_key = header_key
-        self.contexts: dict[str | None, _Context] = {}
-        self.closing: list[_Context] = []  #: closed with close_context, still finishing their audio
+        self.contexts: dict[str | None, Context] = {}
+        self.closing: list[Context] = []  #: closed with close_context, still finishing their audio
         self.send_lock = asyncio.Lock()
         self.closed = asyncio.Event()
-        self.audio_sent = 0
-        self.sentences_done = 0
-        self.first_audio = True
+        self.pace = Pace(si.faults, "ws")  #: chunks: audio messages sent, over all contexts
         self.initialized = False
         self.counted = False
         self.speed = voice["speed"]
@@ -710,13 +591,13 @@ class _WsConnection:
 
     async def _send(self, payload: dict) -> None:
         if self.closed.is_set():
-            raise _Closed
+            raise Closed
         async with self.send_lock:
             try:
                 await self.ws.send_text(json.dumps(payload))
             except (WebSocketDisconnect, RuntimeError, OSError):
                 self.closed.set()
-                raise _Closed from None
+                raise Closed from None
 
     async def close(self, code: int, reason: str = "") -> None:
         if self.closed.is_set():
@@ -733,11 +614,11 @@ class _WsConnection:
         message = message or _message(error, **values)
         try:
             await self._send({"message": message, "error": error, "code": code})
-        except _Closed:
+        except Closed:
             pass
         await self.close(code, message)
 
-    async def send_audio(self, ctx: _Context, audio: bytes) -> None:
+    async def send_audio(self, ctx: Context, audio: bytes) -> None:
         chars: list = []
         start = ctx.pending[0][1] if ctx.pending else 0.0
         for chunk, _ in ctx.pending:
@@ -749,41 +630,32 @@ class _WsConnection:
             ends = [max(s, round(c.end_ms - start)) for c, s in zip(chars, starts)]
             alignment = {"chars": [c.char for c in chars], "charStartTimesMs": starts,
                          self.duration_key: [e - s for s, e in zip(starts, ends)]}
-        message: dict[str, Any] = {"audio": base64.b64encode(audio).decode() if audio else None, "isFinal": None,
-                                   "normalizedAlignment": alignment, "alignment": alignment}
+        await self._send_for(ctx, {"audio": base64.b64encode(audio).decode() if audio else None, "isFinal": None,
+                                   "normalizedAlignment": alignment, "alignment": alignment})
+
+    async def send_final(self, ctx: Context) -> None:
+        await self._send_for(ctx, {"isFinal": True})
+
+    async def _send_for(self, ctx: Context, message: dict[str, Any]) -> None:
         if self.multi:
             message["contextId"] = ctx.id
         await self._send(message)
 
-    async def send_final(self, ctx: _Context) -> None:
-        message: dict[str, Any] = {"isFinal": True}
-        if self.multi:
-            message["contextId"] = ctx.id
-        await self._send(message)
-
-    async def generate(self, ctx: _Context, piece: str) -> None:
-        faults = self.si.faults
+    async def generate(self, ctx: Context, piece: str) -> None:
         if (quota := self.si.quota_error(len(piece), "ws")) is not None:
             await self.fail("quota_exceeded", **quota)
-            raise _Closed
+            raise Closed
         self.si.account.character_count += len(piece)
-        async for spoken in self.si.speech.sentences(piece, ctx.speed):
-            for chunk in chunk_piece(spoken, self.fmt.rate):
-                if faults.should_disconnect("ws", self.audio_sent, self.sentences_done):
-                    faults.counters["disconnects"] += 1
-                    await self.close(self.si.f.disconnect_close_code, "stand-in fault: disconnect")
-                    raise _Closed
-                if self.first_audio:
-                    await faults.first_byte("ws")
-                    self.first_audio = False
-                else:
-                    await faults.between_chunks("ws")
+        try:
+            async for chunk in paced_chunks(self.si.speech, self.pace, piece, ctx.speed, self.fmt.rate):
                 data = ctx.encoder.feed(chunk.pcm)
                 ctx.pending.append((chunk, chunk.start_ms))
                 if data:
                     await self.send_audio(ctx, data)
-                    self.audio_sent += 1
-            self.sentences_done += 1
+                    self.pace.chunks += 1
+        except Disconnect:
+            await self.close(self.si.f.disconnect_close_code, "stand-in fault: disconnect")
+            raise Closed from None
 
     # -- receiving --
 
@@ -843,18 +715,18 @@ class _WsConnection:
             return False
         error = si.faults.take_error("ws")
         if error:
-            await self.fail(error, **_error_values(si, error, self.voice["voice_id"], 0, DEFAULT_MODEL))
+            await self.fail(error, **si.error_values(self.voice["voice_id"], 0, DEFAULT_MODEL))
             return False
         if si.account.active >= si.account.concurrency_limit:
             await self.fail("too_many_concurrent_requests", concurrency=si.account.concurrency_limit)
             return False
         vs = message.get("voice_settings")
-        if (bad := _check_voice_settings(vs, ["voice_settings"])) is not None:
+        if (bad := check_voice_settings(vs, ["voice_settings"])) is not None:
             detail = json.loads(bad.body)["detail"][0]
             where = ".".join(map(str, detail["loc"]))
             await self.fail("invalid_request", code=1008, message=f"{where}: {detail['msg']}")
             return False
-        self.speed = _speed(self.voice, vs)
+        self.speed = voice_speed(self.voice, vs)
         schedule = (message.get("generation_config") or {}).get("chunk_length_schedule")
         if schedule is not None:
             if not isinstance(schedule, list) or not schedule or not all(
@@ -868,10 +740,10 @@ class _WsConnection:
         self.initialized = True
         return True
 
-    def _context(self, context_id: str | None) -> _Context | None:
+    def _context(self, context_id: str | None) -> Context | None:
         ctx = self.contexts.get(context_id)
         if ctx is None:
-            ctx = _Context(self, context_id, self.speed, self.schedule)
+            ctx = Context(self, context_id, self.speed, self.schedule)
             self.contexts[context_id] = ctx
         return ctx
 
@@ -899,7 +771,7 @@ class _WsConnection:
             # End of input: every context generates the rest, sends its final message; then close 1000.
             await self._drain()
             await self.close(1000)
-        except _Closed:
+        except Closed:
             return
         finally:
             for ctx in [*self.contexts.values(), *self.closing]:
@@ -921,9 +793,9 @@ class _WsConnection:
         finally:
             closed.cancel()
         if self.closed.is_set():
-            raise _Closed
+            raise Closed
 
-    def _text(self, ctx: _Context, message: dict) -> None:
+    def _text(self, ctx: Context, message: dict) -> None:
         text = message.get("text")
         if isinstance(text, str):
             self.record["texts"].append(text)
@@ -938,7 +810,7 @@ class _WsConnection:
             return False
         if text is not None and not isinstance(text, str):
             await self.fail("invalid_request", code=1008, message="text: Input should be a valid string")
-            raise _Closed
+            raise Closed
         self._text(ctx, message)
         return True
 
@@ -965,7 +837,7 @@ class _WsConnection:
         text = message.get("text")
         if context_id not in self.contexts:
             if not await self._open_context(context_id):
-                raise _Closed
+                raise Closed
         ctx = self.contexts[context_id]
         if text == "" and not message.get("flush"):
             return True  # keep-alive for this context
@@ -973,10 +845,10 @@ class _WsConnection:
         return True
 
 
-async def _websocket(si: StandIn, websocket: WebSocket, voice_id: str, multi: bool) -> None:
+async def stream_input(si: StandIn, websocket: WebSocket, voice_id: str, multi: bool) -> None:
+    """Accept (or refuse) a stream-input connection and run it to its close."""
     query = websocket.query_params
-    if si.faults.hits("ws") and si.f.hang == "connect":
-        await si.faults.hang()
+    if await si.faults.hang_on_connect("ws"):
         return  # never accepted
     model = query.get("model_id") or DEFAULT_MODEL
     if multi and model.startswith("eleven_v3"):
@@ -996,8 +868,8 @@ async def _websocket(si: StandIn, websocket: WebSocket, voice_id: str, multi: bo
         conn_fail = ("invalid_request", "inactivity_timeout: must be between 1 and 180 seconds")
     elif voice is None:
         conn_fail = ("voice_not_found", _message("voice_not_found", voice_id=voice_id))
-    conn = _WsConnection(si, websocket, voice or VOICES[0], fmt or FORMATS[DEFAULT_FORMAT], max(1.0, inactivity),
-                         multi, query.get("auto_mode", "false").lower() == "true", websocket.headers.get("xi-api-key"))
+    conn = WsConnection(si, websocket, voice or VOICES[0], fmt or FORMATS[DEFAULT_FORMAT], max(1.0, inactivity),
+                        multi, query.get("auto_mode", "false").lower() == "true", websocket.headers.get("xi-api-key"))
     if conn_fail is not None:
         await conn.fail(conn_fail[0], conn_fail[1], code=1008)
         return
@@ -1007,17 +879,15 @@ async def _websocket(si: StandIn, websocket: WebSocket, voice_id: str, multi: bo
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_arg_parser("ElevenLabs stand-in (REST + WebSocket TTS spoken by local Piper)", DEFAULT_PORT)
-    parser.add_argument("--api-key", action="append", default=[],
-                        help="accepted xi-api-key (repeatable; env STANDIN_ELEVENLABS_API_KEYS, comma-separated); "
+    parser = base_arg_parser("ops.standins.elevenlabs",
+                             "ElevenLabs stand-in (REST + WebSocket TTS spoken by local Piper)", DEFAULT_PORT,
+                             "accepted xi-api-key (repeatable; env STANDIN_ELEVENLABS_API_KEYS, comma-separated); "
                              "none configured: any non-empty key is accepted")
     parser.add_argument("--character-limit", type=int, default=100_000, help="subscription character limit")
     parser.add_argument("--concurrency", type=int, default=5, help="concurrent requests before 429 (Creator: 5)")
     args = parser.parse_args(argv)
-    keys = set(args.api_key) | {k.strip() for k in os.environ.get("STANDIN_ELEVENLABS_API_KEYS", "").split(",")
-                                if k.strip()}
-    app = create_app(StandIn(keys=keys or None, character_limit=args.character_limit,
-                             concurrency_limit=args.concurrency))
+    app = create_app(StandIn(keys=api_keys(args.api_key, "STANDIN_ELEVENLABS_API_KEYS"),
+                             character_limit=args.character_limit, concurrency_limit=args.concurrency))
     serve(app, args.host, args.port, args.log_level)
 
 

@@ -17,6 +17,7 @@ One :class:`FaultState` per stand-in process:
 * ``targets``: which traffic the faults hit: ``rest`` (HTTP synthesis), ``ws`` (WebSocket
   synthesis), ``meta`` (voices, subscription/credit look-ups). Default ``["rest", "ws"]``.
 
+:class:`Pace` applies the timing and disconnect faults to one stream, chunk by chunk.
 """
 
 from __future__ import annotations
@@ -113,6 +114,24 @@ class FaultState:
         except TimeoutError:
             pass
 
+    async def hang_on_connect(self, target: str) -> bool:
+        """``hang: "connect"`` on ``target``: wait until released; True when it hung."""
+        if self.hits(target) and self.faults.hang == "connect":
+            await self.hang()
+            return True
+        return False
+
+    async def meta_error(self) -> str | None:
+        """Faults on a metadata look-up: a hang on connect, then the error to answer with, if any;
+        otherwise the first-byte delay."""
+        if not self.hits("meta"):
+            return None
+        await self.hang_on_connect("meta")
+        error = self.take_error("meta")
+        if error is None:
+            await self.first_byte("meta")
+        return error
+
     async def first_byte(self, target: str) -> None:
         """Apply ``latency_ms`` and ``hang: first_byte`` before the first audio byte."""
         f = self.faults
@@ -135,6 +154,43 @@ class FaultState:
             return True
         return f.disconnect_after_sentence and sentences_done >= 1
 
+    def cut(self, target: str, chunks_sent: int, sentences_done: int) -> None:
+        """Raise :class:`Disconnect` (and count it) when the stream is due to be cut here."""
+        if self.should_disconnect(target, chunks_sent, sentences_done):
+            self.counters["disconnects"] += 1
+            raise Disconnect
+
     def snapshot(self) -> dict:
         return {"faults": self.faults.model_dump(), "counters": dict(self.counters), "errors": sorted(self.errors)}
 
+
+class Pace:
+    """One stream as the faults see it: what it has sent, and the waits before its chunks.
+
+    ``chunks`` is what ``disconnect_after_chunks`` counts (the owner counts what it sends);
+    ``sentences`` counts the sentences spoken. The first chunk waits the first-byte delay unless
+    :meth:`first_byte` ran already (HTTP bodies wait before synthesis starts); later chunks wait
+    ``stall_ms``. One pace may serve several streams at once (WebSocket contexts).
+    """
+
+    def __init__(self, faults: FaultState, target: str) -> None:
+        self.faults = faults
+        self.target = target
+        self.chunks = 0
+        self.sentences = 0
+        self.waited = False  #: the first-byte delay is over
+        self.started = False  #: a chunk has been paced
+
+    async def first_byte(self) -> None:
+        if not self.waited:
+            await self.faults.first_byte(self.target)
+            self.waited = True
+
+    async def before_chunk(self) -> None:
+        """Cut the stream (:class:`Disconnect`) or wait as the faults say before the next chunk."""
+        self.faults.cut(self.target, self.chunks, self.sentences)
+        if not self.waited:
+            await self.first_byte()
+        elif self.started:
+            await self.faults.between_chunks(self.target)
+        self.started = True

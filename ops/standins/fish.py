@@ -24,7 +24,7 @@ fish-audio-sdk 1.3.0) and our provider use them (``docs/standins.md``):
   A bad key is refused at the handshake (HTTP 401, same body as HTTP).
 
 Faults come from the shared model in :mod:`ops.standins.faults` (``/__control/faults``): error
-names are the keys of :data:`ERRORS`; ``stream_error`` on the WebSocket is a
+names are the keys of :data:`~.errors.ERRORS`; ``stream_error`` on the WebSocket is a
 ``finish``/``error`` after ``start``. Account state: ``/__control/account`` (``credit``,
 ``package_balance``, ``concurrency_limit``); recent requests (never keys): ``/__control/requests``.
 """
@@ -32,12 +32,11 @@ names are the keys of :data:`ERRORS`; ``stream_error`` on the WebSocket is a
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import ormsgpack
@@ -45,21 +44,16 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from ops.standins.control import RequestLog, control_router, requests_and_health_router
-from ops.standins.faults import Disconnect, FaultState
-from ops.standins.server import base_arg_parser, serve
-from ops.standins.speech import LocalSpeech, chunk_piece
-from ops.standins.streaming import DroppableStreamingResponse
+from ops.standins.audio import AudioFormat, StreamEncoder
+from ops.standins.control import account_router, answered
+from ops.standins.faults import Disconnect, Pace
+from ops.standins.server import StandinState, api_keys, base_arg_parser, serve, standin_app
+from ops.standins.speech import LocalSpeech
+from ops.standins.streaming import DroppableStreamingResponse, encoded_chunks, paced_chunks
 
 DEFAULT_PORT = 8702
+#: The service's default model; the ``model`` header is only recorded (any value is served).
 DEFAULT_MODEL = "s2-pro"
-#: Fish's price, USD per million UTF-8 bytes of text (the credit is in USD).
-PRICE_PER_MILLION_BYTES = Decimal("15")
-FORMATS = ("wav", "pcm", "mp3", "opus")
-PCM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
-MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
-MEDIA_TYPES = {"wav": "audio/wav", "pcm": "audio/pcm", "mp3": "audio/mpeg", "opus": "audio/ogg"}
 
 #: Stand-in voices (reference ids of config/characters.yaml); all speak with Piper at their own pace.
 VOICES: list[dict[str, Any]] = [
@@ -72,6 +66,14 @@ VOICES: list[dict[str, Any]] = [
     {"_id": "0eb38bc974e1459facca38b359e13511", "title": "Oracle", "speed": 0.9, "tags": ["female", "ancient"]},
 ]
 VOICE_BY_ID = {v["_id"]: v for v in VOICES}
+
+#: Fish's price, USD per million UTF-8 bytes of text (the credit is in USD).
+PRICE_PER_MILLION_BYTES = Decimal("15")
+FORMATS = ("wav", "pcm", "mp3", "opus")
+PCM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
 
 #: Fault/error name -> (HTTP status, message). Bodies are ``{"status", "message"}`` (422: an array).
 ERRORS: dict[str, tuple[int, str]] = {
@@ -90,10 +92,6 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def error_response(name: str, message: str | None = None, **values: Any) -> JSONResponse:
     status, default = ERRORS[name]
     if status == 422:
@@ -108,7 +106,9 @@ def validation_error(field_name: str, msg: str, type_: str = "value_error", **ct
     return error_response("validation_error", msg, loc=["body", field_name], type=type_, ctx=ctx)
 
 
-# -- account ------------------------------------------------------------------------------------------
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
 
 @dataclass
 class Account:
@@ -119,7 +119,7 @@ class Account:
     concurrency_limit: int = 5
     active: int = 0
     user_id: str = "standin-user"
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=now)
     #: When the package ends (the legacy SDK requires a string here; the new one allows null).
     finished_at: str = "2099-12-31T00:00:00.000Z"
 
@@ -140,7 +140,32 @@ class Account:
                 "active": self.active}
 
 
-# -- request parsing ----------------------------------------------------------------------------------
+class StandIn(StandinState):
+    def __init__(self, keys: set[str] | None = None, credit: Decimal | float | str = Decimal("10"),
+                 concurrency_limit: int = 5, speech: LocalSpeech | None = None) -> None:
+        super().__init__(Account(keys=keys or None, credit=Decimal(str(credit)), concurrency_limit=concurrency_limit),
+                         ERRORS, speech=speech)
+
+    def voice_speed(self, reference_id: str | None) -> float:
+        voice = VOICE_BY_ID.get(reference_id or "")
+        return float(voice["speed"]) if voice else 1.0
+
+    def job_speed(self, job: TTSJob) -> float:
+        """The speech rate: the request's prosody at the voice's own pace."""
+        return max(0.25, min(4.0, job.speed * self.voice_speed(job.reference_id)))
+
+    def admit(self, job: TTSJob, target: str) -> JSONResponse | None:
+        """Voice, quota and concurrency checks; charges the text on success."""
+        if job.reference_id is not None and job.reference_id not in VOICE_BY_ID:
+            return error_response("reference_not_found")
+        if (self.f.quota_exhausted and self.faults.hits(target)) or self.account.credit <= 0:
+            return error_response("insufficient_credits")
+        if self.account.active >= self.account.concurrency_limit:
+            return error_response("rate_limited")
+        self.account.credit -= self.account.cost(job.text)
+        self.account.package_balance = max(0, self.account.package_balance - len(job.text.encode("utf-8")))
+        return None
+
 
 @dataclass
 class TTSJob:
@@ -151,6 +176,10 @@ class TTSJob:
     speed: float
     reference_id: str | None
     fields: dict
+
+    @property
+    def audio_format(self) -> AudioFormat:
+        return AudioFormat(self.fmt, self.fmt, self.rate, self.bitrate)
 
 
 _NUMBER = (int, float)
@@ -237,104 +266,26 @@ def parse_tts_request(body: Any, *, live: bool = False) -> TTSJob | JSONResponse
     return TTSJob(text, fmt, rate, bitrate, speed, reference_id, recorded)
 
 
-class StreamEncoder:
-    """PCM s16le mono at the job's rate in, the job's format out, chunk by chunk."""
-
-    def __init__(self, job: TTSJob) -> None:
-        from gateway.audio.encode import create_encoder
-        from gateway.audio.formats import OutputFormat
-
-        if job.fmt == "mp3":
-            fmt = OutputFormat("mp3", "mp3", "mp3", job.rate, (job.bitrate or 128) * 1000)
-        elif job.fmt == "opus":
-            fmt = OutputFormat("opus", "ogg", "opus", job.rate, (job.bitrate or 32) * 1000)
-        elif job.fmt == "wav":
-            fmt = OutputFormat("wav", "wav", "pcm_s16le", job.rate)
-        else:
-            fmt = OutputFormat("pcm", "raw", "pcm_s16le", job.rate)
-        self._enc = create_encoder(fmt, job.rate)
-
-    def feed(self, pcm: bytes) -> bytes:
-        return self._enc.feed(pcm)
-
-    def finish(self) -> bytes:
-        return self._enc.finish()
-
-
-# -- app ------------------------------------------------------------------------------------------------
-
-class StandIn:
-    def __init__(self, keys: set[str] | None = None, credit: Decimal | float | str = Decimal("10"),
-                 concurrency_limit: int = 5, speech: LocalSpeech | None = None) -> None:
-        self.account = Account(keys=keys or None, credit=Decimal(str(credit)), concurrency_limit=concurrency_limit)
-        self.faults = FaultState(ERRORS)
-        self.requests = RequestLog()
-        self.speech = speech or LocalSpeech()
-
-    @property
-    def f(self):  # noqa: ANN201
-        return self.faults.faults
-
-    def voice_speed(self, reference_id: str | None) -> float:
-        voice = VOICE_BY_ID.get(reference_id or "")
-        return float(voice["speed"]) if voice else 1.0
-
-    def admit(self, job: TTSJob, target: str) -> JSONResponse | None:
-        """Voice, quota and concurrency checks; charges the text on success."""
-        if job.reference_id is not None and job.reference_id not in VOICE_BY_ID:
-            return error_response("reference_not_found")
-        if (self.f.quota_exhausted and self.faults.hits(target)) or self.account.credit <= 0:
-            return error_response("insufficient_credits")
-        if self.account.active >= self.account.concurrency_limit:
-            return error_response("rate_limited")
-        self.account.credit -= self.account.cost(job.text)
-        self.account.package_balance = max(0, self.account.package_balance - len(job.text.encode("utf-8")))
-        return None
-
-
-def _decode_body(raw: bytes, content_type: str) -> Any:
+def decode_body(raw: bytes, content_type: str) -> Any:
     ctype = content_type.split(";")[0].strip().lower()
     if ctype == "application/json":
         return json.loads(raw or b"null")
     return ormsgpack.unpackb(raw)  # application/msgpack (and the SDKs' default)
 
 
+#: What ``POST /__control/account`` may set.
+ACCOUNT_FIELDS = {"credit": (int, float, str), "package_balance": int, "package_total": int, "concurrency_limit": int}
+
+
+def _account_value(name: str, value: Any) -> Any:
+    return Decimal(str(value)) if name == "credit" else value
+
+
 def create_app(standin: StandIn | None = None) -> FastAPI:
     si = standin or StandIn()
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        await si.speech.start()
-        yield
-        si.faults.release_hangs()
-
-    app = FastAPI(title="Fish Audio stand-in", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.standin = si
-    app.include_router(control_router(si.faults))
-    app.include_router(requests_and_health_router(si, DEFAULT_PORT))
-
-    # -- control --------------------------------------------------------------------------------------
-
-    @app.get("/__control/account")
-    async def get_account() -> dict:
-        return si.account.to_dict()
-
-    @app.post("/__control/account")
-    async def post_account(request: Request) -> Response:
-        allowed = {"credit": (int, float, str), "package_balance": int, "package_total": int,
-                   "concurrency_limit": int}
-        try:
-            body = await request.json()
-            ok = isinstance(body, dict) and all(k in allowed and isinstance(v, allowed[k]) for k, v in body.items())
-            values = {k: Decimal(str(v)) if k == "credit" else v for k, v in body.items()} if ok else {}
-        except (ValueError, ArithmeticError):
-            ok = False
-        if not ok:
-            return JSONResponse({"detail": f"JSON object with any of {sorted(allowed)}"}, status_code=422)
-        for k, v in values.items():
-            setattr(si.account, k, v)
-        return JSONResponse(si.account.to_dict())
-
+    app = standin_app("Fish Audio stand-in", si, DEFAULT_PORT)
+    app.include_router(account_router(si, ACCOUNT_FIELDS, f"JSON object with any of {sorted(ACCOUNT_FIELDS)}",
+                                      _account_value))
 
     # -- metadata -------------------------------------------------------------------------------------
 
@@ -342,14 +293,8 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         si.requests.add(endpoint=endpoint, method=request.method, model=request.headers.get("model"))
         if not si.account.key_ok(request.headers.get("authorization")):
             return error_response("invalid_token")
-        if si.faults.hits("meta"):
-            if si.f.hang == "connect":
-                await si.faults.hang()
-            error = si.faults.take_error("meta")
-            if error:
-                return error_response(error)
-            await si.faults.first_byte("meta")
-        return None
+        error = await si.faults.meta_error()
+        return error_response(error) if error else None
 
     @app.get("/wallet/self/api-credit")
     async def api_credit(request: Request) -> Response:
@@ -357,7 +302,7 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
             return denied
         a = si.account
         return JSONResponse({"_id": "credit-" + a.user_id, "user_id": a.user_id, "credit": str(a.credit),
-                             "created_at": a.created_at, "updated_at": _now(), "has_phone_sha256": False,
+                             "created_at": a.created_at, "updated_at": now(), "has_phone_sha256": False,
                              "has_free_credit": False})
 
     @app.get("/wallet/self/package")
@@ -367,7 +312,7 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         a = si.account
         return JSONResponse({"_id": "package-" + a.user_id, "user_id": a.user_id, "type": "standard",
                              "total": a.package_total, "balance": a.package_balance, "created_at": a.created_at,
-                             "updated_at": _now(), "finished_at": a.finished_at})
+                             "updated_at": now(), "finished_at": a.finished_at})
 
     @app.get("/model")
     async def list_models(request: Request) -> Response:
@@ -383,7 +328,7 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         if q.get("title"):
             items = [v for v in items if q["title"].lower() in v["title"].lower()]
         chosen = items[(page - 1) * size: page * size]
-        return JSONResponse({"total": len(items), "items": [_model_json(v, si.account.user_id) for v in chosen]})
+        return JSONResponse({"total": len(items), "items": [model_json(v, si.account.user_id) for v in chosen]})
 
     @app.get("/model/{model_id}")
     async def get_model(model_id: str, request: Request) -> Response:
@@ -392,22 +337,22 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
         voice = VOICE_BY_ID.get(model_id)
         if voice is None:
             return error_response("not_found")
-        return JSONResponse(_model_json(voice, si.account.user_id))
+        return JSONResponse(model_json(voice, si.account.user_id))
 
     # -- synthesis ------------------------------------------------------------------------------------
 
     @app.post("/v1/tts")
-    async def tts(request: Request) -> Response:
-        return await _tts(si, request)
+    async def post_tts(request: Request) -> Response:
+        return await tts(si, request)
 
     @app.websocket("/v1/tts/live")
-    async def live(websocket: WebSocket) -> None:
-        await _live(si, websocket)
+    async def ws_live(websocket: WebSocket) -> None:
+        await live(si, websocket)
 
     return app
 
 
-def _model_json(v: dict, user_id: str) -> dict:
+def model_json(v: dict, user_id: str) -> dict:
     return {"_id": v["_id"], "type": "tts", "title": v["title"], "description": f"{v['title']} (stand-in, Piper)",
             "cover_image": "", "train_mode": "fast", "state": "trained", "tags": v["tags"], "samples": [],
             "created_at": "2025-01-01T00:00:00Z", "updated_at": "2025-01-01T00:00:00Z", "languages": ["en"],
@@ -416,23 +361,16 @@ def _model_json(v: dict, user_id: str) -> dict:
             "author": {"_id": user_id, "nickname": "stand-in", "avatar": ""}}
 
 
-async def _tts(si: StandIn, request: Request) -> Response:
-    record = si.requests.add(endpoint="tts", method="POST", model=request.headers.get("model"),
-                             content_type=request.headers.get("content-type"), status=None)
-    si.faults.counters["requests"] += 1
-    key_ok = si.account.key_ok(request.headers.get("authorization"))
-    record["key_ok"] = key_ok
-
-    def done(resp: Response) -> Response:
-        record["status"] = resp.status_code
-        return resp
-
-    if not key_ok:
+async def tts(si: StandIn, request: Request) -> Response:
+    record = si.record_request(si.account.key_ok(request.headers.get("authorization")), endpoint="tts",
+                               method="POST", model=request.headers.get("model"),
+                               content_type=request.headers.get("content-type"))
+    done = partial(answered, record)
+    if not record["key_ok"]:
         return done(error_response("invalid_token"))
-    if si.faults.hits("rest") and si.f.hang == "connect":
-        await si.faults.hang()
+    await si.faults.hang_on_connect("rest")
     try:
-        body = _decode_body(await request.body(), request.headers.get("content-type", "application/msgpack"))
+        body = decode_body(await request.body(), request.headers.get("content-type", "application/msgpack"))
     except Exception:  # noqa: BLE001 - not msgpack/JSON
         return done(validation_error("body", "Body is not valid msgpack or JSON", "value_error"))
     job = parse_tts_request(body)
@@ -448,49 +386,21 @@ async def _tts(si: StandIn, request: Request) -> Response:
         return done(denied)
     si.account.active += 1
     record["status"] = 200
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            si.account.active -= 1
-
     headers = {"x-request-id": uuid.uuid4().hex}
-    return DroppableStreamingResponse(_tts_body(si, job), MEDIA_TYPES[job.fmt], headers,  # type: ignore[return-value]
-                                      on_close=release)
+    return DroppableStreamingResponse(_tts_body(si, job), job.audio_format.media_type, headers,  # type: ignore[return-value]
+                                      on_close=si.slot_releaser())
 
 
 async def _tts_body(si: StandIn, job: TTSJob):
-    faults = si.faults
-    await faults.first_byte("rest")
-    encoder = StreamEncoder(job)
-    sent = sentences = 0
-    speed = max(0.25, min(4.0, job.speed * si.voice_speed(job.reference_id)))
-    async for piece in si.speech.sentences(job.text, speed):
-        for chunk in chunk_piece(piece, job.rate):
-            if faults.should_disconnect("rest", sent, sentences):
-                faults.counters["disconnects"] += 1
-                raise Disconnect
-            if sent:
-                await faults.between_chunks("rest")
-            data = encoder.feed(chunk.pcm)
-            sent += 1
-            if data:
-                yield data
-        sentences += 1
-    if faults.should_disconnect("rest", sent, sentences):
-        faults.counters["disconnects"] += 1
-        raise Disconnect
-    tail = encoder.finish()
-    if tail:
-        yield tail
+    async for _chunk, data in encoded_chunks(si.speech, si.faults, job.text, si.job_speed(job), job.audio_format):
+        if data:
+            yield data
 
 
 # -- live WebSocket -------------------------------------------------------------------------------------
 
 class _Closed(Exception):
-    pass
+    """The session is over (closed by a fault, or the client left)."""
 
 
 class _LiveSession:
@@ -503,8 +413,7 @@ class _LiveSession:
         self.job: TTSJob | None = None
         self.encoder: StreamEncoder | None = None
         self.buffer = ""
-        self.sent = 0
-        self.sentences = 0
+        self.pace = Pace(si.faults, "ws")  #: chunks: every chunk spoken
         self.closed = False
 
     async def _send(self, payload: dict) -> None:
@@ -536,23 +445,16 @@ class _LiveSession:
         if not text.strip() or self.job is None or self.encoder is None:
             return
         self.si.account.credit -= self.si.account.cost(text)  # live text is charged as it is spoken
-        faults = self.si.faults
-        speed = max(0.25, min(4.0, self.job.speed * self.si.voice_speed(self.job.reference_id)))
-        async for piece in self.si.speech.sentences(text, speed):
-            for chunk in chunk_piece(piece, self.job.rate):
-                if faults.should_disconnect("ws", self.sent, self.sentences):
-                    faults.counters["disconnects"] += 1
-                    await self.close(faults.faults.disconnect_close_code)
-                    raise _Closed
-                if self.sent:
-                    await faults.between_chunks("ws")
-                else:
-                    await faults.first_byte("ws")
+        try:
+            async for chunk in paced_chunks(self.si.speech, self.pace, text, self.si.job_speed(self.job),
+                                            self.job.rate):
                 data = self.encoder.feed(chunk.pcm)
-                self.sent += 1
+                self.pace.chunks += 1
                 if data:
                     await self._send({"event": "audio", "audio": data})
-            self.sentences += 1
+        except Disconnect:
+            await self.close(self.si.f.disconnect_close_code)
+            raise _Closed from None
 
     def _ready_text(self) -> str:
         """Complete sentences once ``chunk_length`` characters are waiting (what a flush would send)."""
@@ -621,16 +523,16 @@ class _LiveSession:
             await self.finish("error")
             return False
         self.job = job
-        self.encoder = StreamEncoder(job)
+        self.encoder = StreamEncoder(job.audio_format)
         self.record["status"] = 200
         return True
 
 
-async def _live(si: StandIn, websocket: WebSocket) -> None:
+async def live(si: StandIn, websocket: WebSocket) -> None:
+    """Refuse a bad key at the handshake, else run a live session to its close."""
     record = si.requests.add(endpoint="live", method="WS", model=websocket.headers.get("model"), status=None)
     si.faults.counters["requests"] += 1
-    if si.faults.hits("ws") and si.f.hang == "connect":
-        await si.faults.hang()
+    if await si.faults.hang_on_connect("ws"):
         return  # never upgraded
     if not si.account.key_ok(websocket.headers.get("authorization")):
         record["status"] = 401
@@ -650,16 +552,15 @@ async def _live(si: StandIn, websocket: WebSocket) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = base_arg_parser("Fish Audio stand-in (HTTP + live WebSocket TTS spoken by local Piper)", DEFAULT_PORT)
-    parser.add_argument("--api-key", action="append", default=[],
-                        help="accepted bearer token (repeatable; env STANDIN_FISH_API_KEYS, comma-separated); "
+    parser = base_arg_parser("ops.standins.fish",
+                             "Fish Audio stand-in (HTTP + live WebSocket TTS spoken by local Piper)", DEFAULT_PORT,
+                             "accepted bearer token (repeatable; env STANDIN_FISH_API_KEYS, comma-separated); "
                              "none configured: any non-empty token is accepted")
     parser.add_argument("--credit", default="10", help="API credit in USD (default 10)")
     parser.add_argument("--concurrency", type=int, default=5, help="concurrent syntheses before 429 (default 5)")
     args = parser.parse_args(argv)
-    keys = set(args.api_key) | {k.strip() for k in os.environ.get("STANDIN_FISH_API_KEYS", "").split(",")
-                                if k.strip()}
-    app = create_app(StandIn(keys=keys or None, credit=args.credit, concurrency_limit=args.concurrency))
+    app = create_app(StandIn(keys=api_keys(args.api_key, "STANDIN_FISH_API_KEYS"), credit=args.credit,
+                             concurrency_limit=args.concurrency))
     serve(app, args.host, args.port, args.log_level)
 
 

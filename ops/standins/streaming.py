@@ -1,5 +1,10 @@
-"""The streamed HTTP response of the stand-ins: one that, on
-:class:`~ops.standins.faults.Disconnect`, leaves its body unfinished."""
+"""Streamed synthesis: spoken chunks paced by the faults, encoded HTTP bodies, and a response that can drop.
+
+:func:`paced_chunks` is speech cut into stream chunks with the timing and disconnect faults
+applied (both vendors' WebSocket sessions send from it); :func:`encoded_chunks` adds the encoder
+and the first-byte wait of an HTTP body; :class:`DroppableStreamingResponse` sends such a body
+and, on :class:`~ops.standins.faults.Disconnect`, leaves it unfinished.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,33 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from ops.standins.faults import Disconnect
+from ops.standins.audio import AudioFormat, StreamEncoder
+from ops.standins.faults import Disconnect, FaultState, Pace
+from ops.standins.speech import Chunk, LocalSpeech, chunk_piece
+
+
+async def paced_chunks(speech: LocalSpeech, pace: Pace, text: str, speed: float, rate: int) -> AsyncIterator[Chunk]:
+    """``text`` spoken and cut into chunks at ``rate``, each after ``pace`` let it through
+    (it may raise :class:`Disconnect`); counts the sentences, the owner counts the chunks."""
+    async for piece in speech.sentences(text, speed):
+        for chunk in chunk_piece(piece, rate):
+            await pace.before_chunk()
+            yield chunk
+        pace.sentences += 1
+
+
+async def encoded_chunks(speech: LocalSpeech, faults: FaultState, text: str, speed: float,
+                         fmt: AudioFormat) -> AsyncIterator[tuple[Chunk | None, bytes]]:
+    """An HTTP body's audio with the ``rest`` faults applied: ``(chunk, its bytes)`` for every
+    chunk (the bytes may be empty while the encoder fills), then ``(None, the encoder's tail)``."""
+    pace = Pace(faults, "rest")
+    await pace.first_byte()
+    encoder = StreamEncoder(fmt)
+    async for chunk in paced_chunks(speech, pace, text, speed, fmt.rate):
+        pace.chunks += 1
+        yield chunk, encoder.feed(chunk.pcm)
+    faults.cut("rest", pace.chunks, pace.sentences)
+    yield None, encoder.finish()
 
 
 class DroppableStreamingResponse(Response):
