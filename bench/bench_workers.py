@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bench_cloud import FIRST_BYTE_MS, SHORT_LINES, STANDIN_ARGS, cpu_s, gateway_env, gateway_stream  # noqa: E402
 from bench.common import Gateway, median  # noqa: E402
-from ops.standins.common import StandinProcess  # noqa: E402
+from ops.standins.process import StandinProcess  # noqa: E402
 
 
 def tree_cpu_s(pid: int) -> float:

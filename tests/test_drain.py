@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 from tests.conftest import ServiceProcess
 
 pytestmark = pytest.mark.slow
