@@ -58,7 +58,8 @@ class Finisher:
                            encoded, line.output, rate, timeline, lipsync, line.display, outcome,
                            stats.get("source_provider") if outcome.provider in CACHED_FAMILIES else outcome.provider,
                            reasons=self.levels.reasons(level, outcome), spoken_text=spoken_text,
-                           words=timeline.words if spoken_text else line.display_words(timeline.words))
+                           words=timeline.words if spoken_text else line.display_words(timeline.words),
+                           voice=run.voice, voice_changes=list(run.voice_changes))
 
     def _lipsync(self, run: LineRun) -> LipSyncData:
         line, key = run.line, run.outcome.stats.get("cache_key")
