@@ -39,7 +39,7 @@ from gateway.speak.recipe import SpeakRecipe
 from gateway.speak.result import SpeakResult
 from gateway.speak.route import Router
 from gateway.speak.steps import Steps
-from gateway.speak.voice_ids import VoiceIds, VoicePin
+from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
 from gateway.timing.aligners import Aligner, build_aligner
 from gateway.video.pool import VideoPool
 from gateway.voices.catalogue import CatalogueError, VoiceCatalogue, load_catalogue
@@ -77,9 +77,10 @@ class Mouthpiece:
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
                                               self.levels, self.retry_budget, self.redis, self.video)
+        live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
-                                      self.catalogue)
-        self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, self.voices)
+                                      self.catalogue, live)
+        self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
             preparer=LinePreparer(s, self.cast, self.voice_ids, router, lambda: self.video.mode != "disabled", clock),

@@ -22,7 +22,7 @@ from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ChainStep
 from gateway.policy.degradation import CACHED_FAMILIES
 from gateway.providers.base import Provider
-from gateway.speak.voice_ids import VoicePin
+from gateway.speak.voice_ids import LiveVoices, VoicePin
 from gateway.voices.catalogue import CatalogueVoice, VoiceCatalogue
 from gateway.voices.match import VoicePlan, nearest
 
@@ -38,12 +38,14 @@ class Route(NamedTuple):
 
 class Router:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
-                 demoted: Callable[[], set[str]], catalogue: VoiceCatalogue | None = None) -> None:
+                 demoted: Callable[[], set[str]], catalogue: VoiceCatalogue | None = None,
+                 live: LiveVoices | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
         self.demoted = demoted
         self.catalogue = catalogue or VoiceCatalogue({})
+        self.live = live or LiveVoices(providers)
         self._demoted_lines = 0
 
     def steps(self, character: Character, pinned: VoicePin | None = None) -> Route:
@@ -92,8 +94,11 @@ class Router:
 
     def _describe(self, name: str, voice: str) -> CatalogueVoice:
         provider = self.providers.get(name)
-        section = self._section(name, provider) if provider is not None else self.catalogue.section_of(name)
-        return self.catalogue.describe(section or name, voice, provider.voices() if provider is not None else ())
+        section = (self._section(name, provider) if provider is not None else self.catalogue.section_of(name)) or name
+        listed = self.catalogue.get(section, voice)  # most voices are: no need to ask the provider for its list
+        if listed is not None:
+            return listed
+        return self.catalogue.describe(section, voice, self.live.of(name))
 
     def _target(self, synth: list[str], explicit: dict[str, str]) -> CatalogueVoice | None:
         """The voice a line aims for: the cast's voice for the first provider that has one (in chain order,
@@ -119,7 +124,7 @@ class Router:
             return self._describe(name, given)
         if section is None:
             return None
-        live = provider.voices()
+        live = self.live.of(name)
         candidates = [self.catalogue.describe(section, v.voice, live) for v in live] or self.catalogue.voices(section)
         if target is not None:
             return nearest(target.traits, candidates)

@@ -16,6 +16,7 @@ providers. Anything else answers 404 with a hint and examples of each form.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,6 +25,28 @@ from gateway.core.errors import InputError
 from gateway.core.voices import VoiceInfo
 from gateway.providers.base import Provider
 from gateway.voices.catalogue import CatalogueVoice, VoiceCatalogue
+
+
+class LiveVoices:
+    """Each provider's voice list, read again at most every ``ttl_s`` (a provider may check files to list them)."""
+
+    def __init__(self, providers: dict[str, Provider], ttl_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.providers = providers
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._lists: dict[str, tuple[float, list[VoiceInfo]]] = {}
+
+    def of(self, name: str) -> list[VoiceInfo]:
+        now = self.clock()
+        cached = self._lists.get(name)
+        if cached is None or now - cached[0] > self.ttl_s:
+            provider = self.providers.get(name)
+            cached = self._lists[name] = (now, provider.voices() if provider is not None else [])
+        return cached[1]
+
+    def all(self) -> list[VoiceInfo]:
+        return [v for name in self.providers for v in self.of(name)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +62,11 @@ class VoicePin:
 
 class VoiceIds:
     def __init__(self, cast: Cast, catalogue: VoiceCatalogue, providers: dict[str, Provider],
-                 voices: Callable[[], list[VoiceInfo]]) -> None:
+                 live: LiveVoices | None = None) -> None:
         self.cast = cast
         self.catalogue = catalogue
         self.providers = providers
-        self.voices = voices
+        self.live = live or LiveVoices(providers)
 
     def resolve(self, voice_id: str) -> VoicePin:
         """``voice_id`` -> :class:`VoicePin`; :class:`InputError` 404 with a hint when it names nothing."""
@@ -51,7 +74,7 @@ class VoiceIds:
         character = self.cast.get(voice_id)
         if character is not None:
             return VoicePin(voices=dict(character.voices), character=character.id)
-        live = self.voices()
+        live = self.live.all()
         if ":" in voice_id:
             name, _, voice = voice_id.partition(":")
             pin = self._qualified(name, voice, live)
@@ -99,10 +122,11 @@ class VoiceIds:
         return VoicePin(target, speakers)
 
     def unknown(self, voice_id: str, live: list[VoiceInfo]) -> InputError:
-        vendors = [v for section in ("elevenlabs", "fish_audio") for v in self.catalogue.voices(section)[:2]]
-        locals_ = [v.voice_id for v in live if v.provider in ("kokoro", "piper")][:2]
-        examples = {"character": self.cast.ids[:3], "provider_voice": locals_ + [vendors[0].voice_id] if vendors
-                    else locals_, "vendor_id": [f"{v.voice} ({v.name})" for v in vendors]}
+        vendors = self.catalogue.voices("elevenlabs")[:2] + self.catalogue.voices("fish_audio")[:1]
+        firsts = {v.provider: v.voice_id for v in reversed(live)}  # each provider's first voice
+        examples = {"character": self.cast.ids,
+                    "provider_voice": list(reversed(firsts.values()))[:3] + [v.voice_id for v in vendors[:1]],
+                    "vendor_id": [f"{v.voice} ({v.name})" for v in vendors]}
         hint = ("A voice_id is a character id (" + ", ".join(examples["character"]) + "), provider:voice ("
                 + ", ".join(examples["provider_voice"]) + ") or a vendor voice id ("
                 + ", ".join(examples["vendor_id"]) + "); GET /api/avatar/voices lists them all.")
