@@ -15,22 +15,13 @@ from gateway.service import Mouthpiece
 from gateway.settings import Settings
 from gateway.speak.events import LineFinished
 from gateway.speak.line import SpeakInput
-from ops.standins.common import StandinProcess
+from tests.test_cloud_chain import KEY, elevenlabs  # noqa: F401 - the stand-in fixture
 
 pytestmark = pytest.mark.slow
-KEY = "sk_test_voices_3b8e1f"
 ALICE, RACHEL = "Xb7hH8MSUJpSbSDYk0k2", "21m00Tcm4TlvDq8ikWAM"
 LINE = "The northern road is closed. Turn back at the mill, traveller. The bridge is out."
 #: Median F0 above this is a female-range voice (Kokoro's female voices measure 141-228 Hz, its male ones 82-160).
 FEMALE_HZ = 165
-
-
-@pytest.fixture(scope="module")
-def elevenlabs(tmp_path_factory):
-    standin = StandinProcess("ops.standins.elevenlabs", ["--api-key", KEY],
-                             log_path=str(tmp_path_factory.mktemp("el") / "standin.log")).wait_ready()
-    yield standin
-    standin.stop()
 
 
 @pytest.fixture
@@ -38,7 +29,10 @@ async def gateway(elevenlabs, tmp_path):
     elevenlabs.control("DELETE", "faults")
     settings = Settings(data_dir=tmp_path, chain=["elevenlabs_ws", "elevenlabs_rest", "kokoro", "piper", "espeak"],
                         elevenlabs={"api_key": KEY, "base_url": elevenlabs.url, "ws_url": elevenlabs.ws_url},
-                        retry_initial_s=0.05, first_audio_timeout_s=5, log_level="ERROR")
+                        # Generous deadlines: on a loaded test machine Kokoro may take seconds to its first audio,
+                        # and these tests are about voices, not deadlines (the stand-in's faults are immediate).
+                        retry_initial_s=0.05, first_audio_timeout_s=60, chunk_gap_timeout_s=60,
+                        total_timeout_s=180, latency_critical_s=60, log_level="ERROR")
     gw = Mouthpiece(settings, cache=None, redis=None)
     await gw.start()
     yield gw

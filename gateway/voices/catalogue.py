@@ -18,6 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.core.errors import validation_problems
 from gateway.core.voices import VoiceInfo
 
 #: Accent codes: a family (``us``, ``gb``, ``ie``, ``029``...) and an optional regional variant (``gb-scotland``).
@@ -133,9 +134,7 @@ def load_catalogue(path: Path) -> VoiceCatalogue:
             try:
                 entry = _Entry(**(body or {}))
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
-                                     for e in exc.errors(include_url=False))
-                raise CatalogueError(f"{path}: {section}:{voice}: {problems}") from None
+                raise CatalogueError(f"{path}: {section}:{voice}: {validation_problems(exc)}") from None
             except TypeError as exc:
                 raise CatalogueError(f"{path}: {section}:{voice}: {exc}") from None
             traits = VoiceTraits(**entry.model_dump(exclude={"name"}))
