@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+
+from gateway.api.app import create_app
 
 from gateway.audio.pitch import pitch_stats
 from gateway.characters import load_cast
@@ -175,6 +178,10 @@ def test_a_vendor_id_goes_first_where_its_vendor_is_in_the_chain(cloud):
 def test_a_cast_voice_brings_its_character_voices(gateway):
     line = gateway.prepare(SpeakInput("Hello.", voice_id=GEORGE))  # the narrator's ElevenLabs voice
     assert [s.voice for s in line.steps[:3]] == ["bm_george", "joe", "en-gb"]
+    line = gateway.prepare(SpeakInput("Hello.", voice_id="EXAVITQu4vr4xnSDxMaL"))  # the innkeeper's
+    assert line.character.id == "innkeeper" and [s.voice for s in line.steps[:3]] == ["af_heart", "joe", "en-us-f"]
+    line = gateway.prepare(SpeakInput("Hello.", voice_id="EXAVITQu4vr4xnSDxMaL", character="rogue"))
+    assert line.character.id == "rogue" and line.steps[0].voice == "af_heart"
     line = gateway.prepare(SpeakInput("Hello.", voice_id="queen"))  # a character id
     assert line.character.id == "queen" and line.steps[0].voice == "bf_emma"
     line = gateway.prepare(SpeakInput("Hello.", voice_id="queen", character="guard"))
@@ -196,3 +203,26 @@ def test_unknown_voice_id_is_404_with_a_hint(gateway, voice_id):
     assert e.status == 404 and "character id" in e.detail["hint"] and "provider:voice" in e.detail["hint"]
     assert RACHEL in e.message and "kokoro:af_heart" in e.message and "narrator" in str(e.detail["examples"])
     assert "piper:joe" in e.detail["valid"]
+
+
+@pytest.mark.slow
+def test_a_voice_no_provider_here_can_match_is_announced_on_http_and_websocket(tmp_path):
+    # Only Piper (one male voice) is in the chain; the request names a female Kokoro voice.
+    settings = Settings(data_dir=tmp_path, chain=["piper"], cache_enabled=False, log_level="ERROR")
+    with TestClient(create_app(settings)) as client:
+        body = client.post("/api/avatar/speak", json={"text": "Good evening.", "voice_id": "kokoro:af_heart",
+                                                      "visemes": False}).json()
+        assert body["provider"] == "piper" and body["voice_changed"] is True
+        change = body["voice_changes"][0]
+        assert change["from"]["voice_id"] == "kokoro:af_heart" and change["to"]["voice_id"] == "piper:joe"
+        assert change["reasons"] == ["gender", "pitch"] and change["at_ms"] == 0
+        with client.websocket_connect("/v1/text-to-speech/kokoro:af_heart/stream-input?output_format=pcm_16000") \
+                as ws:
+            ws.send_json({"text": " "})
+            ws.send_json({"text": "Good evening. "})
+            ws.send_json({"text": ""})
+            first = ws.receive_json()
+        assert first["audio"] and first["voice_changed"]["to"]["voice_id"] == "piper:joe"
+        same = client.post("/api/avatar/speak", json={"text": "Good evening.", "voice_id": "am_onyx",
+                                                      "visemes": False}).json()
+        assert same["voice"]["voice_id"] == "piper:joe" and same["voice_changed"] is False  # 87 Hz vs 94 Hz

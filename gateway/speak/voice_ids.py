@@ -2,7 +2,7 @@
 
 A ``voice_id`` may be, tried in this order:
 
-1. a **character** of the cast (``innkeeper``): that character's voices;
+1. a **character** of the cast (``innkeeper``): that character speaks (when the request names no other);
 2. ``provider:voice`` (``kokoro:af_heart``, ``elevenlabs:21m00Tcm4TlvDq8ikWAM``): ``provider`` is a provider of
    this gateway or a section of the voice catalogue; the voice must be one it lists;
 3. a bare **voice id**: a voice a provider here lists (``af_heart``), else a vendor id from the catalogue
@@ -10,8 +10,9 @@ A ``voice_id`` may be, tried in this order:
 
 A vendor voice travels: the providers that speak it go first, and every other provider in the chain speaks
 the nearest voice it has (:mod:`gateway.voices.match`), so the id works on the embedded default and keeps working
-when its vendor fails. When the cast uses that very voice, the character's own voices are used for the other
-providers. Anything else answers 404 with a hint and examples of each form.
+when its vendor fails. When the cast uses that very voice, that character's own voices serve the other providers,
+and the character speaks the line unless the request names another. Anything else answers 404 with a hint and
+examples of each form.
 """
 
 from __future__ import annotations
@@ -115,10 +116,11 @@ class VoiceIds:
                      if self.catalogue.section_of(name, p.family) == section)
 
     def _pin(self, target: CatalogueVoice, speakers: tuple[str, ...]) -> VoicePin:
-        """When a character of the cast speaks with ``target``, its own voices serve the other providers."""
+        """When a character of the cast speaks with ``target``, its own voices serve the other providers (and it
+        speaks the line when the request names no character, as the WebSocket cannot)."""
         for character in self.cast.characters.values():
             if character.voices.get(target.section) == target.voice:
-                return VoicePin(target, speakers, dict(character.voices))
+                return VoicePin(target, speakers, dict(character.voices), character.id)
         return VoicePin(target, speakers)
 
     def unknown(self, voice_id: str, live: list[VoiceInfo]) -> InputError:
