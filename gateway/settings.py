@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The chain with no keys: everything runs on this machine.
-LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
+LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
 
 
 def split_list(value: object) -> object:
@@ -330,13 +330,15 @@ class Settings(BaseSettings):
     """Prepared local models (``python -m gateway.install`` writes them here)."""
     characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
     """The cast: character -> voice per provider, settings, default emotion, optional chain."""
+    voices_file: Path = REPO_ROOT / "config" / "voices.yaml"
+    """The voice catalogue: every provider's voices with gender, accent, age and pitch (docs/voices.md)."""
     fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
     """Canned last-resort clips with their phoneme timings."""
     default_character: str = "narrator"
     """Character used when a request names none."""
     chain: CommaList = Field(default_factory=list)
     """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
-    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then kokoro, piper, espeak, cache, canned."""
     enabled_providers: CommaList = Field(default_factory=list)
     """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
     max_text_chars: int = 1000

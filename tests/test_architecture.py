@@ -17,7 +17,7 @@ GATEWAY = ROOT / "gateway"
 LAYERS = [
     {"gateway", "gateway.core"},
     {"gateway.settings", "gateway.observability"},
-    {"gateway.text", "gateway.audio", "gateway.install", "gateway.media"},
+    {"gateway.text", "gateway.audio", "gateway.install", "gateway.media", "gateway.voices"},
     {"gateway.timing", "gateway.lipsync", "gateway.characters", "gateway.cache"},
     {"gateway.providers"},
     {"gateway.policy"},

@@ -15,7 +15,7 @@ import structlog
 
 from gateway.cache.base import LineCache
 from gateway.cache.factory import build_cache
-from gateway.characters import Cast, CastError, check_voices, load_cast
+from gateway.characters import KNOWN_PROVIDERS, Cast, CastError, check_voices, load_cast
 from gateway.core.voices import VoiceInfo
 from gateway.media.factory import build_media_store
 from gateway.media.store import MediaStore
@@ -41,9 +41,11 @@ from gateway.speak.recipe import SpeakRecipe
 from gateway.speak.result import SpeakResult
 from gateway.speak.route import Router
 from gateway.speak.steps import Steps
+from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
 from gateway.timing.aligners import Aligner, build_aligner
 from gateway.video.metrics import VIDEO_MEDIA_BYTES
 from gateway.video.pool import VideoPool
+from gateway.voices.catalogue import CatalogueError, VoiceCatalogue, load_catalogue
 
 log = structlog.get_logger(__name__)
 #: Providers whose voices are listed locally, so the cast can be checked against them at start-up.
@@ -56,9 +58,10 @@ class Mouthpiece:
                  aligner: Aligner | None = None, providers: dict[str, Provider] | None = None,
                  breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
                  media: MediaStore | None = None, video: VideoPool | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 catalogue: VoiceCatalogue | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
         self.settings = s = settings
         self.cast = cast or load_cast(s.characters_file)
+        self.catalogue = catalogue or load_catalogue(s.voices_file)
         self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
         self.aligner = aligner or build_aligner()
         self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
@@ -77,10 +80,13 @@ class Mouthpiece:
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
                                               self.levels, self.retry_budget, self.redis, self.video)
-        router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted)
+        live = LiveVoices(self.providers)
+        self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
+                                      self.catalogue, live)
+        self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
-            preparer=LinePreparer(s, self.cast, self.voices, router, lambda: self.video.mode != "disabled", clock),
+            preparer=LinePreparer(s, self.cast, self.voice_ids, router, lambda: self.video.mode != "disabled", clock),
             router=router,
             chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
@@ -94,6 +100,13 @@ class Mouthpiece:
         problems = check_voices(self.cast, voices)
         if problems:
             raise CastError(f"{self.settings.characters_file}: " + "; ".join(problems))
+        sections = set(self.catalogue.sections)
+        problems = [f"section {name!r} names no provider (known: {', '.join(sorted(KNOWN_PROVIDERS))})"
+                    for name in sorted(sections - KNOWN_PROVIDERS)]
+        problems += [f"{name} voice {voice!r} is not in the catalogue" for name, listed in voices.items()
+                     for voice in sorted(listed) if self.catalogue.get(name, voice) is None]
+        if problems:
+            raise CatalogueError(f"{self.settings.voices_file}: " + "; ".join(problems))
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -156,8 +169,10 @@ class Mouthpiece:
     def voices(self) -> list[VoiceInfo]:
         return [v for p in self.providers.values() for v in p.voices()]
 
-    def resolve_voice(self, voice_id: str) -> tuple[str, str]:
-        return self.recipe.s.preparer.resolve_voice(voice_id)
+    def resolve_voice(self, voice_id: str) -> VoicePin:
+        """A request's ``voice_id`` (character, ``provider:voice`` or vendor id); :class:`InputError` 404 with a
+        hint when it names nothing. HTTP and the WebSocket both resolve through this."""
+        return self.voice_ids.resolve(voice_id)
 
     @property
     def draining(self) -> bool:

@@ -61,7 +61,7 @@ class Finisher:
                            stats.get("source_provider") if outcome.provider in CACHED_FAMILIES else outcome.provider,
                            reasons=reasons, spoken_text=spoken_text,
                            words=timeline.words if spoken_text else line.display_words(timeline.words),
-                           audio_stored=stored is None)
+                           voice=run.voice, voice_changes=list(run.voice_changes), audio_stored=stored is None)
 
     async def _keep(self, line: Line, data: bytes) -> str | None:
         """Put the audio into the media store; the reason when it could not (the line is still answered)."""
