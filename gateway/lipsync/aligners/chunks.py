@@ -9,7 +9,7 @@ the pauses instead (:func:`plan_by_words`; robust, ~0.012 CPU-s per audio second
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -60,9 +60,9 @@ def plan_by_pauses(dec: SphinxDecoder, tokens: Sequence[Token], text: str, audio
 
 
 def plan_by_words(dec: SphinxDecoder, keys: Sequence[str], pause_probs: Sequence[float], audio: bytes,
-                  chunk_s: float) -> list[Cut]:
+                  chunk_s: float, expand: Collection[str] = ()) -> list[Cut]:
     """Cuts from a word-level pass over everything: in pauses where possible, else between words."""
-    segs = dec.words(keys, pause_probs, audio)
+    segs = dec.words(keys, pause_probs, audio, expand)
     max_frames = int(chunk_s * 100)
     target = max_frames // 2
     cuts: list[Cut] = []
@@ -85,27 +85,28 @@ def plan_by_words(dec: SphinxDecoder, keys: Sequence[str], pause_probs: Sequence
 
 
 def align_chunks(dec: SphinxDecoder, keys: Sequence[str], pause_probs: Sequence[float], audio: bytes,
-                 cuts: Sequence[Cut]) -> list[AlignedWord]:
+                 cuts: Sequence[Cut], expand: Collection[str] = ()) -> list[AlignedWord]:
     """Phone-level alignment of each chunk between ``cuts``, re-based to the whole audio."""
     out: list[AlignedWord] = []
     for (f0, w0), (f1, w1) in zip(cuts, cuts[1:]):
         if w1 <= w0:
             continue
         piece = audio[f0 * RATE // 100 * 2: f1 * RATE // 100 * 2]
-        for w in dec.align(keys[w0:w1], pause_probs[w0:w1 - 1], piece):
+        for w in dec.align(keys[w0:w1], pause_probs[w0:w1 - 1], piece, expand):
             out.append(AlignedWord(w.name, w.start + f0, w.frames, w.score,
                                    [(n, s + f0, d) for n, s, d in w.phones]))
     return out
 
 
 def align_long(dec: SphinxDecoder, tokens: Sequence[Token], text: str, keys: Sequence[str],
-               pause_probs: Sequence[float], audio: bytes, chunk_s: float) -> tuple[list[AlignedWord], int]:
+               pause_probs: Sequence[float], audio: bytes, chunk_s: float,
+               expand: Collection[str] = ()) -> tuple[list[AlignedWord], int]:
     """Align audio longer than ``chunk_s``; returns the words and the number of chunks."""
     plan = plan_by_pauses(dec, tokens, text, audio, chunk_s)
     if plan is not None:
         try:
-            return align_chunks(dec, keys, pause_probs, audio, plan), len(plan) - 1
+            return align_chunks(dec, keys, pause_probs, audio, plan, expand), len(plan) - 1
         except AlignmentFailed:
             pass
-    cuts = plan_by_words(dec, keys, pause_probs, audio, chunk_s)
-    return align_chunks(dec, keys, pause_probs, audio, cuts), len(cuts) - 1
+    cuts = plan_by_words(dec, keys, pause_probs, audio, chunk_s, expand)
+    return align_chunks(dec, keys, pause_probs, audio, cuts, expand), len(cuts) - 1

@@ -9,7 +9,9 @@ describe.
 Dictionary words are aligned with their first (canonical) pronunciation: letting the decoder
 pick among the dictionary's variants chose reduced-vowel variants (``the`` as "thee",
 ``pieces`` with "ih") that the speech did not have and cost 1 point of frame accuracy on the
-evaluation set. Words missing from the dictionary get every plausible pronunciation
+evaluation set. The aligner retries a word with all its variants (``expand``) only when the
+canonical one scores as a mismatch (Piper says ``your`` as "yur", ``are`` as "er"). Words
+missing from the dictionary get every plausible pronunciation
 (:func:`~gateway.lipsync.aligners.g2p.pronunciations`) and the decoder picks.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import queue
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -73,9 +75,18 @@ class SphinxDecoder:
     def lookup(self, word: str) -> str | None:
         return self.ps.lookup_word(word)
 
-    def entries(self, key: str) -> list[str]:
-        """Dictionary entries to try for ``key``: the canonical one, or the pronunciations added for it."""
-        return self.variants.get(key) or [key]
+    def entries(self, key: str, expand: bool = False) -> list[str]:
+        """Dictionary entries to try for ``key``: the canonical one (with ``expand``, every variant the
+        dictionary has), or the pronunciations added for an out-of-dictionary key."""
+        if key in self.variants:
+            return self.variants[key]
+        out = [key]
+        while expand and self.lookup(f"{key}({len(out) + 1})") is not None:
+            out.append(f"{key}({len(out) + 1})")
+        return out
+
+    def has_variants(self, key: str) -> bool:
+        return key not in self.variants and self.lookup(f"{key}(2)") is not None
 
     def ensure(self, token: Token, prons_cache: dict[str, list[str]], cache_lock: threading.Lock) -> bool:
         """Make ``token.key`` alignable; False when no pronunciation can be found."""
@@ -107,8 +118,9 @@ class SphinxDecoder:
         return True
 
     # ---- decoding ---------------------------------------------------------------------------------------------
-    def _grammar_pass(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes) -> None:
-        final, transitions = alignment_grammar([self.entries(k) for k in keys], pauses)
+    def _grammar_pass(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes,
+                      expand: Collection[str] = ()) -> None:
+        final, transitions = alignment_grammar([self.entries(k, k in expand) for k in keys], pauses)
         try:
             fsg = self.ps.create_fsg("align", 0, final, transitions)
             self.ps.add_fsg("align", fsg)
@@ -121,14 +133,17 @@ class SphinxDecoder:
         if self.ps.hyp() is None:
             raise AlignmentFailed("the audio does not match the text")
 
-    def words(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes) -> list[tuple[str, int, int]]:
+    def words(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes,
+              expand: Collection[str] = ()) -> list[tuple[str, int, int]]:
         """Word-level alignment only: ``(word, first frame, last frame)`` (cheap; no phone timing)."""
-        self._grammar_pass(keys, pauses, audio)
+        self._grammar_pass(keys, pauses, audio, expand)
         return [(_ALT.sub("", s.word), s.start_frame, s.end_frame) for s in self.ps.seg()]
 
-    def align(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes) -> list[AlignedWord]:
-        """Words and phones of ``audio`` saying ``keys`` (dictionary keys) with optional pauses."""
-        self._grammar_pass(keys, pauses, audio)
+    def align(self, keys: Sequence[str], pauses: Sequence[float], audio: bytes,
+              expand: Collection[str] = ()) -> list[AlignedWord]:
+        """Words and phones of ``audio`` saying ``keys`` (dictionary keys) with optional pauses;
+        keys in ``expand`` may take any of their dictionary variants."""
+        self._grammar_pass(keys, pauses, audio, expand)
         try:
             self.ps.set_alignment()
         except RuntimeError as exc:

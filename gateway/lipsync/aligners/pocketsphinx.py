@@ -109,16 +109,21 @@ class PocketsphinxAligner(Aligner):
             missing = [t.text for t in tokens if not dec.ensure(t, self._prons, self._prons_lock)]
             if missing:
                 raise AlignmentFailed(f"no pronunciation for {', '.join(missing[:5])}")
-            if (hi - lo) <= self.chunk_s * 1000:
-                words, chunks = dec.align(keys, pause_probs, window), 1
-            else:
-                words, chunks = align_long(dec, tokens, text, keys, pause_probs, window, self.chunk_s)
+            words, chunks = self._decode(dec, tokens, text, keys, pause_probs, window)
+            regions = find_regions(words, acoustics) if self.detect_mismatch else []
+            retry = {keys[i] for r in regions for i in r.words if dec.has_variants(keys[i])}
+            if retry:  # the canonical pronunciation may be what doesn't fit: let those words take variants
+                try:
+                    again, again_chunks = self._decode(dec, tokens, text, keys, pause_probs, window, retry)
+                except AlignmentFailed:
+                    again = None
+                if again is not None:
+                    again_regions = find_regions(again, acoustics)
+                    if sum(len(r.words) for r in again_regions) < sum(len(r.words) for r in regions):
+                        words, regions, chunks = again, again_regions, again_chunks
             spoken = [w for w in words if not w.filler]
-            if len(spoken) != len(tokens) or any(w.name != k for w, k in zip(spoken, keys)):
-                raise AlignmentFailed("alignment lost track of the words")
             detail.update(chunks=chunks, score_per_frame=round(
                 sum(w.score for w in spoken) / max(1, sum(w.frames for w in spoken)), 2))
-            regions = find_regions(words, acoustics) if self.detect_mismatch else []
             if regions and whole_line(regions, len(tokens), (bounds[1] - bounds[0]) // FRAME_MS):
                 return self._whole_line(dec, pcm, sample_rate, text, window, lo, total, char_offset, start_ms,
                                         regions[0].reason)
@@ -130,6 +135,18 @@ class PocketsphinxAligner(Aligner):
                 segs = _replace(segs, region, _recognised(dec, window, region))
                 spans.append(region)
         return self._result(segs, words, tokens, spans, lo, total, char_offset, start_ms, detail)
+
+    def _decode(self, dec: SphinxDecoder, tokens: list[Token], text: str, keys: list[str],
+                pause_probs: list[float], window: bytes, expand: set[str] | None = None) -> tuple[list[AlignedWord], int]:
+        expand = expand or set()
+        if len(window) // 2 <= self.chunk_s * RATE:
+            words, chunks = dec.align(keys, pause_probs, window, expand), 1
+        else:
+            words, chunks = align_long(dec, tokens, text, keys, pause_probs, window, self.chunk_s, expand)
+        spoken = [w for w in words if not w.filler]
+        if len(spoken) != len(tokens) or any(w.name != k for w, k in zip(spoken, keys)):
+            raise AlignmentFailed("alignment lost track of the words")
+        return words, chunks
 
     def _whole_line(self, dec: SphinxDecoder, pcm: bytes, sample_rate: int, text: str, window: bytes, lo: int,
                     total: int, char_offset: int, start_ms: int, reason: str) -> AlignmentResult:
