@@ -22,6 +22,12 @@ def main() -> int:
         prepare_kokoro_voices(models)
     except Exception as exc:  # noqa: BLE001 - Kokoro is optional: the gateway runs on Piper without it
         logging.warning("Kokoro not prepared (%s); the gateway will serve without it", exc)
+    try:
+        from gateway.prepare.whisper import prepare_whisper
+
+        prepare_whisper(models)
+    except Exception as exc:  # noqa: BLE001 - optional: audio-only lip-sync falls back to pocketsphinx
+        logging.warning("Whisper not prepared (%s); audio-only lip-sync will use pocketsphinx", exc)
     return 0
 
 
