@@ -17,6 +17,7 @@ missing from the dictionary get every plausible pronunciation
 
 from __future__ import annotations
 
+import math
 import queue
 import re
 import threading
@@ -34,6 +35,7 @@ MAX_ADDED_WORDS = 20000
 #: Phone-loop language weight (lower than the word decoder's 6.5: measured best for phone accuracy).
 PHONE_LOOP_LW = 2.0
 _ALT = re.compile(r"\(\d+\)$")
+_LOG_BASE = math.log(1.0001)
 
 
 class AlignmentFailed(Exception):
@@ -160,8 +162,9 @@ class SphinxDecoder:
             raise AlignmentFailed("the audio does not match the text")
         return words
 
-    def phone_loop(self, audio: bytes) -> list[tuple[str, int, int]]:
-        """Phones recognised freely in ``audio``: ``(ARPAbet or SIL, start frame, frames)``."""
+    def phone_loop(self, audio: bytes) -> tuple[list[tuple[str, int, int]], int]:
+        """Phones recognised freely in ``audio``: ``[(ARPAbet or SIL, start frame, frames)]``, and their
+        total acoustic score (the units of :attr:`AlignedWord.score`)."""
         if self._phones is None:
             from pocketsphinx import Decoder, get_model_path
 
@@ -171,7 +174,10 @@ class SphinxDecoder:
         ps.start_utt()
         ps.process_raw(audio, full_utt=True)
         ps.end_utt()
-        return [(s.word, s.start_frame, s.end_frame - s.start_frame + 1) for s in ps.seg()]
+        segs = list(ps.seg())
+        # The binding hands segment scores over as probabilities (logmath.exp of the log-1.0001 score).
+        score = sum(math.log(max(s.ascore, 1e-300)) / _LOG_BASE for s in segs)
+        return [(s.word, s.start_frame, s.end_frame - s.start_frame + 1) for s in segs], round(score)
 
 
 class DecoderPool:

@@ -45,6 +45,13 @@ MERGE_WORDS = 2
 MERGE_MS = 300
 #: A line is estimated whole when its regions hold this share of its words or of its speech.
 WHOLE_LINE_SHARE = 0.5
+#: Mean forced score per frame below which the line is compared with free phone recognition.
+SUSPICIOUS_LINE = -20.0
+#: Forced minus free score per frame below which the text is taken not to be what the audio says.
+#: Lines that say their text: -8 at worst (Festival, Piper), -23 (espeak-ng); another line's text: -40 or lower.
+LINE_LLR_FLOOR = -30.0
+#: Median word score per frame below which the whole line is taken not to match (espeak-ng matching lines: -38).
+LINE_MEDIAN_FLOOR = -60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +137,24 @@ def find_regions(words: Sequence[AlignedWord], acoustics: Acoustics, offset_ms: 
         regions.append(Region(words[first].start, words[last].start + words[last].frames,
                               tuple(spoken_index[i] for i in inside if spoken_index[i] >= 0), reason))
     return regions
+
+
+def suspicious(words: Sequence[AlignedWord]) -> bool:
+    """True when the line scores low enough that free phone recognition should be consulted."""
+    frames = sum(w.frames for w in words)
+    return frames > 0 and sum(w.score for w in words) / frames < SUSPICIOUS_LINE
+
+
+def line_mismatch(words: Sequence[AlignedWord], free_score: int | None) -> str:
+    """Why the whole line does not match ("" when it may): the forced alignment against free phone
+    recognition of the same audio (``free_score``, total), and the median word."""
+    frames = sum(w.frames for w in words)
+    spoken = [w.score_per_frame for w in words if not w.filler and w.frames]
+    if spoken and statistics.median(spoken) < LINE_MEDIAN_FLOOR:
+        return "the audio does not match the text"
+    if free_score is not None and frames and (sum(w.score for w in words) - free_score) / frames < LINE_LLR_FLOOR:
+        return "the audio does not match the text"
+    return ""
 
 
 def whole_line(regions: Sequence[Region], n_words: int, speech_frames: int) -> bool:

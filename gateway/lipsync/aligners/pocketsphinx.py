@@ -33,7 +33,7 @@ from gateway.lipsync.aligners.decoder import (FRAME_MS, RATE, AlignedWord, Align
                                               SphinxDecoder)
 from gateway.lipsync.aligners.g2p import ARPABET_TO_IPA, Token, spoken_tokens
 from gateway.lipsync.aligners.grammar import pause_probabilities
-from gateway.lipsync.aligners.mismatch import Region, find_regions, whole_line
+from gateway.lipsync.aligners.mismatch import Region, find_regions, line_mismatch, suspicious, whole_line
 from gateway.lipsync.aligners.proportional import ProportionalAligner
 from gateway.lipsync.aligners.refine import SIL, PhoneSeg, refine
 from gateway.timeline import PhonemeSpan, WordSpan
@@ -124,9 +124,11 @@ class PocketsphinxAligner(Aligner):
             spoken = [w for w in words if not w.filler]
             detail.update(chunks=chunks, score_per_frame=round(
                 sum(w.score for w in spoken) / max(1, sum(w.frames for w in spoken)), 2))
-            if regions and whole_line(regions, len(tokens), (bounds[1] - bounds[0]) // FRAME_MS):
+            loop = dec.phone_loop(window) if self.detect_mismatch and suspicious(words) else None
+            mismatch = line_mismatch(words, loop[1] if loop else None) if self.detect_mismatch else ""
+            if mismatch or (regions and whole_line(regions, len(tokens), (bounds[1] - bounds[0]) // FRAME_MS)):
                 return self._whole_line(dec, pcm, sample_rate, text, window, lo, total, char_offset, start_ms,
-                                        regions[0].reason)
+                                        mismatch or regions[0].reason, loop)
             segs = _phone_segs(words)
             if self.refine:
                 segs = refine(segs, acoustics, calibration=self.calibration)
@@ -149,12 +151,13 @@ class PocketsphinxAligner(Aligner):
         return words, chunks
 
     def _whole_line(self, dec: SphinxDecoder, pcm: bytes, sample_rate: int, text: str, window: bytes, lo: int,
-                    total: int, char_offset: int, start_ms: int, reason: str) -> AlignmentResult:
+                    total: int, char_offset: int, start_ms: int, reason: str,
+                    loop: tuple[list[tuple[str, int, int]], int] | None = None) -> AlignmentResult:
         """Most of the line doesn't match: words spread over the speech, phones recognised from it."""
         result = self.fallback.align(pcm, sample_rate, text, char_offset=char_offset, start_ms=start_ms)
-        loop = dec.phone_loop(window)
+        phones_found = (loop or dec.phone_loop(window))[0]
         phones = [PhonemeSpan(ARPABET_TO_IPA.get(p) or SILENCE, start_ms + lo + s * FRAME_MS,
-                              start_ms + lo + (s + n) * FRAME_MS) for p, s, n in loop]
+                              start_ms + lo + (s + n) * FRAME_MS) for p, s, n in phones_found]
         result.phonemes = cover(phones, start_ms, start_ms + total)
         result.reason = f"the audio does not match the text ({reason}); phones recognised from the audio"
         result.aligner = self.name
@@ -223,7 +226,7 @@ def _recognised(dec: SphinxDecoder, window: bytes, region: Region) -> list[Phone
     """Phones recognised in the region's audio (window ms)."""
     piece = window[region.start_ms * RATE // 1000 * 2: region.end_ms * RATE // 1000 * 2]
     out = []
-    for phone, s, n in dec.phone_loop(piece):
+    for phone, s, n in dec.phone_loop(piece)[0]:
         a = region.start_ms + s * FRAME_MS
         b = min(region.end_ms, a + n * FRAME_MS)
         if b > a:
