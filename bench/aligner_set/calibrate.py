@@ -3,7 +3,8 @@
 Runs the pocketsphinx aligner with landmark refinement but no bias correction over the ``d``
 lines of the set (Festival HTS voice), matches its phones to the exact ones (same phone, in
 order), and prints the median error (ms, aligned minus exact) of every boundary kind seen at
-least :data:`MIN_COUNT` times: the table :data:`gateway.lipsync.aligners.refine.CALIBRATION`
+least :data:`MIN_COUNT` times whose mean absolute error that correction cuts by
+:data:`MIN_GAIN` or more: the table :data:`gateway.lipsync.aligners.refine.CALIBRATION`
 holds. The held-out ``l`` lines are not used.
 
     .venv/bin/python -m bench.aligner_set.calibrate [--voice festival] [--prefix d]
@@ -29,6 +30,8 @@ from gateway.lipsync.aligners.refine import SIL, boundary_kind  # noqa: E402
 from gateway.timeline import PhonemeSpan  # noqa: E402
 
 MIN_COUNT = 8
+#: A correction is kept only if it cuts the kind's mean absolute error by this share.
+MIN_GAIN = 0.1
 
 
 def arpabet_segments(phonemes: list[PhonemeSpan]) -> list[tuple[str, int, int]]:
@@ -81,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         values = errors[kind]
         med = statistics.median(values)
         mae = statistics.mean(abs(v) for v in values)
-        print(f"{kind}  n={len(values):4d}  median {med:+6.1f}  mean abs {mae:5.1f}", file=sys.stderr)
-        if len(values) >= MIN_COUNT and med:
-            table[kind] = int(round(med))
+        shift = int(round(med))
+        after = statistics.mean(abs(v - shift) for v in values)
+        print(f"{kind}  n={len(values):4d}  median {med:+6.1f}  mean abs {mae:5.1f} -> {after:5.1f}", file=sys.stderr)
+        if len(values) >= MIN_COUNT and shift and after <= (1 - MIN_GAIN) * mae:
+            table[kind] = shift
     print("CALIBRATION: dict[str, int] = {" + ", ".join(f'"{k}": {v}' for k, v in sorted(table.items())) + "}")
     return 0
 

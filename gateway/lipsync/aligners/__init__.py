@@ -2,9 +2,15 @@
 
 One interface (:class:`~gateway.lipsync.aligners.base.Aligner`), one file per implementation:
 
-* ``pocketsphinx`` (:mod:`.pocketsphinx`): forced alignment, the default;
+* ``pocketsphinx`` (:mod:`.pocketsphinx`): forced alignment, the default; its stages are
+  :mod:`.decoder` (pocketsphinx passes), :mod:`.grammar`, :mod:`.chunks` (long audio),
+  :mod:`.mismatch` (what the audio doesn't say), :mod:`.acoustics` and :mod:`.refine`
+  (landmarks, bias calibration), :mod:`.g2p` (pronunciations);
 * ``proportional`` (:mod:`.proportional`): text-estimated phones spread over the voiced audio;
   the fallback of the first, and usable alone where pocketsphinx is not installed.
+
+Audio without text goes through a recogniser first (:mod:`.recognizer`: :mod:`.whisper`,
+:mod:`.sphinx_recognizer`), see :func:`gateway.lipsync.align.align_pcm`.
 
 :func:`build_aligner` is the one place that picks an implementation by name;
 :func:`default_aligner` is the process-wide shared instance (its decoders load once).
@@ -14,9 +20,10 @@ from __future__ import annotations
 
 import threading
 
-from gateway.lipsync.aligners.base import ESTIMATED, FORCED, Aligner, AlignmentResult
+from gateway.lipsync.aligners.base import ESTIMATED, FORCED, PARTIAL, Aligner, AlignmentResult, EstimatedSpan
 
-__all__ = ["ESTIMATED", "FORCED", "Aligner", "AlignmentResult", "build_aligner", "default_aligner", "NAMES"]
+__all__ = ["ESTIMATED", "FORCED", "PARTIAL", "Aligner", "AlignmentResult", "EstimatedSpan", "build_aligner",
+           "default_aligner", "NAMES"]
 
 NAMES = ("pocketsphinx", "proportional")
 
