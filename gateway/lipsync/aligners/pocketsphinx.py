@@ -13,7 +13,9 @@ Steps for one call (all blocking; callers run it in a thread):
 4. find where the audio doesn't say the text (:mod:`.mismatch`): words that score far below the
    line, pauses laid over speech. When that is most of the line, the whole line is estimated;
    otherwise only those regions are, with phones recognised from their audio, anchored on the
-   aligned words either side (``method="partial"``, :attr:`AlignmentResult.estimated_spans`);
+   aligned words either side (``method="partial"``, :attr:`AlignmentResult.estimated_spans`).
+   A flagged word that the dictionary spells several ways is first re-aligned locally with its
+   variants (:mod:`.respell`);
 5. move boundaries to acoustic landmarks and correct the measured bias (:mod:`.refine`).
 
 It never raises for audio that doesn't match: without speech, words or decodable audio the
@@ -36,6 +38,7 @@ from gateway.lipsync.aligners.grammar import pause_probabilities
 from gateway.lipsync.aligners.mismatch import Region, find_regions, line_mismatch, suspicious, whole_line
 from gateway.lipsync.aligners.proportional import ProportionalAligner
 from gateway.lipsync.aligners.refine import SIL, PhoneSeg, refine
+from gateway.lipsync.aligners.respell import retry_variants
 from gateway.timeline import PhonemeSpan, WordSpan
 
 log = logging.getLogger(__name__)
@@ -111,16 +114,8 @@ class PocketsphinxAligner(Aligner):
                 raise AlignmentFailed(f"no pronunciation for {', '.join(missing[:5])}")
             words, chunks = self._decode(dec, tokens, text, keys, pause_probs, window)
             regions = find_regions(words, acoustics) if self.detect_mismatch else []
-            retry = {keys[i] for r in regions for i in r.words if dec.has_variants(keys[i])}
-            if retry:  # the canonical pronunciation may be what doesn't fit: let those words take variants
-                try:
-                    again, again_chunks = self._decode(dec, tokens, text, keys, pause_probs, window, retry)
-                except AlignmentFailed:
-                    again = None
-                if again is not None:
-                    again_regions = find_regions(again, acoustics)
-                    if sum(len(r.words) for r in again_regions) < sum(len(r.words) for r in regions):
-                        words, regions, chunks = again, again_regions, again_chunks
+            if regions:  # the canonical pronunciation may be what doesn't fit: let those words take variants
+                words, regions = retry_variants(dec, words, regions, keys, pause_probs, window, acoustics)
             spoken = [w for w in words if not w.filler]
             detail.update(chunks=chunks, score_per_frame=round(
                 sum(w.score for w in spoken) / max(1, sum(w.frames for w in spoken)), 2))
@@ -139,12 +134,11 @@ class PocketsphinxAligner(Aligner):
         return self._result(segs, words, tokens, spans, lo, total, char_offset, start_ms, detail)
 
     def _decode(self, dec: SphinxDecoder, tokens: list[Token], text: str, keys: list[str],
-                pause_probs: list[float], window: bytes, expand: set[str] | None = None) -> tuple[list[AlignedWord], int]:
-        expand = expand or set()
+                pause_probs: list[float], window: bytes) -> tuple[list[AlignedWord], int]:
         if len(window) // 2 <= self.chunk_s * RATE:
-            words, chunks = dec.align(keys, pause_probs, window, expand), 1
+            words, chunks = dec.align(keys, pause_probs, window), 1
         else:
-            words, chunks = align_long(dec, tokens, text, keys, pause_probs, window, self.chunk_s, expand)
+            words, chunks = align_long(dec, tokens, text, keys, pause_probs, window, self.chunk_s)
         spoken = [w for w in words if not w.filler]
         if len(spoken) != len(tokens) or any(w.name != k for w, k in zip(spoken, keys)):
             raise AlignmentFailed("alignment lost track of the words")
