@@ -132,3 +132,16 @@ def test_audio_without_text(festival, aligner, name):
         score.add(ref, result.phonemes, estimated_whole=result.method == ESTIMATED)
     assert score.phone_accuracy >= (0.85 if recognizer.name == "whisper" else 0.8), (score.phone_accuracy, heard)
     assert score.whole_line_estimates == 0
+
+
+def test_cli_without_text(festival, tmp_path):
+    import json
+
+    from gateway.lipsync_cli import align_main
+
+    out = tmp_path / "track.json"
+    code = align_main([str(DEFAULT_OUT / "festival" / "l05.wav"), "-o", str(out), "--no-blendshapes"])
+    assert code == 0
+    body = json.loads(out.read_text(encoding="utf-8"))
+    assert body["text_source"] == "heard" and "midnight" in body["text"].lower()
+    assert body["method"] in (FORCED, PARTIAL) and body["words"] and body["visemes"]
