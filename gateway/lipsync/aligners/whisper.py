@@ -45,10 +45,10 @@ class WhisperRecognizer(Recognizer):
         except ImportError as exc:
             raise RecognizerUnavailable("faster-whisper is not installed") from exc
         if self._model_dir is None or not (self._model_dir / "model.bin").exists():
-            from gateway.prepare.whisper import WhisperModelMissing, _parts
+            from gateway.prepare.whisper import WhisperModelMissing, weight_parts
 
             try:
-                _parts()
+                weight_parts()
             except WhisperModelMissing as exc:
                 raise RecognizerUnavailable(str(exc)) from exc
 
