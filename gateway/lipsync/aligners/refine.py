@@ -5,7 +5,8 @@ the measurements show it gets systematically wrong (``bench/aligner_set/calibrat
 
 1. **Landmarks** (:data:`RULES`): where a boundary has a clear acoustic event, the boundary
    moves to the steepest change of the matching level within a window around it (5 ms steps):
-   the energy rise of an onset after a pause and its fall into a pause; the fall of formant
+   the energy rise of an onset after a pause (not of a stop: its closure is as silent as the
+   pause, the rise is its burst) and the fall into a pause; the fall of formant
    energy (400-2500 Hz) where a vowel closes into a nasal and its rise where ``n``/``ng`` opens
    into a vowel; the voicing rise (60-400 Hz) where a vowel follows a fricative. Boundaries
    without a reliable cue (stops, liquids, vowel-to-vowel) are left where the decoder put them:
@@ -65,11 +66,13 @@ RULES: dict[tuple[str, str], Rule] = {
 #: Median signed boundary error (ms, refined minus exact) by transition, measured on the
 #: development lines of ``bench/aligner_set`` (Festival HTS voice); subtracted from each boundary.
 #: Regenerate with ``python -m bench.aligner_set.calibrate``.
-CALIBRATION: dict[str, int] = {"FP": -5, "LF": 8, "LP": 10, "NS": 5, "NV": 8, "PR": -10, "RV": -10, "SF": 20, "SP": 30,
+CALIBRATION: dict[str, int] = {"FP": -5, "LF": 8, "LP": 10, "NS": 5, "NV": 8, "PR": -10, "RV": -10, "SF": 20, "SP": -5,
                                 "SV": 5, "VL": 10, "VN": 5, "VV": 8, "WV": -15}
 
 
 def _rule(left: str, right: str) -> Rule | None:
+    if left == "S" and right == "P":
+        return None  # a stop's closure is as silent as the pause: the energy rise is its burst, not its start
     if left == "S" and right != "S":
         return RULES[("S", "*")]
     if right == "S" and left != "S":
