@@ -28,7 +28,7 @@ import logging
 import threading
 
 from gateway.lipsync.aligners.acoustics import measure
-from gateway.lipsync.aligners.base import (ESTIMATED, FORCED, PARTIAL, SILENCE, Aligner, AlignmentResult,
+from gateway.lipsync.aligners.base import (FORCED, PARTIAL, SILENCE, Aligner, AlignmentResult,
                                            EstimatedSpan, cover, duration_ms, speech_bounds)
 from gateway.lipsync.aligners.chunks import align_long
 from gateway.lipsync.aligners.decoder import (FRAME_MS, RATE, AlignedWord, AlignmentFailed, DecoderPool,
@@ -127,11 +127,9 @@ class PocketsphinxAligner(Aligner):
             segs = _phone_segs(words)
             if self.refine:
                 segs = refine(segs, acoustics, calibration=self.calibration)
-            spans = []
             for region in regions:
                 segs = _replace(segs, region, _recognised(dec, window, region))
-                spans.append(region)
-        return self._result(segs, words, tokens, spans, lo, total, char_offset, start_ms, detail)
+        return self._result(segs, tokens, regions, lo, total, char_offset, start_ms, detail)
 
     def _decode(self, dec: SphinxDecoder, tokens: list[Token], text: str, keys: list[str],
                 pause_probs: list[float], window: bytes) -> tuple[list[AlignedWord], int]:
@@ -153,12 +151,13 @@ class PocketsphinxAligner(Aligner):
         phones = [PhonemeSpan(ARPABET_TO_IPA.get(p) or SILENCE, start_ms + lo + s * FRAME_MS,
                               start_ms + lo + (s + n) * FRAME_MS) for p, s, n in phones_found]
         result.phonemes = cover(phones, start_ms, start_ms + total)
-        result.reason = f"the audio does not match the text ({reason}); phones recognised from the audio"
+        why = reason if reason.startswith("the audio does not match") else f"the audio does not match the text ({reason})"
+        result.reason = f"{why}; phones recognised from the audio"
         result.aligner = self.name
         return result
 
-    def _result(self, segs: list[PhoneSeg], words: list[AlignedWord], tokens: list[Token], regions: list[Region],
-                lo: int, total: int, char_offset: int, start_ms: int, detail: dict) -> AlignmentResult:
+    def _result(self, segs: list[PhoneSeg], tokens: list[Token], regions: list[Region], lo: int, total: int,
+                char_offset: int, start_ms: int, detail: dict) -> AlignmentResult:
         base = start_ms + lo
 
         def ms(t: int) -> int:
