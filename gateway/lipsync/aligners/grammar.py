@@ -52,7 +52,7 @@ def alignment_grammar(words: Sequence[Sequence[str]], pauses: Sequence[float],
     def p(i: int) -> int:
         return 2 + 2 * i
 
-    final = 2 * n + 2
+    final = 2 * n + 3  # p(n) = 2n + 2 is the pause before it
     trans: list[Transition] = [(0, b(0), edge, SILENCE_WORD)]
     for i, variants in enumerate(words):
         if i < n - 1:
