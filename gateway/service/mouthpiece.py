@@ -42,7 +42,7 @@ from gateway.speak.result import SpeakResult
 from gateway.speak.route import Router
 from gateway.speak.steps import Steps
 from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
-from gateway.timing.aligners import Aligner, build_aligner
+from gateway.timing.aligners import Aligner, Recognizer, build_aligner, build_recognizer
 from gateway.video.metrics import VIDEO_MEDIA_BYTES
 from gateway.video.pool import VideoPool
 from gateway.voices.catalogue import CatalogueError, VoiceCatalogue, load_catalogue
@@ -55,7 +55,8 @@ _BUILD = object()  #: "build it from settings" (None is a real value for the cac
 
 class Mouthpiece:
     def __init__(self, settings: Settings, *, cast: Cast | None = None, cache: LineCache | None | object = _BUILD,
-                 aligner: Aligner | None = None, providers: dict[str, Provider] | None = None,
+                 aligner: Aligner | None = None, recognizer: Recognizer | None = None,
+                 providers: dict[str, Provider] | None = None,
                  breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
                  media: MediaStore | None = None, video: VideoPool | None = None,
                  catalogue: VoiceCatalogue | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
@@ -64,6 +65,7 @@ class Mouthpiece:
         self.catalogue = catalogue or load_catalogue(s.voices_file)
         self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
         self.aligner = aligner or build_aligner()
+        self.recognizer = recognizer or build_recognizer(models_dir=s.models_dir)
         self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
                                                                                   self.cast)
         self._check_cast()
