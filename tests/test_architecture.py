@@ -18,7 +18,7 @@ LAYERS = [
     {"gateway", "gateway.core"},
     {"gateway.settings", "gateway.observability"},
     {"gateway.text", "gateway.audio", "gateway.install", "gateway.media", "gateway.voices"},
-    {"gateway.timing", "gateway.lipsync", "gateway.characters", "gateway.cache"},
+    {"gateway.timing", "gateway.lipsync", "gateway.characters", "gateway.cache", "gateway.upstream"},
     {"gateway.providers"},
     {"gateway.policy"},
     {"gateway.video"},

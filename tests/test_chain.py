@@ -9,10 +9,10 @@ import pytest
 
 from gateway.core.errors import ErrorKind
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import Attempt, ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.text.clean import split_sentences
+from gateway.upstream.breaker import ProviderBreaker
 from tests.scripted import ScriptedProvider
 
 TEXT = "First sentence here. Second one follows. Third ends it."

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from gateway.core.voices import HealthState
-from gateway.policy.breakers import BreakerSnapshot
 from gateway.policy.degradation import Assessment, LevelController, Thresholds, assess
 from gateway.policy.degradation import DegradationLevel as L
 from gateway.policy.health import HealthSignals, ProviderSignal, ProviderStatus
+from gateway.upstream.breaker import BreakerSnapshot
 
 ORDER = ["elevenlabs_ws", "piper", "espeak", "cache", "canned"]
 FAMILY = {"elevenlabs_ws": "elevenlabs", "piper": "piper", "espeak": "espeak", "cache": "cache", "canned": "canned"}

@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.rate_limit import RateLimiter
 from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
+from gateway.upstream.breaker import ProviderBreaker
 from tests.conftest import GatewayProcess
 from tests.redis_fixture import closed_port_url
 

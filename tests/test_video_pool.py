@@ -12,8 +12,8 @@ import pytest
 
 from gateway.media.disk import DiskMediaStore, cleanup_dir
 from gateway.media.store import MediaKind, Retention
-from gateway.policy.breakers import ProviderBreaker
 from gateway.settings import VideoSettings
+from gateway.upstream.breaker import ProviderBreaker
 from gateway.video.jobs import JobQueue
 from gateway.video.pool import NO_WORKERS
 from gateway.video.pool import VideoPool as _VideoPool

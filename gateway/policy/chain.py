@@ -28,12 +28,12 @@ from gateway.core.segments import Segment
 from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import VoiceSettings
 from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.deadlines import Clock, Deadlines
 from gateway.policy.health import HealthSignals
 from gateway.policy.retry_budget import RetryBudget
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.settings import RetrySettings
+from gateway.upstream.breaker import ProviderBreaker
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer("mouthpiece.chain")

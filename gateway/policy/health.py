@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
-from gateway.policy.breakers import BreakerSnapshot
+from gateway.upstream.breaker import BreakerSnapshot
 
 
 @dataclass(slots=True)

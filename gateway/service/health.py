@@ -13,13 +13,13 @@ import structlog
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import DEGRADATION_LEVEL, LEVEL_TRANSITIONS, PROVIDER_QUOTA_USED
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.degradation import DegradationLevel, LevelController, assess
 from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink
 from gateway.providers.base import Provider
 from gateway.settings import Thresholds
+from gateway.upstream.breaker import ProviderBreaker
 from gateway.video.pool import VideoPool
 
 log = structlog.get_logger(__name__)

@@ -20,7 +20,6 @@ from gateway.core.voices import VoiceInfo
 from gateway.media.factory import build_media_store
 from gateway.media.store import MediaStore
 from gateway.observability.metrics import DRAINING
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.policy.degradation import LevelController
@@ -43,6 +42,7 @@ from gateway.speak.route import Router
 from gateway.speak.steps import Steps
 from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
 from gateway.timing.aligners import Aligner, Recognizer, build_aligner, build_recognizer
+from gateway.upstream.breaker import ProviderBreaker
 from gateway.video.metrics import VIDEO_MEDIA_BYTES
 from gateway.video.pool import VideoPool
 from gateway.voices.catalogue import CatalogueError, VoiceCatalogue, load_catalogue

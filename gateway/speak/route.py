@@ -18,11 +18,11 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from gateway.characters import Character
-from gateway.policy.breakers import ProviderBreaker
 from gateway.policy.chain import ChainStep
 from gateway.policy.degradation import CACHED_FAMILIES
 from gateway.providers.base import Provider
 from gateway.speak.voice_ids import LiveVoices, VoicePin
+from gateway.upstream.breaker import ProviderBreaker
 from gateway.voices.catalogue import CatalogueVoice, VoiceCatalogue
 from gateway.voices.match import VoicePlan, nearest
 

@@ -13,7 +13,8 @@ Modes (docs/workers.md):
 
 Health: active (every ``health_interval_s``: ``/readyz`` + ``/v1/worker`` per worker; measured fps
 below real time, worker queue wait, the stream's oldest waiting job) and passive (a
-:class:`~gateway.policy.breakers.ProviderBreaker` per worker, fed by render outcomes).
+:class:`~gateway.upstream.breaker.ProviderBreaker` per worker, fed by render outcomes). The workers, the
+health loop and the choice of a worker are an :class:`~gateway.upstream.pool.UpstreamPool`'s.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ import time
 import uuid
 import wave
 from dataclasses import dataclass, field
-import httpx
+
 import structlog
 
 from gateway.media.store import MediaInfo, MediaKind, MediaStore, valid_request_id
 from gateway.observability.metrics import MEDIA_WRITES
-from gateway.policy.breakers import ProviderBreaker
 from gateway.settings import VideoSettings
+from gateway.upstream.breaker import ProviderBreaker
+from gateway.upstream.pool import UpstreamPool
 from gateway.video.dispatch import QueueDispatch
 from gateway.video.jobs import JobQueue
 from gateway.video.metrics import (
@@ -76,25 +78,21 @@ def wav_seconds(data: bytes) -> float:
         return len(data) / 48000.0
 
 
-class VideoPool(QueueDispatch):
+class VideoPool(QueueDispatch, UpstreamPool):
     """Renders go to workers; the MP4s go into ``media`` (the gateway's media store), so any replica serves them."""
 
     def __init__(self, settings: VideoSettings, media: MediaStore) -> None:
+        super().__init__("video", settings.health_interval_s, settings.health_timeout_s)
         self.settings = s = settings
         self.media = media
         self.pool_id = uuid.uuid4().hex[:12]
         self.mode = "redis" if s.redis_url else ("direct" if s.workers else "disabled")
-        self.workers: dict[str, WorkerHandle] = {}
         self.queue = None
         self.redis_ok = False
         self.redis_error: str | None = None
         self.queue_wait_s = 0.0
         self._health: tuple[bool, str] = (False, NO_WORKERS if self.mode == "disabled" else "starting")
-        self._client: httpx.AsyncClient | None = None
-        self._tasks: list[asyncio.Task] = []
         self._dispatchers: dict[str, list[asyncio.Task]] = {}
-        self._wake = asyncio.Event()
-        self._closing = False
         self._last_cleanup = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -103,29 +101,26 @@ class VideoPool(QueueDispatch):
         if self.mode == "disabled":
             VIDEO_POOL_HEALTHY.set(0)
             return
-        self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
         for url in s.workers:
             self._add_worker(url, "config")
         if self.mode == "redis":
             self.queue = JobQueue(s.redis_url, s.redis_prefix)
-        await self._health_pass()
-        self._tasks.append(asyncio.create_task(self._health_loop(), name="video-health"))
+        await self.health_pass()
+        self.start_health_loop()
 
     async def close(self) -> None:
         self._closing = True
-        tasks = self._tasks + [t for ts in self._dispatchers.values() for t in ts]
+        tasks = [t for ts in self._dispatchers.values() for t in ts]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._tasks.clear()
         self._dispatchers.clear()
         if self.queue is not None:
             with contextlib.suppress(Exception):
                 await self.queue.close()
-        if self._client is not None:
-            await self._client.aclose()
+        await self.close_pool()
 
     # -- health ----------------------------------------------------------------------------------
     async def health(self) -> dict:
@@ -156,18 +151,7 @@ class VideoPool(QueueDispatch):
         VIDEO_WORKERS.labels("healthy").set(ok)
         VIDEO_WORKERS.labels("unhealthy").set(len(self.workers) - ok)
 
-    async def _health_loop(self) -> None:
-        while not self._closing:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.health_interval_s)
-            self._wake.clear()
-            try:
-                await self._health_pass()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive anything
-                log.warning("video_health_error", error=str(exc))
-
-    async def _health_pass(self) -> None:
-        s = self.settings
+    async def health_pass(self) -> None:
         if self.queue is not None:
             try:
                 if not self.redis_ok:
@@ -188,34 +172,32 @@ class VideoPool(QueueDispatch):
                 if self.redis_ok or self.redis_error is None:
                     log.warning("video_redis_down", error=str(exc))
                 self.redis_ok, self.redis_error = False, f"{type(exc).__name__}: {exc}"[:200]
-        if self.workers and self._client is not None:
-            await asyncio.gather(*(w.probe(self._client, s.health_timeout_s) for w in self.workers.values()))
-            for w in self.workers.values():
-                self._ensure_dispatchers(w)
+        await self.probe_all()
+        for w in self.workers.values():
+            self._ensure_dispatchers(w)
         self._refresh_health()
+
+    def make(self, url: str, source: str) -> WorkerHandle:
+        s = self.settings
+        name = url.split("://", 1)[-1]
+        return WorkerHandle(url=url, source=source, breaker=ProviderBreaker(f"video:{name}", s.breaker_fail_max,
+                                                                            s.breaker_reset_s),
+                            fps_target=s.fps, min_realtime_factor=s.min_realtime_factor,
+                            max_queue_wait_s=s.max_queue_wait_s)
 
     def _add_worker(self, url: str, source: str, info: dict | None = None) -> None:
         if url in self.workers:
             return
-        s = self.settings
-        name = url.split("://", 1)[-1]
-        w = WorkerHandle(url=url, source=source, breaker=ProviderBreaker(f"video:{name}", s.breaker_fail_max,
-                                                                         s.breaker_reset_s),
-                         fps_target=s.fps, min_realtime_factor=s.min_realtime_factor,
-                         max_queue_wait_s=s.max_queue_wait_s)
+        w = self.add(url, source)
         if info:
             w.worker_id = info.get("worker_id")
             if isinstance(info.get("slots"), int) and info["slots"] > 0:
                 w.slots = info["slots"]
-        self.workers[url] = w
-        log.info("video_worker_added", worker=w.name, source=source)
 
     def _remove_worker(self, url: str) -> None:
-        w = self.workers.pop(url, None)
+        self.remove(url)
         for task in self._dispatchers.pop(url, []):
             task.cancel()
-        if w is not None:
-            log.info("video_worker_removed", worker=w.name)
 
     # -- render ----------------------------------------------------------------------------------
     async def render(self, request_id: str, wav_bytes: bytes, visemes: list[dict] | None, avatar_id: str | None,
@@ -271,15 +253,10 @@ class VideoPool(QueueDispatch):
             remaining = deadline_at - time.time()
             if remaining <= 0.05:
                 return VideoOutcome(None, "deadline exceeded" + _tail(errors), attempts=len(tried), mode="direct")
-            candidates = sorted((w for w in self.workers.values() if w.healthy and w.url not in tried),
-                                key=WorkerHandle.load)
-            if not candidates:
+            w = self.pick(tried)
+            if w is None:
                 return VideoOutcome(None, "no video worker could render" + _tail(errors), attempts=len(tried),
                                     mode="direct")
-            w = candidates[0]
-            tried.add(w.url)
-            if not w.breaker.allow():
-                continue
             try:
                 res = await self._call(w, request_id, wav, visemes, avatar_id, emotion, remaining)
             except WorkerError as exc:
@@ -295,21 +272,19 @@ class VideoPool(QueueDispatch):
     async def _call(self, w: WorkerHandle, request_id: str, wav: bytes, visemes: list[dict] | None,
                     avatar_id: str | None, emotion: str | None, timeout_s: float) -> RenderResult:
         """One render on one worker, feeding its breaker and health."""
-        assert self._client is not None
         try:
-            res = await w.render(self._client, request_id=request_id, wav=wav, visemes=visemes, avatar_id=avatar_id,
+            res = await w.render(self.client(), request_id=request_id, wav=wav, visemes=visemes, avatar_id=avatar_id,
                                  emotion=emotion, fps=self.settings.fps, timeout_s=timeout_s,
                                  connect_timeout_s=self.settings.connect_timeout_s)
         except WorkerError as exc:
             if exc.fault:
-                w.breaker.failure()
-                w.mark_down(exc.kind)
+                w.failed(exc.kind)
                 self._refresh_health()
-                self._wake.set()  # re-probe now
+                self.wake()  # re-probe now
             elif exc.kind not in ("busy", "not_ready"):
-                w.breaker.success()  # the worker answered properly; the job was the problem
+                w.succeeded()  # the worker answered properly; the job was the problem
             raise
-        w.breaker.success()
+        w.succeeded()
         return res
 
     # -- the Redis path --------------------------------------------------------------------------

@@ -1,7 +1,7 @@
-"""One pybreaker circuit breaker per provider, used from asyncio.
+"""One pybreaker circuit breaker per upstream (a provider of the chain, a worker of a pool), used from asyncio.
 
-pybreaker 1.4 has no asyncio API, so the chain checks :meth:`ProviderBreaker.allow` before a call,
-awaits the provider itself, then records the outcome with :meth:`success` / :meth:`failure`.
+pybreaker 1.4 has no asyncio API, so the caller checks :meth:`ProviderBreaker.allow` before a call,
+awaits the upstream itself, then records the outcome with :meth:`success` / :meth:`failure`.
 """
 
 from __future__ import annotations
