@@ -166,6 +166,93 @@ class FishSettings(BaseSettings):
     """Fish Audio's latency mode."""
 
 
+def check_urls(value: list[str]) -> list[str]:
+    """Worker base URLs: ``http(s)://`` only, without a trailing slash."""
+    out = []
+    for url in value:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
+        out.append(url.rstrip("/"))
+    return out
+
+
+#: Local engines a speech worker can serve.
+SPEECH_ENGINES = ("piper", "kokoro", "espeak")
+
+
+class SpeechPoolSettings(BaseSettings):
+    """A pool of servers of the OpenAI speech API: health checks, breakers, the key they want."""
+
+    health_interval_s: float = 2.0
+    """Active health check period (``GET /v1/models`` on every server)."""
+    health_timeout_s: float = 1.0
+    """Timeout of one health probe."""
+    connect_timeout_s: float = 1.0
+    """Timeout to open a connection to a server; a server that does not answer in time is skipped for the next."""
+    breaker_fail_max: int = 3
+    """Consecutive failed calls that open one server's circuit breaker."""
+    breaker_reset_s: float = 10.0
+    """Seconds an open server breaker waits before a trial call."""
+    api_key: SecretStr | None = None
+    """Bearer key sent to the servers (unset: none)."""
+
+
+class SpeechWorkerSettings(SpeechPoolSettings):
+    """Local engines served by ``gateway speech-worker`` processes (``GATEWAY_SPEECH_*``).
+
+    No workers (the embedded default): every engine runs inside the gateway process.
+    """
+
+    model_config = _config("GATEWAY_SPEECH_")
+
+    workers: CommaList = Field(default_factory=list)
+    """Speech worker base URLs (``http://gpu-1:8791``), comma-separated or a JSON list."""
+    engines: CommaList = Field(default_factory=lambda: ["piper", "kokoro"])
+    """Chain entries the workers serve instead of this process. espeak, the fallback that needs nothing, stays
+    in-process unless listed."""
+
+    @field_validator("workers")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return check_urls(value)
+
+    @field_validator("engines")
+    @classmethod
+    def _engines(cls, value: list[str]) -> list[str]:
+        unknown = [e for e in value if e not in SPEECH_ENGINES]
+        if unknown:
+            raise ValueError(f"unknown engines {unknown}; a speech worker serves {', '.join(SPEECH_ENGINES)}")
+        return value
+
+
+class OpenAISpeechSettings(SpeechPoolSettings):
+    """The ``openai_speech`` provider: any server of the OpenAI speech API, e.g. Kokoro-FastAPI or LocalAI on GPU
+    machines (``GATEWAY_OPENAI_SPEECH_*``). With URLs set it joins the chain ahead of the local engines."""
+
+    model_config = _config("GATEWAY_OPENAI_SPEECH_")
+
+    urls: CommaList = Field(default_factory=list)
+    """Server base URLs (``http://kokoro-1:8880``; the API lives under ``/v1``), comma-separated or a JSON list."""
+    model: str = "kokoro"
+    """``model`` sent with every request (``kokoro`` for Kokoro-FastAPI, a model name for LocalAI)."""
+    voices: CommaList = Field(default_factory=list)
+    """Voices offered (empty: those the servers list at ``/v1/audio/voices``)."""
+    default_voice: str | None = None
+    """Voice for characters that name none for this provider (unset: the first voice offered)."""
+    response_format: Literal["pcm", "wav"] = "pcm"
+    """Audio asked of servers that give no timing: raw PCM (OpenAI's 24 kHz s16le) or WAV (rate in its header)."""
+    sample_rate: int = 24000
+    """Rate of PCM answers that do not say theirs (OpenAI and Kokoro-FastAPI send 24 kHz)."""
+    timing: Literal["auto", "aligner"] = "auto"
+    """``auto``: the server's timing extension where it offers one (``gateway speech-worker`` does), else the
+    aligner; ``aligner``: always align the audio."""
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, value: list[str]) -> list[str]:
+        return check_urls(value)
+
+
 class CacheSettings(BaseSettings):
     """The line cache (``GATEWAY_CACHE_*``)."""
 
@@ -262,12 +349,7 @@ class VideoSettings(BaseSettings):
     @field_validator("workers")
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
-        out = []
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
-            out.append(url.rstrip("/"))
-        return out
+        return check_urls(value)
 
     def job_deadline_s(self, audio_s: float) -> float:
         return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
@@ -338,7 +420,8 @@ class Settings(BaseSettings):
     """Character used when a request names none."""
     chain: CommaList = Field(default_factory=list)
     """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
-    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then kokoro, piper, espeak, cache, canned."""
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), ``openai_speech`` when its URLs are set, then kokoro,
+    piper, espeak, cache, canned."""
     enabled_providers: CommaList = Field(default_factory=list)
     """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
     max_text_chars: int = 1000
@@ -374,6 +457,8 @@ class Settings(BaseSettings):
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    speech: SpeechWorkerSettings = Field(default_factory=SpeechWorkerSettings)
+    openai_speech: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -407,6 +492,8 @@ class Settings(BaseSettings):
                 cloud += ["elevenlabs_ws", "elevenlabs_rest"]
             if self.fish.api_key is not None:
                 cloud.append("fish_audio")
+            if self.openai_speech.urls:
+                cloud.append("openai_speech")
             self.chain = cloud + list(LOCAL_CHAIN)
         if not self.enabled_providers:
             self.enabled_providers = list(self.chain)

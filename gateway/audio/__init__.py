@@ -23,6 +23,7 @@ _EXPORTS = {
     "AudioDecodeError": "decode",
     "decode_audio": "decode",
     "decode_pcm": "decode",
+    "read_wav_header": "decode",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -37,6 +37,33 @@ def decode_pcm(data: bytes, sample_rate: int, *, max_seconds: float | None = Non
     return bytes(data), sample_rate
 
 
+def read_wav_header(data: bytes) -> tuple[int, int] | None:
+    """``(sample_rate, offset of the samples)`` of a PCM s16le mono WAV stream's start, or ``None`` while more
+    bytes are needed (chunks before ``data`` such as ``LIST`` are skipped; sizes may be "unknown").
+    Raises :class:`AudioDecodeError` for anything else."""
+    if len(data) < 12:
+        return None
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise AudioDecodeError("not a WAV stream")
+    pos, rate = 12, None
+    while len(data) >= pos + 8:
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            if rate is None:
+                raise AudioDecodeError("WAV data before its format")
+            return rate, pos + 8
+        if len(data) < pos + 8 + size:
+            return None
+        if chunk == b"fmt ":
+            fmt, channels, rate = int.from_bytes(data[pos + 8:pos + 10], "little"), \
+                int.from_bytes(data[pos + 10:pos + 12], "little"), int.from_bytes(data[pos + 12:pos + 16], "little")
+            bits = int.from_bytes(data[pos + 22:pos + 24], "little")
+            if fmt not in (1, 0xFFFE) or channels != 1 or bits != 16 or not MIN_RATE <= rate <= MAX_RATE:
+                raise AudioDecodeError(f"WAV is not PCM s16le mono (format {fmt}, {channels} channels, {bits} bits)")
+        pos += 8 + size + (size & 1)
+    return None
+
+
 def decode_audio(data: bytes, *, max_seconds: float, format: str | None = None) -> tuple[bytes, int]:
     """Decode a whole audio file to ``(pcm_s16le_mono, sample_rate)``.
 

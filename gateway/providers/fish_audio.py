@@ -46,16 +46,14 @@ import httpx
 
 from gateway.characters import Cast
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
+from gateway.core.events import ProviderEvent
 from gateway.core.segments import Segment
-from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
+from gateway.providers.aligned import AlignedStream, Alignment
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.providers.prosody import pause
-from gateway.providers.threaded import LoopLimiter
 from gateway.settings import Settings
 from gateway.text.emotions import fish_prosody
-from gateway.timing.aligners import Aligner, build_aligner
+from gateway.timing.aligners import Aligner
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +104,9 @@ class FishAudioProvider(Provider):
         self.sample_rate = int(sample_rate or settings.fish.sample_rate)
         self.latency = latency or settings.fish.latency
         self._key = settings.fish.api_key
-        self._aligner = aligner
+        self._alignment = Alignment(aligner, settings.engine_concurrency)
         self._client: httpx.AsyncClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
-        self._align_limiter = LoopLimiter(settings.engine_concurrency)
         self._health: tuple[float, ProviderHealth] | None = None
         self._voices = self._cast_voices(cast)
 
@@ -157,16 +154,10 @@ class FishAudioProvider(Provider):
             self._client_loop = loop
         return self._client
 
-    def _get_aligner(self) -> Aligner:
-        if self._aligner is None:
-            self._aligner = build_aligner()
-        return self._aligner
-
     # ---- lifecycle ------------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.configured:
-            aligner = self._get_aligner()
-            await asyncio.to_thread(aligner.warm_up)
+            await self._alignment.warm_up()
 
     async def close(self) -> None:
         if self._client is not None:
@@ -247,46 +238,13 @@ class FishAudioProvider(Provider):
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
         if not self.configured:
             raise ProviderError(ErrorKind.UNAVAILABLE, "no API key configured", provider=self.name)
-        rate = self.sample_rate
-        samples = 0  # cumulative samples of this provider stream: the one clock of its timings
-        methods: dict[str, int] = {}
+        clock = AlignedStream(self.name, self._alignment)
         for segment in request.segments:
-            silence, added = pause(segment, samples, rate)
-            for event in silence:
-                yield event
-            samples += added
-            seg_start = samples
-            parts: list[bytes] = []
-            carry = b""
             chunks = self._http_audio(segment.text, request, segment) if self.transport == "http" \
                 else self._ws_audio(segment.text, request, segment)
-            async for data in chunks:
-                if carry:
-                    data, carry = carry + data, b""
-                if len(data) & 1:
-                    data, carry = data[:-1], data[-1:]
-                if not data:
-                    continue
-                yield AudioEvent(data, rate, segment.index, samples_to_ms(samples, rate))
-                samples += len(data) // 2
-                parts.append(data)
-            if not parts:
-                raise ProviderError(ErrorKind.RETRYABLE, "Fish Audio returned no audio", provider=self.name)
-            start_ms = samples_to_ms(seg_start, rate)
-            end_ms = samples_to_ms(samples, rate)
-            result = await self._align(b"".join(parts), segment.text, segment.char_start, start_ms)
-            methods[result.method] = methods.get(result.method, 0) + 1
-            phonemes, words = _fit(result.phonemes, result.words, start_ms, end_ms)
-            yield AlignmentEvent(phonemes, words, segment.index)
-            yield SegmentEndEvent(segment.index, end_ms)
-        yield FinalEvent({"provider": self.name, "audio_ms": samples_to_ms(samples, rate), "sample_rate": rate,
-                          "transport": self.transport, "alignment": methods})
-
-    async def _align(self, pcm: bytes, text: str, char_offset: int, start_ms: int):  # noqa: ANN202
-        aligner = self._get_aligner()
-        async with self._align_limiter():
-            return await asyncio.to_thread(aligner.align, pcm, self.sample_rate, text, char_offset=char_offset,
-                                           start_ms=start_ms)
+            async for event in clock.segment(segment, self.sample_rate, chunks):
+                yield event
+        yield clock.final(transport=self.transport)
 
     # ---- HTTP -----------------------------------------------------------------------------------------------
     async def _http_audio(self, text: str, request: SynthesisRequest,
@@ -395,20 +353,6 @@ class FishAudioProvider(Provider):
             self._health = None  # the next health probe looks again instead of reporting a stale UP
         log.warning("fish_audio error: status=%s kind=%s", status, kind.value)
         return ProviderError(kind, f"HTTP {status}: {message}", provider=self.name, status=status)
-
-
-def _fit(phonemes, words, start_ms: int, end_ms: int) -> tuple[tuple, tuple]:  # noqa: ANN001
-    """Clip an alignment to ``[start_ms, end_ms]`` exactly (rounding of the two clocks may differ by 1 ms)."""
-    from dataclasses import replace
-
-    out = [replace(p, start_ms=min(max(p.start_ms, start_ms), end_ms), end_ms=min(max(p.end_ms, start_ms), end_ms))
-           for p in phonemes]
-    out = [p for p in out if p.end_ms > p.start_ms or p.phoneme == " "]
-    if out and out[-1].end_ms < end_ms:
-        out[-1] = replace(out[-1], end_ms=end_ms)
-    fitted = tuple(replace(w, start_ms=min(max(w.start_ms, start_ms), end_ms),
-                           end_ms=min(max(w.end_ms, start_ms), end_ms)) for w in words)
-    return tuple(out), fitted
 
 
 def _error_message(raw: bytes) -> str:
