@@ -189,6 +189,8 @@ class SpeechPoolSettings(BaseSettings):
     """Timeout of one health probe."""
     connect_timeout_s: float = 1.0
     """Timeout to open a connection to a server; a server that does not answer in time is skipped for the next."""
+    read_timeout_s: float = 5.0
+    """Longest wait for a server's next bytes (its first audio included) before the next server takes over."""
     breaker_fail_max: int = 3
     """Consecutive failed calls that open one server's circuit breaker."""
     breaker_reset_s: float = 10.0
@@ -207,7 +209,8 @@ class SpeechWorkerSettings(SpeechPoolSettings):
 
     workers: CommaList = Field(default_factory=list)
     """Speech worker base URLs (``http://gpu-1:8791``), comma-separated or a JSON list."""
-    engines: CommaList = Field(default_factory=lambda: ["piper", "kokoro"])
+    engines: Annotated[list[Literal["piper", "kokoro", "espeak"]], NoDecode, BeforeValidator(split_list)] = Field(
+        default_factory=lambda: ["piper", "kokoro"])
     """Chain entries the workers serve instead of this process. espeak, the fallback that needs nothing, stays
     in-process unless listed."""
 
@@ -215,14 +218,6 @@ class SpeechWorkerSettings(SpeechPoolSettings):
     @classmethod
     def _urls(cls, value: list[str]) -> list[str]:
         return check_urls(value)
-
-    @field_validator("engines")
-    @classmethod
-    def _engines(cls, value: list[str]) -> list[str]:
-        unknown = [e for e in value if e not in SPEECH_ENGINES]
-        if unknown:
-            raise ValueError(f"unknown engines {unknown}; a speech worker serves {', '.join(SPEECH_ENGINES)}")
-        return value
 
 
 class OpenAISpeechSettings(SpeechPoolSettings):

@@ -21,7 +21,7 @@ LAYERS = [
     {"gateway.timing", "gateway.lipsync", "gateway.characters", "gateway.cache", "gateway.upstream"},
     {"gateway.providers"},
     {"gateway.policy"},
-    {"gateway.video"},
+    {"gateway.video", "gateway.speech_worker"},
     {"gateway.speak"},
     {"gateway.service"},
     {"gateway.export"},

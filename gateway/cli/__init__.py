@@ -1,4 +1,5 @@
-"""Command line: ``gateway serve``, ``gateway speak "text" -o line.wav --visemes line.json``, ``gateway voices``."""
+"""Command line: ``gateway serve``, ``gateway speak "text" -o line.wav --visemes line.json``, ``gateway voices``,
+``gateway speech-worker``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uvicorn
 from gateway.api.app import create_app
 from gateway.cli.align import align_main
 from gateway.cli.bake import bake_main
+from gateway.cli.speech_worker import speech_worker_main
 from gateway.core.errors import InputError
 from gateway.export.speak import result_body
 from gateway.observability.logging import configure_logging
@@ -97,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("bake", help="pre-generate a game's dialogue into the cache (see `gateway bake -h`)",
                    add_help=False)
+    sub.add_parser("speech-worker", help="serve the local engines over the OpenAI speech API "
+                   "(see `gateway speech-worker -h`)", add_help=False)
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "align":
         return align_main(argv[1:])
     if argv and argv[0] == "bake":
         return bake_main(argv[1:])
+    if argv and argv[0] == "speech-worker":
+        return speech_worker_main(argv[1:])
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":

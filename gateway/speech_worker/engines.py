@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from gateway.core.voices import HealthState
+from gateway.core.voices import HealthState, VoiceInfo
 from gateway.providers.base import Provider
 from gateway.providers.factory import build_local_engine
 from gateway.settings import Settings
@@ -36,12 +36,18 @@ class Engine:
     served: int = 0
     failed: int = 0
     sample_rate: int | None = None
-    voices: list[str] = field(default_factory=list)
+    voice_list: list[VoiceInfo] = field(default_factory=list)
+
+    @property
+    def voices(self) -> list[str]:
+        return [v.voice for v in self.voice_list]
 
     def entry(self, slots: int) -> dict:
         """The engine as a ``/v1/models`` entry, with the extension's fields."""
         ext = {"ready": self.ready, "reason": self.reason, "timing": EVENTS, "exact_timing": self.provider.exact_timing,
-               "sample_rate": self.sample_rate, "voices": self.voices,
+               "sample_rate": self.sample_rate,
+               "voices": [{"id": v.voice, "name": v.name, "language": v.language, "gender": v.gender}
+                          for v in self.voice_list],
                "default_voice": self.provider.default_voice() if self.voices else None,
                "slots": slots, "in_flight": self.in_flight}
         return {"id": self.name, "object": "model", "created": CREATED, "owned_by": "mouthpiece", EXTENSION: ext}
@@ -73,7 +79,7 @@ class Engines:
             engine.ready, engine.reason = False, f"failed to load: {type(exc).__name__}: {exc}"[:300]
             return
         voices = engine.provider.voices()
-        engine.voices = [v.voice for v in voices]
+        engine.voice_list = voices
         engine.sample_rate = voices[0].sample_rate if voices else None
         engine.ready = health.state is not HealthState.DOWN and bool(voices)
         engine.reason = "" if engine.ready else (health.reason or "no voices")

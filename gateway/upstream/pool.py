@@ -27,6 +27,7 @@ class UpstreamPool:
         self.timeout_s = timeout_s
         self.workers: dict[str, Upstream] = {}
         self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task | None = None
         self._closing = False
@@ -58,8 +59,11 @@ class UpstreamPool:
 
     # -- health ----------------------------------------------------------------------------------
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
+        """The pool's HTTP client, one per event loop (the CLI and tests run more than one)."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop or self._client.is_closed:
             self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
+            self._client_loop = loop
         return self._client
 
     async def probe_all(self) -> None:

@@ -107,11 +107,12 @@ class EventWriter:
 
 class EventReader:
     """NDJSON events -> provider events in this provider stream's time: offsets are shifted by ``base`` samples
-    (audio already streamed before this answer) and turned into integer ms once."""
+    (audio already streamed before this answer, at ``base_rate``) and turned into integer ms once."""
 
-    def __init__(self, provider: str, base: int = 0) -> None:
+    def __init__(self, provider: str, base: int = 0, base_rate: int = 0) -> None:
         self.provider = provider
         self.base = base
+        self.base_rate = base_rate
         self.rate = 0
         self.samples = 0  #: samples of audio read from this answer
         self.done: dict | None = None
@@ -122,9 +123,12 @@ class EventReader:
             kind = body["type"]
             if kind == "audio":
                 pcm = binascii.a2b_base64(body["audio"])
-                if self.rate and body["sample_rate"] != self.rate:
+                rate = int(body["sample_rate"])
+                if self.rate and rate != self.rate:
                     raise ValueError("sample rate changed mid-stream")
-                self.rate = int(body["sample_rate"])
+                if not self.rate and self.base_rate and rate != self.base_rate:  # resumed on another rate
+                    self.base = ms_to_samples(samples_to_ms(self.base, self.base_rate), rate)
+                self.rate = rate
                 start = self._ms(int(body["offset"]))
                 self.samples += len(pcm) // 2
                 return AudioEvent(pcm, self.rate, int(body["segment"]), start)
