@@ -16,7 +16,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
-from starlette.types import Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.audio.formats import opus_available, parse_output_format
 from gateway.core.errors import ErrorKind, ProviderError
@@ -44,7 +44,7 @@ class CuttableStreamingResponse(StreamingResponse):
             log.warning("speech_stream_cut", reason=str(exc))
 
 
-def create_app(engines: Engines, api_keys: list[str] | None = None) -> FastAPI:
+def create_app(engines: Engines, api_keys: list[str] | None = None) -> ASGIApp:
     keys = [k.encode() for k in api_keys or [] if k]
 
     @asynccontextmanager
@@ -55,14 +55,6 @@ def create_app(engines: Engines, api_keys: list[str] | None = None) -> FastAPI:
 
     app = FastAPI(title="Mouthpiece speech worker", lifespan=lifespan,
                   description="Local speech engines over the OpenAI speech API, with engine timing as an extension.")
-
-    @app.middleware("http")
-    async def auth(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature
-        if keys and request.url.path.startswith("/v1/"):
-            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip().encode()
-            if not any(hmac.compare_digest(given, k) for k in keys):
-                return api_error(401, "Incorrect API key provided.", code="invalid_api_key")
-        return await call_next(request)
 
     @app.get("/healthz")
     async def healthz() -> dict:
@@ -166,7 +158,24 @@ def create_app(engines: Engines, api_keys: list[str] | None = None) -> FastAPI:
             else audio_body(fmt, first, events)
         return CuttableStreamingResponse(counted(engine, body), media_type=media_type, headers=headers)
 
-    return app
+    return KeyCheck(app, keys) if keys else app
+
+
+class KeyCheck:
+    """``Authorization: Bearer <key>`` on every ``/v1`` route (a plain ASGI wrapper: streamed answers pass as they
+    are, a cut one stays cut)."""
+
+    def __init__(self, app: ASGIApp, keys: list[bytes]) -> None:
+        self.app, self.keys = app, keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            header = dict(scope["headers"]).get(b"authorization", b"")
+            given = header.removeprefix(b"Bearer ").strip()
+            if not any(hmac.compare_digest(given, k) for k in self.keys):
+                await api_error(401, "Incorrect API key provided.", code="invalid_api_key")(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 async def counted(engine: Engine, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -69,6 +69,11 @@ class SpeechBody(BaseModel):
     stream: bool = True
 
 
+def wrong_key() -> JSONResponse:
+    return JSONResponse({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                                   "param": None, "code": "invalid_api_key"}}, status_code=401)
+
+
 def detail(status: int, error: str, message: str) -> JSONResponse:
     kind = "invalid_request_error" if status < 500 else "server_error"
     return JSONResponse({"detail": {"error": error, "message": message, "type": kind}}, status_code=status)
@@ -99,30 +104,29 @@ def create_app(standin: StandIn | None = None) -> FastAPI:
     app.include_router(control_router(si.faults))
     app.include_router(requests_and_health_router(si, DEFAULT_PORT))
 
-    @app.middleware("http")
-    async def auth(request: Request, call_next):  # noqa: ANN001, ANN202
-        if request.url.path.startswith("/v1/") and not si.key_ok(request.headers.get("authorization")):
-            return JSONResponse({"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
-                                           "param": None, "code": "invalid_api_key"}}, status_code=401)
-        return await call_next(request)
-
     @app.get("/health")
     async def health() -> dict:
         return {"status": "healthy"}
 
     @app.get("/v1/models")
-    async def models() -> Response:
+    async def models(request: Request) -> Response:
+        if not si.key_ok(request.headers.get("authorization")):
+            return wrong_key()
         if si.faults.hits("meta") and (error := si.faults.take_error("meta")):
             return detail(ERRORS[error][0], error, ERRORS[error][1])
         return JSONResponse({"object": "list", "data": [
             {"id": m, "object": "model", "created": 1686935002, "owned_by": "kokoro"} for m in MODELS]})
 
     @app.get("/v1/audio/voices")
-    async def voices() -> dict:
-        return {"voices": [{"id": v, "name": v} for v in VOICES]}
+    async def voices(request: Request) -> Response:
+        if not si.key_ok(request.headers.get("authorization")):
+            return wrong_key()
+        return JSONResponse({"voices": [{"id": v, "name": v} for v in VOICES]})
 
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
+        if not si.key_ok(request.headers.get("authorization")):
+            return wrong_key()
         si.faults.counters["requests"] += 1
         raw = await request.body()
         try:
@@ -182,6 +186,9 @@ async def _audio(si: StandIn, body: SpeechBody, fmt_name: str) -> AsyncIterator[
             if data:
                 yield data
         sentences += 1
+    if faults.should_disconnect("rest", sent, sentences):
+        faults.counters["disconnects"] += 1
+        raise Disconnect
     tail = encoder.finish()
     if tail:
         yield tail
