@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 from tests.conftest import ServiceProcess
 
 WORKER_KEY = "sk-worker-test-3b9c"
