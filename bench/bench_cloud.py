@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -259,6 +260,8 @@ def capture_protocols(standin: StandinProcess, gw_port: int, lines: list[str], c
 
 async def run_phase(mode: str, conc: int, per_worker: int, round_no: int, lines: list[str], protos: dict,
                     gw_port: int, character: str, stagger_s: float = 0.1) -> dict:
+    """One batch: ``mode`` is ``direct`` (raw WebSocket client), else a gateway (``gateway``, ``peer``) on
+    ``gw_port``."""
     results: dict[tuple[int, int], StreamResult] = {}
     errors: list[str] = []
 
@@ -277,7 +280,7 @@ async def run_phase(mode: str, conc: int, per_worker: int, round_no: int, lines:
             except Exception as exc:  # noqa: BLE001 - count, keep going
                 errors.append(f"{type(exc).__name__}: {exc}")
                 continue
-            if res.error or res.ttfa != res.ttfa or (mode == "gateway" and res.provider != "elevenlabs_ws"):
+            if res.error or res.ttfa != res.ttfa or (mode != "direct" and res.provider != "elevenlabs_ws"):
                 errors.append(res.error or f"provider {res.provider}")
                 continue
             results[(w, j)] = res
@@ -291,17 +294,26 @@ def part1(args) -> list[dict]:  # noqa: ANN001
     # like a real service delivering a short line over ~0.5 s instead of all at once (a sensitivity check).
     levels = [(1, 6, 40, 0), (10, 6, 6, 0), (50, 6, 4, 0), (50, 4, 3, PACED_STALL_MS)] if not args.quick else \
         [(1, 2, 8, 0), (10, 2, 2, 0), (50, 2, 2, 0), (50, 1, 2, PACED_STALL_MS)]
+    if args.level:
+        levels = [lv for lv in levels if lv[0] in args.level]
     character = "narrator"
     lines = SHORT_LINES
     standin = StandinProcess("ops.standins.elevenlabs", STANDIN_ARGS).wait_ready()
     rows = []
     try:
-        with Gateway(**gateway_env(standin)) as gw:
+        with contextlib.ExitStack() as stack:
+            gw = stack.enter_context(Gateway(**gateway_env(standin)))
+            gateways = {"direct": gw, "gateway": gw}
+            if args.peer:
+                gateways["peer"] = stack.enter_context(Gateway(args.peer.resolve(), **gateway_env(standin)))
             standin.control("PUT", "faults", {"latency_ms": FIRST_BYTE_MS, "targets": ["ws"]})
             protos = capture_protocols(standin, gw.port, lines, character)
             for text in lines:  # the direct path once per line too
                 asyncio.run(direct_stream(protos[text]))
-            modes = ("direct", "gateway")
+            if args.peer:
+                for text in lines:
+                    asyncio.run(gateway_stream(gateways["peer"].port, {"text": text, "character": character}))
+            modes = tuple(gateways)
 
             async def level(conc: int, rounds: int, k: int, stall: int) -> dict:
                 # Worker starts are spread over about one whole stream (a short line has ~3 chunks), so a batch
@@ -309,7 +321,7 @@ def part1(args) -> list[dict]:  # noqa: ANN001
                 stagger = 0.1 + 3 * stall / 1000
                 # Unrecorded warm-up phase at this concurrency, both modes.
                 for mode in modes:
-                    await run_phase(mode, conc, 1, 0, lines, protos, gw.port, character, stagger)
+                    await run_phase(mode, conc, 1, 0, lines, protos, gateways[mode].port, character, stagger)
                 data = {m: {} for m in modes}
                 errs = {m: [] for m in modes}
                 cpu = {m: {"gw": 0.0, "standin": 0.0, "bench": 0.0, "n": 0, "wall": 0.0} for m in modes}
@@ -317,9 +329,11 @@ def part1(args) -> list[dict]:  # noqa: ANN001
                 for r in range(rounds):
                     order = modes if r % 2 == 0 else modes[::-1]
                     for mode in order:
-                        c0 = (cpu_s(gw.proc.pid), cpu_s(standin.proc.pid), time.process_time(), time.perf_counter())
-                        out = await run_phase(mode, conc, k, r, lines, protos, gw.port, character, stagger)
-                        c1 = (cpu_s(gw.proc.pid), cpu_s(standin.proc.pid), time.process_time(), time.perf_counter())
+                        pid = gateways[mode].proc.pid
+                        c0 = (cpu_s(pid), cpu_s(standin.proc.pid), time.process_time(), time.perf_counter())
+                        out = await run_phase(mode, conc, k, r, lines, protos, gateways[mode].port, character,
+                                              stagger)
+                        c1 = (cpu_s(pid), cpu_s(standin.proc.pid), time.process_time(), time.perf_counter())
                         cpu[mode]["wall"] += c1[3] - c0[3]
                         cpu[mode]["gw"] += c1[0] - c0[0]
                         cpu[mode]["standin"] += c1[1] - c0[1]
@@ -352,6 +366,9 @@ def part1(args) -> list[dict]:  # noqa: ANN001
                     "round_added_min": min(out["per_round_added"]), "round_added_max": max(out["per_round_added"]),
                     "direct_total_p50": median([v.total for v in out["data"]["direct"].values()]),
                     "gw_total_p50": median([v.total for v in out["data"]["gateway"].values()]),
+                    **({"peer_p50": median(pv), "peer_p99": p(pv, 0.99), "peer_added_p50": median(pv) - median(dv),
+                        "peer_added_p99": p(pv, 0.99) - p(dv, 0.99), "n_peer": len(pv)}
+                       if (pv := [v.ttfa for v in out["data"].get("peer", {}).values()]) else {}),
                     "errors": {m: len(e) for m, e in out["errors"].items()},
                     "error_samples": {m: e[:3] for m, e in out["errors"].items()},
                     "cpu_ms_per_line": {m: {kk: 1000 * c[kk] / max(1, c["n"]) for kk in ("gw", "standin", "bench")}
@@ -491,13 +508,21 @@ def report1(rows: list[dict]) -> None:
               f"{sms(r['paired_median'])} | {sms(r['paired_p99'])} | "
               f"{sms(r['round_added_min'])}…{sms(r['round_added_max'])} | "
               f"{r['errors']['direct']}/{r['errors']['gateway']} | {r['load'][0]:.1f}→{r['load'][1]:.1f} |")
+    if any("peer_p50" in r for r in rows):
+        print("\nPeer checkout (--peer), same run, same stand-in, batches interleaved with the two above:\n")
+        print("| streams | n | peer p50 | peer p99 | peer added p50 | peer added p99 |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            if "peer_p50" in r:
+                print(f"| {_level(r)} | {r['n_peer']} | {ms(r['peer_p50'])} | {ms(r['peer_p99'])} | "
+                      f"{sms(r['peer_added_p50'])} | {sms(r['peer_added_p99'])} |")
     print("\nLoad and CPU (ms of CPU per streamed line, measured over each mode's batches):\n")
     print("| streams | mode | lines/s | whole-line p50 | gateway CPU/line | stand-in CPU/line | bench client CPU/line |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        for mode in ("direct", "gateway"):
+        for mode in r["cpu_ms_per_line"]:
             c = r["cpu_ms_per_line"][mode]
-            total = r["direct_total_p50"] if mode == "direct" else r["gw_total_p50"]
+            total = {"direct": r["direct_total_p50"], "gateway": r["gw_total_p50"]}.get(mode, float("nan"))
             print(f"| {_level(r)} | {mode} | {r['lines_per_s'][mode]:.0f} | {ms(total)} | {c['gw']:.1f} | "
                   f"{c['standin']:.1f} | {c['bench']:.1f} |")
     goal = [r for r in rows if r["conc"] == 50 and not r["stall_ms"]]
@@ -538,6 +563,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short run")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-failover", action="store_true")
+    parser.add_argument("--peer", type=Path, help="another checkout whose gateway runs in the same part-1 batches "
+                                                  "(e.g. `git worktree add /tmp/base main`): what a change costs")
+    parser.add_argument("--level", type=int, action="append", help="run only these stream counts (repeatable)")
     args = parser.parse_args()
     rows1 = None if args.skip_latency else part1(args)
     res2 = None if args.skip_failover else part2(args)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 
 from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from gateway.service import Mouthpiece
 
@@ -35,12 +36,15 @@ def check_key(mouthpiece: Mouthpiece, key: str | None) -> None:
                                   "(Authorization: Bearer <key>)."}, headers={"WWW-Authenticate": "Bearer"})
 
 
-def check_rate(mouthpiece: Mouthpiece, key: str | None, client: str) -> None:
-    settings = mouthpiece.settings
-    checks = []
-    if settings.access.api_keys and key:
-        checks.append(("key", key, settings.access.rate_limit_per_key_per_min))
-    checks.append(("client", client, settings.access.rate_limit_per_client_per_min))
+def rate_checks(mouthpiece: Mouthpiece, key: str | None, client: str) -> list[tuple[str, str, int]]:
+    """(scope, who, limit per minute) of every limit that applies to this request."""
+    access = mouthpiece.settings.access
+    checks = [("key", key, access.rate_limit_per_key_per_min)] if access.api_keys and key else []
+    checks.append(("client", client, access.rate_limit_per_client_per_min))
+    return [c for c in checks if c[2] > 0]
+
+
+def check_rate(mouthpiece: Mouthpiece, checks: list[tuple[str, str, int]]) -> None:
     for scope, ident, limit in checks:
         decision = mouthpiece.rate_limiter.check(scope, ident, limit)
         if not decision.allowed:
@@ -50,17 +54,22 @@ def check_rate(mouthpiece: Mouthpiece, key: str | None, client: str) -> None:
                                 headers={"Retry-After": str(decision.retry_after_s)})
 
 
-def speak_access(request: Request) -> None:
-    """Dependency of the speak endpoints: key, drain, rate limits (in that order)."""
+async def speak_access(request: Request) -> None:
+    """Dependency of the speak endpoints: key, drain, rate limits (in that order). Runs on the event loop; only
+    limits counted in Redis (a blocking call) take a worker thread."""
     mouthpiece: Mouthpiece = request.app.state.mouthpiece
     key = presented_key(request.headers)
     check_key(mouthpiece, key)
     if mouthpiece.draining:
         raise HTTPException(503, {"error": "draining", "message": "This replica is draining; retry on another."},
                             headers={"Retry-After": "5"})
-    check_rate(mouthpiece, key, request.client.host if request.client else "unknown")
+    checks = rate_checks(mouthpiece, key, request.client.host if request.client else "unknown")
+    if checks and mouthpiece.rate_limiter.link is not None:
+        await run_in_threadpool(check_rate, mouthpiece, checks)
+    elif checks:
+        check_rate(mouthpiece, checks)
 
 
-def read_access(request: Request) -> None:
+async def read_access(request: Request) -> None:
     """Dependency of read-only endpoints that still need a key (voices, audio files)."""
     check_key(request.app.state.mouthpiece, presented_key(request.headers))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gateway.api.access import read_access, speak_access
+from gateway.api.batching import BatchedStreamingResponse
 from gateway.api.media import media_response
 from gateway.api.responses import FastJSONResponse
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
@@ -65,8 +66,8 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
         finally:
             REQUESTS.labels("stream", provider, outcome).inc()
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson",
-                             headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})
+    return BatchedStreamingResponse(lines(), media_type="application/x-ndjson",
+                                    headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})
 
 
 MEDIA_RESPONSES = {206: {"description": "One byte range (Range: bytes=...)"}, 404: {"model": ErrorResponse},

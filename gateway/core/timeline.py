@@ -8,7 +8,7 @@ that rounding never drifts over a long line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 
 def samples_to_ms(samples: int, sample_rate: int) -> int:
@@ -30,7 +30,7 @@ class PhonemeSpan:
     end_ms: int
 
     def shifted(self, offset_ms: int) -> "PhonemeSpan":
-        return replace(self, start_ms=self.start_ms + offset_ms, end_ms=self.end_ms + offset_ms)
+        return PhonemeSpan(self.phoneme, self.start_ms + offset_ms, self.end_ms + offset_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +44,9 @@ class WordSpan:
     char_end: int | None = None
 
     def shifted(self, offset_ms: int, char_offset: int = 0) -> "WordSpan":
-        return replace(
-            self,
-            start_ms=self.start_ms + offset_ms,
-            end_ms=self.end_ms + offset_ms,
-            char_start=None if self.char_start is None else self.char_start + char_offset,
-            char_end=None if self.char_end is None else self.char_end + char_offset,
-        )
+        return WordSpan(self.word, self.start_ms + offset_ms, self.end_ms + offset_ms,
+                        None if self.char_start is None else self.char_start + char_offset,
+                        None if self.char_end is None else self.char_end + char_offset)
 
 
 @dataclass(slots=True)

@@ -33,6 +33,7 @@ Merging with the mouth (:func:`merge_curves`), per channel:
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -106,6 +107,17 @@ def _coerce(span: ExpressionSpan | tuple) -> tuple[float, float, Emotion, float,
 
 
 def _blink_times(seed: int, until_ms: float) -> list[float]:
+    """Blink onsets before ``until_ms``: a prefix of the seed's one sequence (drawn once, longer when needed)."""
+    times = _BLINKS.get(seed)
+    if times is None or times[-1] < until_ms:
+        if len(_BLINKS) >= 64:
+            _BLINKS.clear()
+        times = _BLINKS[seed] = _draw_blinks(seed, max(until_ms, BLINK_HORIZON_MS))
+    return times[:bisect.bisect_left(times, until_ms)]
+
+
+def _draw_blinks(seed: int, until_ms: float) -> list[float]:
+    """Onsets up to the first one at or past ``until_ms`` (kept as the end marker)."""
     rng = np.random.default_rng(seed)
     times: list[float] = []
     t = float(rng.uniform(*FIRST_BLINK_MS))
@@ -113,7 +125,13 @@ def _blink_times(seed: int, until_ms: float) -> list[float]:
     while t < until_ms:
         times.append(t)
         t += float(rng.uniform(lo, hi))
+    times.append(t)
     return times
+
+
+#: Blink sequences by seed (a generator per call cost more than the rest of a sentence's face curves).
+_BLINKS: dict[int, list[float]] = {}
+BLINK_HORIZON_MS = 600_000.0
 
 
 def _blink_shape(t: np.ndarray, at: float) -> np.ndarray:

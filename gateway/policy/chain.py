@@ -22,6 +22,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
+from gateway.core.aio import Resume, start
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
 from gateway.core.segments import Segment
@@ -184,8 +185,9 @@ class ProviderChain:
                             samples_done += event.num_samples
                             yield AudioEvent(event.pcm, event.sample_rate, event.segment, start)
                         elif isinstance(event, AlignmentEvent):
-                            yield AlignmentEvent(tuple(p.shifted(base_ms) for p in event.phonemes),
-                                                 tuple(w.shifted(base_ms) for w in event.words), event.segment)
+                            yield event if not base_ms else AlignmentEvent(
+                                tuple(p.shifted(base_ms) for p in event.phonemes),
+                                tuple(w.shifted(base_ms) for w in event.words), event.segment)
                         elif isinstance(event, SegmentEndEvent):
                             remaining = [s for s in remaining if s.index > event.segment]
                             yield SegmentEndEvent(event.segment, base_ms + event.end_ms)
@@ -298,8 +300,11 @@ class ProviderChain:
             while True:
                 gap = clock.bound(self.deadlines.chunk_gap_s)
                 try:
-                    async with asyncio.timeout(gap):
-                        event = await agen.__anext__()
+                    step = agen.__anext__()
+                    ready, event = start(step)
+                    if not ready:  # the gap deadline matters only while the provider is waiting (not in a burst)
+                        async with asyncio.timeout(gap):
+                            event = await Resume(step, event)
                 except StopAsyncIteration:
                     return
                 except TimeoutError:

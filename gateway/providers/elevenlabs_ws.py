@@ -26,12 +26,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager, suppress
 from urllib.parse import quote, urlencode
 
+import orjson
 import structlog
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
@@ -49,6 +54,7 @@ from gateway.providers.elevenlabs_common import (
 )
 from gateway.providers.elevenlabs_errors import classify_http_error, classify_ws_close
 from gateway.providers.prosody import pause
+from gateway.settings import Settings
 from gateway.timing.chars import CharTimeline
 
 log = structlog.get_logger(__name__)
@@ -185,9 +191,35 @@ class _Tracker:
         return events
 
 
+@contextmanager
+def corked(ws) -> Iterator[None]:  # noqa: ANN001 - a websockets connection
+    """Hold the socket's outgoing segments (Linux ``TCP_CORK``) while several messages are written back to back,
+    then send them together: fewer segments for both ends to process. Elsewhere: a no-op."""
+    sock = ws.transport.get_extra_info("socket") if hasattr(socket, "TCP_CORK") else None
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    except (OSError, ValueError):
+        sock = None
+    try:
+        yield
+    finally:
+        if sock is not None:
+            with suppress(OSError, ValueError):  # the connection may already be gone
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
+
 class ElevenLabsWsProvider(ElevenLabsProvider):
     name = "elevenlabs_ws"
 
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        #: The proxy for the WebSocket host (``HTTPS_PROXY``, ``NO_PROXY``, ...), looked up once: websockets would
+        #: otherwise read the whole environment again on every connect.
+        try:
+            self._proxy: str | bool | None = get_proxy(parse_uri(self.settings.elevenlabs.ws_url.rstrip("/") + "/"))
+        except InvalidURI:
+            self._proxy = True  # connect() reports the bad URL
 
     def _url(self, voice: str) -> str:
         inactivity = min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
@@ -201,7 +233,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
         try:
             return await connect(self._url(voice), additional_headers={"xi-api-key": key}, open_timeout=timeout,
                                  max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20, ping_timeout=20,
-                                 user_agent_header="mouthpiece", logger=_RedactingLogger(key),
+                                 user_agent_header="mouthpiece", logger=_RedactingLogger(key), proxy=self._proxy,
                                  compression="deflate" if self.settings.elevenlabs.ws_compression else None)
         except InvalidStatus as exc:
             response = exc.response
@@ -238,18 +270,19 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
                 if settings_payload:
                     init["voice_settings"] = settings_payload
                 try:
-                    await ws.send(json.dumps(init))
-                    for segment in request.segments:
-                        await ws.send(json.dumps({"text": segment.text.strip() + " ", "flush": True}))
-                    await ws.send(json.dumps({"text": ""}))
+                    with corked(ws):  # the whole input leaves in one TCP segment, not one per message
+                        await ws.send(json.dumps(init))
+                        for segment in request.segments:
+                            await ws.send(json.dumps({"text": segment.text.strip() + " ", "flush": True}))
+                        await ws.send(json.dumps({"text": ""}))
                 except ConnectionClosed:
                     pass  # still read what arrived before the close (an in-band error, usually)
                 async for raw in ws:
                     if isinstance(raw, bytes):
                         continue
                     try:
-                        message = json.loads(raw)
-                    except ValueError:
+                        message = orjson.loads(raw)
+                    except orjson.JSONDecodeError:
                         continue
                     if not isinstance(message, dict):
                         continue

@@ -48,7 +48,9 @@ class Finisher:
         pcm, rate = run.audio.pcm, run.audio.rate or DEFAULT_RATE
         timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
 
-        encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
+        # MP3/Opus encoding takes milliseconds: a worker thread. WAV/PCM is a header and a copy, cheaper than the hop.
+        encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output) if line.output.lossy \
+            else encode_all(pcm, rate, line.output)
         stored = await self._keep(line, encoded)
         duration_s = len(pcm) / 2 / rate
         lipsync = self._lipsync(run) if line.visemes and whole_lipsync else None
