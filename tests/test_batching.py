@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from gateway.api.batching import Batched
+from gateway.api.batching import Batched, BatchedStreamingResponse
 from gateway.core.aio import Resume, start
 
 
@@ -114,3 +114,46 @@ def test_start_and_resume():
         return first, ready, await Resume(step, pending)
 
     assert asyncio.run(run()) == ((True, 1), False, 2)
+
+
+def test_response_sends_bursts_ends_with_the_last_and_stops_when_the_client_goes():
+    async def run(source, disconnect_after: float | None) -> tuple[list[dict], float]:  # noqa: ANN001
+        sent: list[dict] = []
+        gone = asyncio.Event()
+
+        async def receive() -> dict:
+            if disconnect_after is None:
+                await gone.wait()  # never, while the body streams
+            await asyncio.sleep(disconnect_after)
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        started = asyncio.get_running_loop().time()
+        await BatchedStreamingResponse(source, media_type="application/x-ndjson")(
+            {"type": "http", "asgi": {"spec_version": "2.3"}}, receive, send)
+        return sent, asyncio.get_running_loop().time() - started
+
+    async def ends_ready():
+        yield b"a"
+        await asyncio.sleep(0.01)
+        yield b"b"
+        yield b"c"
+
+    sent, _ = asyncio.run(run(ends_ready(), None))
+    bodies = [(m["body"], m["more_body"]) for m in sent if m["type"] == "http.response.body"]
+    assert sent[0]["type"] == "http.response.start" and bodies == [(b"a", True), (b"bc", False)]
+
+    closed: list[bool] = []
+
+    async def endless():
+        try:
+            while True:
+                yield b"x"
+                await asyncio.sleep(0.01)
+        finally:
+            closed.append(True)
+
+    sent, took = asyncio.run(run(endless(), 0.05))
+    assert closed == [True] and took < 1.0 and all(m.get("more_body", True) for m in sent[1:])
