@@ -1,5 +1,6 @@
 """Typed settings: one tree, read once at start-up (:class:`Settings`) and passed down.
 
+The speech pools' groups live in :mod:`gateway.settings.pools`, the building blocks in :mod:`gateway.settings.base`.
 Each area is a nested group with its own environment prefix, so every variable keeps the name it has always had
 (``GATEWAY_RETRY_ATTEMPTS`` is ``settings.retry.attempts``, ``GATEWAY_VIDEO_WORKERS`` is
 ``settings.video.workers``). A ``.env`` file in the working directory is read too. Nothing here needs a network,
@@ -8,41 +9,32 @@ a key or Redis: every default is the embedded one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from gateway.settings.base import REPO_ROOT, CommaList, SecretList, group_config
+from gateway.settings.pools import (
+    SPEECH_ENGINES,
+    OpenAISpeechSettings,
+    SpeechPoolSettings,
+    SpeechWorkerSettings,
+    check_urls,
+)
+
+__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
+           "SpeechWorkerSettings"]
+
 #: The chain with no keys: everything runs on this machine.
 LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
-
-
-def split_list(value: object) -> object:
-    """A list from the environment: a JSON list, or comma-separated values."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
-#: A list setting that may be written ``a,b,c`` or ``["a", "b", "c"]`` in the environment.
-CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
-SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_list)]
-
-
-def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", use_attribute_docstrings=True)
 
 
 class Deadlines(BaseSettings):
     """How long a provider may take (``GATEWAY_*_TIMEOUT_S``)."""
 
-    model_config = _config("GATEWAY_")
+    model_config = group_config("GATEWAY_")
 
     connect_timeout_s: float = 3.0
     """Deadline to open a connection to a provider."""
@@ -57,7 +49,7 @@ class Deadlines(BaseSettings):
 class RetrySettings(BaseSettings):
     """Retries before the first audio byte (``GATEWAY_RETRY_*``)."""
 
-    model_config = _config("GATEWAY_RETRY_")
+    model_config = group_config("GATEWAY_RETRY_")
 
     attempts: int = 3
     """Attempts per provider before failing over (retries happen only before the first audio byte)."""
@@ -74,7 +66,7 @@ class RetrySettings(BaseSettings):
 class BreakerSettings(BaseSettings):
     """Circuit breakers of the providers (``GATEWAY_BREAKER_*``)."""
 
-    model_config = _config("GATEWAY_BREAKER_")
+    model_config = group_config("GATEWAY_BREAKER_")
 
     fail_max: int = 5
     """Consecutive failures that open a provider's circuit breaker."""
@@ -85,7 +77,7 @@ class BreakerSettings(BaseSettings):
 class Thresholds(BaseSettings):
     """When a provider counts as slow or failing, and how the level moves (``GATEWAY_*``)."""
 
-    model_config = _config("GATEWAY_")
+    model_config = group_config("GATEWAY_")
 
     latency_warn_s: float = 1.5
     """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
@@ -119,19 +111,19 @@ class EngineSettings(BaseSettings):
 class PiperSettings(EngineSettings):
     """Piper (``GATEWAY_PIPER_*``)."""
 
-    model_config = _config("GATEWAY_PIPER_")
+    model_config = group_config("GATEWAY_PIPER_")
 
 
 class KokoroSettings(EngineSettings):
     """Kokoro (``GATEWAY_KOKORO_*``)."""
 
-    model_config = _config("GATEWAY_KOKORO_")
+    model_config = group_config("GATEWAY_KOKORO_")
 
 
 class ElevenLabsSettings(BaseSettings):
     """ElevenLabs (``GATEWAY_ELEVENLABS_*``; the key is ``ELEVENLABS_API_KEY``)."""
 
-    model_config = _config("GATEWAY_ELEVENLABS_")
+    model_config = group_config("GATEWAY_ELEVENLABS_")
 
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
         "api_key", "ELEVENLABS_API_KEY", "GATEWAY_ELEVENLABS_API_KEY"))
@@ -149,7 +141,7 @@ class ElevenLabsSettings(BaseSettings):
 class FishSettings(BaseSettings):
     """Fish Audio (``GATEWAY_FISH_*``; the key is ``FISH_API_KEY``)."""
 
-    model_config = _config("GATEWAY_FISH_")
+    model_config = group_config("GATEWAY_FISH_")
 
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
         "api_key", "FISH_API_KEY", "GATEWAY_FISH_API_KEY"))
@@ -166,92 +158,10 @@ class FishSettings(BaseSettings):
     """Fish Audio's latency mode."""
 
 
-def check_urls(value: list[str]) -> list[str]:
-    """Worker base URLs: ``http(s)://`` only, without a trailing slash."""
-    out = []
-    for url in value:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
-        out.append(url.rstrip("/"))
-    return out
-
-
-#: Local engines a speech worker can serve.
-SPEECH_ENGINES = ("piper", "kokoro", "espeak")
-
-
-class SpeechPoolSettings(BaseSettings):
-    """A pool of servers of the OpenAI speech API: health checks, breakers, the key they want."""
-
-    health_interval_s: float = 2.0
-    """Active health check period (``GET /v1/models`` on every server)."""
-    health_timeout_s: float = 1.0
-    """Timeout of one health probe."""
-    connect_timeout_s: float = 1.0
-    """Timeout to open a connection to a server; a server that does not answer in time is skipped for the next."""
-    read_timeout_s: float = 5.0
-    """Longest wait for a server's next bytes (its first audio included) before the next server takes over."""
-    breaker_fail_max: int = 3
-    """Consecutive failed calls that open one server's circuit breaker."""
-    breaker_reset_s: float = 10.0
-    """Seconds an open server breaker waits before a trial call."""
-    api_key: SecretStr | None = None
-    """Bearer key sent to the servers (unset: none)."""
-
-
-class SpeechWorkerSettings(SpeechPoolSettings):
-    """Local engines served by ``gateway speech-worker`` processes (``GATEWAY_SPEECH_*``).
-
-    No workers (the embedded default): every engine runs inside the gateway process.
-    """
-
-    model_config = _config("GATEWAY_SPEECH_")
-
-    workers: CommaList = Field(default_factory=list)
-    """Speech worker base URLs (``http://gpu-1:8791``), comma-separated or a JSON list."""
-    engines: Annotated[list[Literal["piper", "kokoro", "espeak"]], NoDecode, BeforeValidator(split_list)] = Field(
-        default_factory=lambda: ["piper", "kokoro"])
-    """Chain entries the workers serve instead of this process. espeak, the fallback that needs nothing, stays
-    in-process unless listed."""
-
-    @field_validator("workers")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        return check_urls(value)
-
-
-class OpenAISpeechSettings(SpeechPoolSettings):
-    """The ``openai_speech`` provider: any server of the OpenAI speech API, e.g. Kokoro-FastAPI or LocalAI on GPU
-    machines (``GATEWAY_OPENAI_SPEECH_*``). With URLs set it joins the chain ahead of the local engines."""
-
-    model_config = _config("GATEWAY_OPENAI_SPEECH_")
-
-    urls: CommaList = Field(default_factory=list)
-    """Server base URLs (``http://kokoro-1:8880``; the API lives under ``/v1``), comma-separated or a JSON list."""
-    model: str = "kokoro"
-    """``model`` sent with every request (``kokoro`` for Kokoro-FastAPI, a model name for LocalAI)."""
-    voices: CommaList = Field(default_factory=list)
-    """Voices offered (empty: those the servers list at ``/v1/audio/voices``)."""
-    default_voice: str | None = None
-    """Voice for characters that name none for this provider (unset: the first voice offered)."""
-    response_format: Literal["pcm", "wav"] = "pcm"
-    """Audio asked of servers that give no timing: raw PCM (OpenAI's 24 kHz s16le) or WAV (rate in its header)."""
-    sample_rate: int = 24000
-    """Rate of PCM answers that do not say theirs (OpenAI and Kokoro-FastAPI send 24 kHz)."""
-    timing: Literal["auto", "aligner"] = "auto"
-    """``auto``: the server's timing extension where it offers one (``gateway speech-worker`` does), else the
-    aligner; ``aligner``: always align the audio."""
-
-    @field_validator("urls")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        return check_urls(value)
-
-
 class CacheSettings(BaseSettings):
     """The line cache (``GATEWAY_CACHE_*``)."""
 
-    model_config = _config("GATEWAY_CACHE_")
+    model_config = group_config("GATEWAY_CACHE_")
 
     enabled: bool = True
     """Store synthesized lines and serve repeats from the cache."""
@@ -264,7 +174,7 @@ class CacheSettings(BaseSettings):
 class AccessSettings(BaseSettings):
     """API keys and rate limits (``GATEWAY_API_KEYS``, ``GATEWAY_ADMIN_KEY``, ``GATEWAY_RATE_LIMIT_*``)."""
 
-    model_config = _config("GATEWAY_")
+    model_config = group_config("GATEWAY_")
 
     api_keys: SecretList = Field(default_factory=list)
     """Gateway API keys (Bearer) clients must send; comma-separated or a JSON list. Empty: no auth."""
@@ -279,7 +189,7 @@ class AccessSettings(BaseSettings):
 class ObservabilitySettings(BaseSettings):
     """Logs and traces (``GATEWAY_LOG_*``, ``GATEWAY_OTEL_*``)."""
 
-    model_config = _config("GATEWAY_")
+    model_config = group_config("GATEWAY_")
 
     log_level: str = "INFO"
     """Log level for the structlog JSON logs."""
@@ -298,7 +208,7 @@ class VideoSettings(BaseSettings):
     returns at once without a video.
     """
 
-    model_config = _config("GATEWAY_VIDEO_")
+    model_config = group_config("GATEWAY_VIDEO_")
 
     workers: CommaList = Field(default_factory=list)
     """Worker base URLs (``http://127.0.0.1:8790``), comma-separated or a JSON list."""
@@ -357,7 +267,7 @@ class MediaSettings(BaseSettings):
     Expiry per kind: audio after ``GATEWAY_AUDIO_TTL_S``, video after ``GATEWAY_VIDEO_MEDIA_MAX_AGE_S``.
     """
 
-    model_config = _config("GATEWAY_MEDIA_")
+    model_config = group_config("GATEWAY_MEDIA_")
 
     backend: Literal["auto", "disk", "redis", "s3"] = "auto"
     """``auto``: ``s3`` when ``s3_bucket`` is set, else ``redis`` when a Redis URL is set (``redis_url`` here or
@@ -395,7 +305,7 @@ class MediaSettings(BaseSettings):
 class Settings(BaseSettings):
     """The gateway's settings (``GATEWAY_*``) with one nested group per area."""
 
-    model_config = _config("GATEWAY_")
+    model_config = group_config("GATEWAY_")
 
     host: str = "127.0.0.1"
     """Interface the HTTP server binds to."""
