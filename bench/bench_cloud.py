@@ -25,7 +25,11 @@ trial). Breaker and demotion are neutralised in that gateway (fail_max 1000, err
 trial pays the per-request failover path; a second gateway with default breaker/demotion settings then
 shows what consecutive requests pay after the primary dies.
 
-Run: ``.venv/bin/python bench/bench_cloud.py [--quick]``. All traffic is to 127.0.0.1.
+``--peer DIR`` runs the gateway of another checkout (e.g. ``git worktree add /tmp/base main``) as a third mode in
+the same part-1 batches (same stand-in, interleaved): its latency and its CPU per line next to this version's, which
+is how a change's cost is measured under the same noise. ``--level N`` keeps only the levels with N streams.
+
+Run: ``.venv/bin/python bench/bench_cloud.py [--quick] [--peer DIR] [--level 50]``. All traffic is to 127.0.0.1.
 """
 
 from __future__ import annotations
