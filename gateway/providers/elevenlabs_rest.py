@@ -40,6 +40,7 @@ from gateway.providers.elevenlabs_common import (
 from gateway.providers.elevenlabs_errors import MAX_ERROR_BODY, classify_http_error
 from gateway.providers.prosody import pause
 from gateway.timing.chars import CharTimeline
+from gateway.upstream.member import error_body
 
 log = structlog.get_logger(__name__)
 
@@ -119,16 +120,9 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
                                 provider=self.name) from None
         try:
             if response.status_code != 200:
-                content = b""
-                try:
-                    async for part in response.aiter_bytes():
-                        content += part
-                        if len(content) >= MAX_ERROR_BODY:
-                            break
-                except httpx.HTTPError:
-                    pass
+                content = await error_body(response, MAX_ERROR_BODY)
                 self.account.invalidate_health()
-                raise classify_http_error(response.status_code, content[:MAX_ERROR_BODY], response.headers,
+                raise classify_http_error(response.status_code, content, response.headers,
                                           provider=self.name, secret=key)
             yield response
         finally:

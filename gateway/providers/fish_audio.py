@@ -54,6 +54,7 @@ from gateway.providers.base import Provider, SynthesisRequest
 from gateway.settings import Settings
 from gateway.text.emotions import fish_prosody
 from gateway.timing.aligners import Aligner
+from gateway.upstream.member import error_body
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,6 @@ SAMPLE_RATE = 24000
 LOW_CREDIT = Decimal("1")
 #: Seconds a health result is reused (the credit endpoint is free but not for hammering).
 HEALTH_TTL_S = 15.0
-#: Bytes of an error body read for its message.
-MAX_ERROR_BODY = 16384
 USER_AGENT = "mouthpiece-gateway (fish-audio)"
 TRANSPORTS = ("http", "ws")
 
@@ -257,12 +256,7 @@ class FishAudioProvider(Provider):
         try:
             async with client.stream("POST", f"{self.base_url}/v1/tts", content=body, headers=headers) as resp:
                 if resp.status_code != 200:
-                    raw = b""
-                    async for part in resp.aiter_raw():
-                        raw += part
-                        if len(raw) >= MAX_ERROR_BODY:
-                            break
-                    raise self._classify(resp.status_code, raw)
+                    raise self._classify(resp.status_code, await error_body(resp))
                 async for chunk in resp.aiter_raw():
                     if chunk:
                         yield chunk

@@ -39,7 +39,7 @@ from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.settings import Settings, SpeechPoolSettings
 from gateway.timing.aligners import Aligner
 from gateway.upstream.breaker import ProviderBreaker
-from gateway.upstream.member import Upstream, describe
+from gateway.upstream.member import Upstream, describe, error_body
 from gateway.upstream.pool import UpstreamPool
 from gateway.upstream.speech_api import (
     EVENTS,
@@ -53,8 +53,6 @@ from gateway.upstream.speech_api import (
     final_event,
     segment_body,
 )
-
-MAX_ERROR_BODY = 16384
 
 
 @dataclass(eq=False)
@@ -389,14 +387,7 @@ class _Call:
         except httpx.HTTPError as exc:
             raise ServerFailed(p._error(ErrorKind.RETRYABLE, describe(exc)), fault=True) from None  # noqa: SLF001
         if resp.status_code != 200:
-            raw = b""
-            try:
-                async for part in resp.aiter_raw():
-                    raw += part
-                    if len(raw) >= MAX_ERROR_BODY:
-                        break
-            except httpx.HTTPError:
-                pass
+            raw = await error_body(resp)
             await self._cm.__aexit__(None, None, None)
             raise p.classify(resp.status_code, raw)
         return resp

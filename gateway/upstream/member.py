@@ -130,6 +130,23 @@ def reason(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}" + (f": {message[:200]}" if message else "")
 
 
+#: Bytes of an error answer read for its message.
+MAX_ERROR_BODY = 16_384
+
+
+async def error_body(resp: httpx.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """The start of a streamed error answer: at most ``limit`` bytes (a connection lost on the way just ends it)."""
+    body = b""
+    try:
+        async for part in resp.aiter_bytes():
+            body += part
+            if len(body) >= limit:
+                break
+    except httpx.HTTPError:
+        pass
+    return body[:limit]
+
+
 def describe(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:200]
