@@ -59,10 +59,11 @@ class RetrySettings(BaseSettings):
 
     model_config = _config("GATEWAY_RETRY_")
 
-    attempts: int = 3
-    """Attempts per provider before failing over (retries happen only before the first audio byte)."""
+    attempts: int = 4
+    """Attempts per provider before failing over: the first try plus 3 retries, as the original contract says
+    (retries happen only before the first audio byte, and only while they start within the first-audio deadline)."""
     initial_s: float = 1.0
-    """First retry back-off; doubles each attempt (1 s -> 2 s -> 4 s)."""
+    """First retry back-off; doubles each retry (1 s -> 2 s -> 4 s)."""
     max_s: float = 4.0
     """Longest retry back-off."""
     budget_percent: float = 0.2
@@ -192,6 +193,8 @@ class AccessSettings(BaseSettings):
     """Speak requests per minute per API key (seed: 10); 0 turns it off. Applies when API keys are set."""
     rate_limit_per_client_per_min: int = 0
     """Speak requests per minute per client address; 0 (default) turns it off (game servers share NAT)."""
+    cors_origins: CommaList = Field(default_factory=list)
+    """Browser origins allowed to call the API (``https://game.example``; ``*``: any). Empty: none (preflights 400)."""
 
 
 class ObservabilitySettings(BaseSettings):
@@ -226,6 +229,15 @@ class VideoSettings(BaseSettings):
     """Prefix of every Redis key the pool and the workers use."""
     default_avatar: str | None = None
     """Avatar used when a render names none (unset: the worker's default)."""
+    embedded: bool = True
+    """``gateway serve`` starts the CPU render worker beside the gateway when neither ``workers`` nor ``redis_url``
+    is set, and stops it with the gateway; lines naming an ``avatar_id`` get video from it. False: no video unless
+    workers are configured."""
+    embedded_port: int = 0
+    """Port of the embedded render worker on 127.0.0.1 (0: any free port)."""
+    embedded_worker: str | None = None
+    """URL of the embedded worker, set by ``gateway serve`` when it started one. Its lines get video only when they
+    name an ``avatar_id``; with workers you configured, every line of a character with an avatar gets one."""
     fps: int = 25
     """Video frame rate asked of the workers; a worker rendering slower than this is unhealthy."""
     min_realtime_factor: float = 1.0

@@ -70,10 +70,14 @@ class ServiceProcess:
 
 
 class GatewayProcess(ServiceProcess):
+    """``gateway serve``; the embedded render worker stays off unless ``embedded_video`` (most tests need no video,
+    and every worker costs a process and its start-up)."""
+
     name = "gateway"
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__(["gateway.cli", "serve"], env, log_path, "/api/health")
+    def __init__(self, env: dict[str, str], log_path: Path, embedded_video: bool = False) -> None:
+        super().__init__(["gateway.cli", "serve"], env if embedded_video else {"GATEWAY_VIDEO_EMBEDDED": "false", **env},
+                         log_path, "/api/health")
 
 
 class RenderWorkerProcess(ServiceProcess):

@@ -18,7 +18,8 @@ def provider_json(status: ProviderStatus) -> dict:
 
 
 def health_json(report: HealthReport) -> dict:
-    return {"status": report.status, "degradation_level": report.degradation_level.value,
+    return {"status": report.status, "timestamp": report.timestamp, "services": report.services,
+            "degradation_level": report.degradation_level.value,
             "reasons": report.reasons, "warnings": report.warnings,
             "forced_level": report.forced_level.value if report.forced_level else None,
             "draining": report.draining, "retry_budget": report.retry_budget, "redis": report.redis,

@@ -77,13 +77,18 @@ class Mouthpiece:
         router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
-            preparer=LinePreparer(s, self.cast, self.voices, router, lambda: self.video.mode != "disabled", clock),
+            preparer=LinePreparer(s, self.cast, self.voices, router, self._character_avatars, clock),
             router=router,
             chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
             levels=line_levels, finisher=Finisher(self.audio_store, line_levels, clock), video=self.video,
             cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
         self._health_task: asyncio.Task | None = None
+
+    def _character_avatars(self) -> bool:
+        """Whether every line of a character with an avatar gets a video without asking: with a pool you configured
+        (not the embedded worker, which renders only lines that name an ``avatar_id``)."""
+        return self.video.mode != "disabled" and not self.settings.video.embedded_worker
 
     def _check_cast(self) -> None:
         voices = {name: {v.voice for v in p.voices()} for name, p in self.providers.items()

@@ -27,6 +27,10 @@ class SpeakInput:
     emotion: str | None = None
     intensity: float | None = None
     text_type: str = "auto"  #: auto (SSML when it starts with <speak>), ssml, or plain (tags stripped)
+    #: Voice settings the request gives (``stability``, ``similarity_boost``, ``style``, ``use_speaker_boost``,
+    #: ``speed``): each one given overrides the character's.
+    voice_settings: dict | None = None
+    model_id: str | None = None  #: a vendor model (ElevenLabs id or Fish Audio backend)
 
 
 @dataclass(slots=True)

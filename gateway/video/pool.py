@@ -108,7 +108,7 @@ class VideoPool(QueueDispatch):
             return
         self._client = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=16))
         for url in s.workers:
-            self._add_worker(url, "config")
+            self._add_worker(url, "embedded" if url == s.embedded_worker else "config")
         if self.mode == "redis":
             self.queue = JobQueue(s.redis_url, s.redis_prefix)
         await self._health_pass()
