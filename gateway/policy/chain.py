@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
@@ -74,6 +74,14 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, retry: RetrySettings) -> "RetryPolicy":
         return cls(retry.attempts, retry.initial_s, retry.max_s)
+
+    def backoff_s(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1, 2, ...): doubling from ``initial_s``, at most ``max_s``."""
+        return min(self.max_s, self.initial_s * 2 ** (retry - 1))
+
+    def ladder(self) -> list[float]:
+        """Every wait, in order: ``[1.0, 2.0, 4.0]`` with the defaults (the original contract's 3 retries)."""
+        return [self.backoff_s(n) for n in range(1, max(1, self.attempts))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +255,7 @@ class ProviderChain:
             # The budget is asked last, so a slot is taken only for a retry that will really be made.
             stop=(stop_after_attempt(max(1, self.retry.attempts)) | stop_before_delay(self.deadlines.first_audio_s)
                   | (lambda _state: not self.budget.try_acquire())),
-            wait=wait_exponential(multiplier=self.retry.initial_s, min=self.retry.initial_s, max=self.retry.max_s),
+            wait=lambda state: self.retry.backoff_s(state.attempt_number),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.kind.retryable
                                      and not e.retry_after_s and clock.remaining() > self.retry.initial_s),
             reraise=True,
