@@ -14,9 +14,10 @@ import { Progress } from "@/components/ui/progress";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Slider } from "@/components/ui/slider";
 import { Textarea } from "@/components/ui/textarea";
+import { OutagePanel } from "@/components/outage-panel";
 import {
-  API_BASE, ApiError, type Character, EMOTIONS, type HealthReport, type SpeakBody, type StreamEvent, authHeaders,
-  errorFromResponse, getJson, setApiKey,
+  API_BASE, ApiError, type Character, EMOTIONS, type HealthReport, type SpeakBody, type StreamEvent, type VoiceOption,
+  authHeaders, errorFromResponse, getJson, setApiKey, voiceOptions,
 } from "@/lib/api";
 import { AudioScheduler } from "@/lib/audio";
 import { readNdjson } from "@/lib/ndjson";
@@ -28,6 +29,8 @@ const DEFAULT_LINE = "Welcome to the Gilded Goose, traveller! Warm stew, cold al
 
 const FALLBACK_CAST: Character[] = [{ id: "narrator", display_name: "Narrator", emotion: "neutral" }];
 const KEY_STORAGE = "mouthpiece.apiKey";
+/** The voice picker's first choice: the character's own voice on every provider of its chain. */
+const CHARACTER_VOICE = "character";
 
 type RequestProblem =
   | { kind: "unauthorized"; message: string }
@@ -47,15 +50,15 @@ interface HistoryEntry {
   streamMs: number | null;
   serverMs: number | null;
   durationMs: number | null;
-  outcome: "ok" | "text-only" | "error";
+  outcome: "ok" | "text-only" | "error" | "stopped";
 }
 
 type Phase =
   | "idle" | "sending" | "synthesizing" | "playing" | "done" | "text-only" | "error" | "stopped" | "rate-limited" | "refused";
 
-function phaseOf(s: LineSession | null, stopped: boolean): Phase {
+function phaseOf(s: LineSession | null): Phase {
   if (!s) return "idle";
-  if (stopped) return "stopped";
+  if (s.stopped) return "stopped";
   if (s.awaitingFallback) return "synthesizing";
   if (s.textOnly) return s.steps.play === "done" ? "done" : "text-only";
   if (s.error && s.steps.play !== "active") return "error";
@@ -83,7 +86,8 @@ export function SpeakDemo() {
   const [touched, setTouched] = useState(false);
   const [session, setSession] = useState<LineSession | null>(null);
   const [version, setVersion] = useState(0);
-  const [stopped, setStopped] = useState(false);
+  const [voice, setVoice] = useState(CHARACTER_VOICE);
+  const [voices, setVoices] = useState<VoiceOption[]>([]);
   const [problem, setProblem] = useState<RequestProblem | null>(null);
   const [now, setNow] = useState(() => Date.now());
   const [history, setHistory] = useState<HistoryEntry[]>([]);
@@ -115,8 +119,9 @@ export function SpeakDemo() {
   // the cast: /api/avatar/voices, plus each character's default avatar where the gateway says
   useEffect(() => {
     const ctl = new AbortController();
-    getJson<{ characters: Character[] }>("/api/avatar/voices", ctl.signal)
+    getJson<{ characters: Character[]; voices?: unknown[] }>("/api/avatar/voices", ctl.signal)
       .then(async (r) => {
+        setVoices(voiceOptions(r.voices));
         let list = r.characters?.length ? r.characters : FALLBACK_CAST;
         try {
           const more = await getJson<{ characters: Character[] }>("/api/avatar/characters", ctl.signal);
@@ -174,7 +179,7 @@ export function SpeakDemo() {
             streamMs: session.timings.streamMs,
             serverMs: session.timings.serverMs,
             durationMs: session.timings.durationMs,
-            outcome: session.textOnly ? "text-only" : session.error ? "error" : "ok",
+            outcome: session.stopped ? "stopped" : session.textOnly ? "text-only" : session.error ? "error" : "ok",
           } satisfies HistoryEntry,
           ...h,
         ].slice(0, 8));
@@ -183,7 +188,7 @@ export function SpeakDemo() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session]);
 
-  const phase: Phase = !session && problem ? (problem.kind === "rate_limited" ? "rate-limited" : "refused") : phaseOf(session, stopped);
+  const phase: Phase = !session && problem ? (problem.kind === "rate_limited" ? "rate-limited" : "refused") : phaseOf(session);
   useEffect(() => {
     const say: Partial<Record<Phase, string>> = {
       sending: "Sending the line", synthesizing: "Synthesizing", playing: `Speaking${session?.provider ? ` with ${session.provider}` : ""}`,
@@ -197,12 +202,11 @@ export function SpeakDemo() {
   const count = cleanText(text).length;
   const busy = phase === "sending" || phase === "synthesizing" || phase === "playing" || phase === "text-only";
 
+  // Stop is not a failure: the audio stops, open stages are skipped, the mouth closes
   const stop = useCallback(() => {
     abortRef.current?.abort();
     abortRef.current = null;
-    if (session && !session.finished) session.fail("stopped", "Stopped by you");
     session?.stop();
-    setStopped(true);
   }, [session]);
 
   useEffect(() => {
@@ -225,7 +229,6 @@ export function SpeakDemo() {
     abortRef.current?.abort();
     session?.stop();
     setProblem(null);
-    setStopped(false);
 
     // audio must start from the click (browsers unlock audio on a user gesture)
     let scheduler: AudioScheduler | null = null;
@@ -242,10 +245,12 @@ export function SpeakDemo() {
     const body: SpeakBody = { text, character };
     if (emotion !== "default") body.emotion = emotion;
     if (intensity !== 1) body.intensity = intensity;
-    const who = cast.find((c) => c.id === character);
-    if (video) body.avatar_id = who?.avatar ?? character;
+    if (voice !== CHARACTER_VOICE) body.voice_id = voice;
+    // "default" is the character's own avatar (the original contract's avatar_id)
+    if (video) body.avatar_id = "default";
 
     const s = new LineSession(cleanText(text), estimateSegments(text), video, scheduler);
+    s.body = body;
     setSession(s);
     setVersion(s.version);
     const ctl = new AbortController();
@@ -454,13 +459,28 @@ export function SpeakDemo() {
                       <SelectValue placeholder="Emotion" />
                     </SelectTrigger>
                     <SelectContent>
-                      <SelectItem value="default">Character default{selected?.emotion ? ` (${selected.emotion})` : ""}</SelectItem>
+                      <SelectItem value="default">Default{selected?.emotion ? ` (${selected.emotion})` : ""}</SelectItem>
                       {EMOTIONS.map((e) => (
                         <SelectItem key={e} value={e}>{e}</SelectItem>
                       ))}
                     </SelectContent>
                   </Select>
                 </div>
+              </div>
+              <div className="flex flex-col gap-1.5">
+                <Label htmlFor="voice">Voice</Label>
+                <Select value={voice} onValueChange={setVoice}>
+                  <SelectTrigger id="voice" data-testid="voice-select" aria-label="Voice">
+                    <SelectValue placeholder="Voice" />
+                  </SelectTrigger>
+                  <SelectContent>
+                    <SelectItem value={CHARACTER_VOICE}>The character&apos;s voice (its chain)</SelectItem>
+                    {voices.map((v) => (
+                      <SelectItem key={v.id} value={v.id}>{v.label}</SelectItem>
+                    ))}
+                  </SelectContent>
+                </Select>
+                <p className="text-xs text-muted-foreground">A picked voice&apos;s provider goes first; the rest of the chain stays behind it.</p>
               </div>
               <div className="flex flex-col gap-2">
                 <div className="flex items-center justify-between">
@@ -555,6 +575,7 @@ export function SpeakDemo() {
             </Card>
           )}
           <HealthPanel refreshKey={healthKey} onReport={setHealth} />
+          <OutagePanel health={health} onChange={() => setHealthKey((k) => k + 1)} />
           <HistoryCard entries={history} />
         </div>
       </main>
