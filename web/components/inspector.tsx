@@ -196,8 +196,8 @@ export function TimelineInspector({ session, t, version, current }: {
                   <tr key={s.segment} data-segment={s.segment} data-first-audio-ms={s.firstAudioMs ?? ""}>
                     <td className="py-1 pr-2 tabular-nums">{s.segment + 1}</td>
                     <td className="max-w-[14rem] truncate py-1 pr-2" title={said}>{said || "…"}</td>
-                    <td className="py-1 pr-2 tabular-nums">{ms(s.firstAudioMs)}</td>
-                    <td className="py-1 pr-2 tabular-nums">{ms(s.doneMs)}</td>
+                    <td className="py-1 pr-2 whitespace-nowrap tabular-nums">{ms(s.firstAudioMs)}</td>
+                    <td className="py-1 pr-2 whitespace-nowrap tabular-nums">{ms(s.doneMs)}</td>
                     <td className="py-1">{s.provider ?? "–"}</td>
                   </tr>
                 );
