@@ -9,6 +9,7 @@ a key or Redis: every default is the embedded one.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -52,6 +53,10 @@ class Deadlines(BaseSettings):
     """Longest allowed silence between two events of a provider's stream."""
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
+    first_audio_budget_s: float = 1.0
+    """A live line's first-audio budget, from the line's start: a local engine starts a line only when its first
+    audio is predicted within it (else the line waits for cores or goes to the next provider, reason ``capacity``).
+    Offline work (``gateway bake``) has ``first_audio_timeout_s`` as its budget."""
 
 
 class RetrySettings(BaseSettings):
@@ -126,6 +131,72 @@ class KokoroSettings(EngineSettings):
     """Kokoro (``GATEWAY_KOKORO_*``)."""
 
     model_config = _config("GATEWAY_KOKORO_")
+
+
+class CapacitySettings(BaseSettings):
+    """How local engines share the cores (``GATEWAY_CAPACITY_*``; the rule is in docs/resilience.md).
+
+    Every local synthesis (Piper, Kokoro, espeak-ng) is admitted by one model of the machine: each engine's measured
+    cost (core-seconds per audio-second), the syntheses in flight, the cores. A new line starts when every line in
+    flight still keeps up and meets its first-audio budget, waits when cores free up in time, else goes to the next
+    provider with reason ``capacity``.
+    """
+
+    model_config = _config("GATEWAY_CAPACITY_")
+
+    enabled: bool = True
+    """Admit local syntheses by capacity. False: each engine only caps its concurrency (``engine_concurrency``)."""
+    cores: float | None = None
+    """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
+    max_load: float = 0.85
+    """Share of the cores that the syntheses in flight may need to keep up in real time (the rest is headroom for
+    the event loop, lip-sync and the error of the estimates)."""
+    margin: float = 1.25
+    """Safety factor on predicted first-audio times: a line starts when its prediction times this fits its budget."""
+    max_gap_s: float = 0.2
+    """Longest silence between two pieces of a line (beyond the voice's own pauses) that still counts as keeping up:
+    a line keeps up when each sentence is predicted ready before the listener gets to it, give or take this."""
+    failover_reserve_s: float = 0.3
+    """What a waiting line leaves of its budget for the next provider: it stops waiting this long before its budget
+    would be spent by the wait plus its own predicted first audio."""
+    ewma_alpha: float = 0.3
+    """Weight of a new measurement in each engine's moving averages (cost, first-audio cost, audio per character)."""
+    prior_rtf: dict[str, float] = Field(default_factory=lambda: {"piper": 0.12, "kokoro": 0.8, "espeak": 0.01})
+    """Cost of each engine (core-seconds per audio-second) before it has been measured; other engines: 1.0."""
+    prior_ms_per_char: float = 65.0
+    """Audio per character of text at speed 1 before it has been measured."""
+    max_in_flight: int = 6
+    """Syntheses in flight per local engine at most: a safety bound, the cores decide first (replaces
+    ``engine_concurrency`` while capacity admission is on)."""
+    probe_s: float = 30.0
+    """An idle gateway starts one line on an engine its estimates refuse at most this often, so an engine measured
+    slow on a busy machine is measured again (that line may miss its budget)."""
+
+    @field_validator("max_load", "ewma_alpha")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not 0.0 < value <= 1.0:
+            raise ValueError("must be in (0, 1]")
+        return value
+
+    @field_validator("cores")
+    @classmethod
+    def _cores(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("must be positive")
+        return value
+
+    def usable_cores(self) -> float:
+        """The cores the model counts with: ``cores`` (or this process's CPU affinity) times ``max_load``."""
+        return self.core_count() * self.max_load
+
+    def core_count(self) -> float:
+        if self.cores is not None:
+            return self.cores
+        try:
+            return float(len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return float(os.cpu_count() or 1)
 
 
 class ElevenLabsSettings(BaseSettings):
@@ -306,7 +377,8 @@ class Settings(BaseSettings):
     audio_ttl_s: int = 3600
     """How long rendered audio files stay downloadable by request id."""
     engine_concurrency: int = 2
-    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+    """Concurrent syntheses per local engine when capacity admission is off (``GATEWAY_CAPACITY_ENABLED=false``)
+    or the engine is used on its own (more only oversubscribes the CPU)."""
     redis_url: str | None = None
     """Redis URL for the shared cache, breakers and rate limits (unset: everything local)."""
 
@@ -316,6 +388,7 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     fish: FishSettings = Field(default_factory=FishSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
@@ -346,6 +419,11 @@ class Settings(BaseSettings):
                     target[name] = data.pop(flat)
                     data[group] = target
         return data
+
+    def engine_threads(self, engine: str) -> int:
+        """Cores one synthesis of a local engine can keep busy: its ONNX Runtime threads (espeak-ng: one)."""
+        group = {"piper": self.piper, "kokoro": self.kokoro}.get(engine)
+        return max(1, group.intra_threads) if group is not None else 1
 
     @model_validator(mode="after")
     def _derived(self) -> "Settings":

@@ -28,6 +28,9 @@ class SynthesisRequest:
     output_format: str = "wav"
     #: (family, voice) pairs in chain order, for providers that serve other providers' lines (the cache).
     cache_candidates: tuple[tuple[str, str], ...] = ()
+    #: ``time.monotonic()`` by which the line's first audio is due (its first-audio budget); None: no budget.
+    #: Local engines are admitted against it (:mod:`gateway.policy.capacity`).
+    first_audio_by: float | None = None
 
     @property
     def joined_text(self) -> str:

@@ -27,6 +27,8 @@ class SpeakInput:
     emotion: str | None = None
     intensity: float | None = None
     text_type: str = "auto"  #: auto (SSML when it starts with <speak>), ssml, or plain (tags stripped)
+    #: A live line has a first-audio budget (``GATEWAY_FIRST_AUDIO_BUDGET_S``); offline work (bake) does not.
+    live: bool = True
 
 
 @dataclass(slots=True)
@@ -47,6 +49,7 @@ class Line:
     avatar_id: str | None = None
     planned: Planned | None = None  #: spoken vs written text, SSML warnings, the line's emotion
     started: float = field(default_factory=time.perf_counter)
+    live: bool = True  #: its first audio is due within the first-audio budget
 
     @property
     def display(self) -> str:
