@@ -134,61 +134,40 @@ class KokoroSettings(EngineSettings):
 
 
 class CapacitySettings(BaseSettings):
-    """How local engines share the cores (``GATEWAY_CAPACITY_*``; the rule is in docs/resilience.md).
+    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity).
 
-    Every local synthesis (Piper, Kokoro, espeak-ng) is admitted by one model of the machine: each engine's measured
-    cost (core-seconds per audio-second), the syntheses in flight, the cores. A new line starts when every line in
-    flight still keeps up and meets its first-audio budget, waits when cores free up in time, else goes to the next
-    provider with reason ``capacity``.
+    Every local synthesis (Piper, Kokoro, espeak-ng) is admitted by one model of the machine (each engine's measured
+    cost, the syntheses in flight, the cores available): it starts when every line still keeps up and meets its
+    first-audio budget, waits when cores free up in time, else goes to the next provider with reason ``capacity``.
     """
 
     model_config = _config("GATEWAY_CAPACITY_")
 
     enabled: bool = True
     """Admit local syntheses by capacity. False: each engine only caps its concurrency (``engine_concurrency``)."""
-    cores: float | None = None
+    cores: float | None = Field(None, gt=0)
     """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
-    max_load: float = 0.85
-    """Share of the cores that the syntheses in flight may need to keep up in real time (the rest is headroom for
-    the event loop, lip-sync and the error of the estimates)."""
-    margin: float = 1.25
-    """Safety factor on predicted first-audio times: a line starts when its prediction times this fits its budget."""
+    max_load: float = Field(0.85, gt=0, le=1)
+    """Share of the available cores the syntheses in flight may count on (the rest: the event loop, lip-sync, the
+    error of the estimates)."""
+    margin: float = Field(1.25, ge=1)
+    """Safety factor on every predicted time (first audio, each sentence ready)."""
     max_gap_s: float = 0.2
-    """Longest silence between two pieces of a line (beyond the voice's own pauses) that still counts as keeping up:
-    a line keeps up when each sentence is predicted ready before the listener gets to it, give or take this."""
+    """A live line keeps up when each sentence is predicted ready before the listener gets to it, give or take this
+    (a slightly longer pause between sentences)."""
     failover_reserve_s: float = 0.3
-    """What a waiting line leaves of its budget for the next provider: it stops waiting this long before its budget
-    would be spent by the wait plus its own predicted first audio."""
-    ewma_alpha: float = 0.3
-    """Weight of a new measurement in each engine's moving averages (cost, first-audio cost, audio per character)."""
+    """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
+    ewma_alpha: float = Field(0.3, gt=0, le=1)
+    """Weight of a new measurement in the moving averages (each engine's costs and audio per character, cores)."""
     prior_rtf: dict[str, float] = Field(default_factory=lambda: {"piper": 0.12, "kokoro": 0.8, "espeak": 0.01})
-    """Cost of each engine (core-seconds per audio-second) before it has been measured; other engines: 1.0."""
+    """Cost of each engine (CPU seconds per audio second) until it is measured; other engines: 1.0."""
     prior_ms_per_char: float = 65.0
-    """Audio per character of text at speed 1 before it has been measured."""
-    max_in_flight: int = 6
-    """Syntheses in flight per local engine at most: a safety bound, the cores decide first (replaces
-    ``engine_concurrency`` while capacity admission is on)."""
+    """Audio per character of text at speed 1 until it is measured."""
+    max_in_flight: int = Field(6, ge=1)
+    """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
     probe_s: float = 30.0
-    """An idle gateway starts one line on an engine its estimates refuse at most this often, so an engine measured
-    slow on a busy machine is measured again (that line may miss its budget)."""
-
-    @field_validator("max_load", "ewma_alpha")
-    @classmethod
-    def _share(cls, value: float) -> float:
-        if not 0.0 < value <= 1.0:
-            raise ValueError("must be in (0, 1]")
-        return value
-
-    @field_validator("cores")
-    @classmethod
-    def _cores(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError("must be positive")
-        return value
-
-    def usable_cores(self) -> float:
-        """The cores the model counts with: ``cores`` (or this process's CPU affinity) times ``max_load``."""
-        return self.core_count() * self.max_load
+    """An idle gateway starts a line on an engine its estimates refuse at most this often, so an engine measured slow
+    on a busy machine is measured again (that line may miss its budget)."""
 
     def core_count(self) -> float:
         if self.cores is not None:

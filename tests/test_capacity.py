@@ -32,12 +32,12 @@ from tests.scripted import ScriptedProvider
 
 def rule(**kw) -> Rule:
     base = dict(cores=2.0, max_load=1.0, margin=1.0, max_gap_s=0.0, reserve_s=0.0, alpha=0.5, limit=4,
-                prior_rtf={"slow": 0.9, "wide": 0.9, "fast": 0.1}, prior_ms_per_char=100.0, probe_s=30.0)
+                prior_rtf={"slow": 0.9, "wide": 0.9, "fast": 0.1, "heavy": 1.5}, prior_ms_per_char=100.0, probe_s=30.0)
     return Rule(**{**base, **kw})
 
 
-def job(engine: str, *chars: int, by: float | None = None) -> SynthesisJob:
-    return SynthesisJob(engine, tuple(chars) or (10,), 1.0, by)
+def job(engine: str, *chars: int, by: float | None = None, live: bool = True) -> SynthesisJob:
+    return SynthesisJob(engine, tuple(chars) or (10,), 1.0, by, live)
 
 
 # -- the fluid model -------------------------------------------------------------------------------------------------
@@ -74,6 +74,12 @@ def test_a_line_that_would_make_every_line_fall_behind_is_refused():
     assert "keep up" in d.reason or "fall behind" in d.reason
     # A cheap engine's line still fits: it is done in a fraction of a second, nobody falls behind.
     assert model.decide(job("fast", 10, 10, by=10.0), now=0.0).action is Action.START
+    # An engine slower than real time on one core cannot keep up a live line even with a core to itself; offline
+    # work (bake) is not listened to as it streams, so it only may not make the live lines fall behind.
+    offline = CapacityModel(rule(), {"heavy": 1, "fast": 1})
+    offline.start(job("fast", 10), now=0.0)
+    assert "keep up" in offline.decide(job("heavy", 10, 10, 10, by=10.0), now=0.0).reason
+    assert offline.decide(job("heavy", 10, 10, 10, by=10.0, live=False), now=0.0).action is Action.START
 
 
 def test_a_line_whose_first_audio_would_miss_its_budget_is_refused():
@@ -196,7 +202,7 @@ async def test_gate_refuses_with_capacity_and_admits_a_waiting_line_when_a_slot_
     assert refused.value.kind is ErrorKind.CAPACITY and refused.value.provider == "slow"
     waited = await collect(gate, job("slow", 10, by=time.monotonic() + 5.0), 0.0)
     assert isinstance(waited[0], StatusEvent) and waited[0].code == "capacity_wait"
-    assert 150 <= waited[0].detail["waited_ms"] <= 1000
+    assert waited[0].detail["waited_ms"] >= 150  # until the first synthesis (0.3 s of work) ended
     assert isinstance(waited[1], AudioEvent)
     await first
     snap = gate.snapshot()
@@ -211,7 +217,7 @@ async def test_gate_refuses_a_waiting_line_at_its_latest_start():
     with pytest.raises(ProviderError, match="no cores freed") as refused:
         await collect(gate, job("slow", 1, by=started + 0.5), 0.0)
     assert refused.value.kind is ErrorKind.CAPACITY
-    assert 0.25 < time.monotonic() - started < 0.6  # it waited, then left the rest of its budget to the next provider
+    assert time.monotonic() - started > 0.25  # it waited (its latest start: 0.5 - 0.09 s), then gave up
     await first
 
 
@@ -278,8 +284,8 @@ async def test_chain_fails_over_at_once_with_reason_capacity():
     outcome = ChainOutcome()
     started = time.monotonic()
     events = [e async for e in chain.stream(plan(), outcome)]
-    assert time.monotonic() - started < 0.3  # no wait, no retry: the next provider at once
-    assert outcome.provider == "next" and outcome.fallbacks == 1
+    assert outcome.provider == "next" and outcome.fallbacks == 1 and outcome.retries == 0  # no retry, no wait:
+    assert not any(isinstance(e, StatusEvent) and e.code == "capacity_wait" for e in events)  # the next one at once
     assert outcome.attempts[0].provider == "slow" and outcome.attempts[0].outcome == "capacity"
     switch = next(e for e in events if isinstance(e, StatusEvent) and e.code == "provider_switch")
     assert switch.detail["reason"] == "capacity" and "at capacity" in switch.message

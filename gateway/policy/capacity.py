@@ -2,33 +2,37 @@
 
 One model per gateway, shared by every local engine (Piper, Kokoro, espeak-ng: they share the cores). It knows:
 
-* per engine, measured from its real syntheses: its **cost** (core-seconds of synthesis per second of audio, an
-  EWMA: its real-time factor on one core), the cost of its first audio (per second of the first segment: clause
-  splitting, lead-in) and its audio per character (to size a line before it is spoken);
+* per engine, measured from its real syntheses: its **cost** (CPU seconds per second of audio, an EWMA: its
+  real-time factor on one core), the cost of its first audio (per second of the first segment: clause splitting,
+  lead-in) and its audio per character (to size a line before it is spoken);
 * the syntheses in flight: their pieces (one per segment: engines make audio segment by segment), the estimated
-  work to each, the work granted so far, and when their first audio came;
-* the cores: ``C``, of which the model lets syntheses count on ``max_load x C`` (the rest is headroom).
+  work to the end of each, the CPU time they got so far, and when their first audio came;
+* the cores: ``C`` (CPU affinity or ``GATEWAY_CAPACITY_CORES``), the cores **available** (measured: the CPU time the
+  process got while its syntheses could have used every core; less when other work shares the machine), and the
+  cores it counts on, ``usable = available x max_load`` (the rest is headroom).
 
-The cores are shared fairly: with n syntheses in flight each runs at ``min(threads, max_load x C / n)`` cores. That
+The cores are shared fairly: with n syntheses in flight each runs at ``min(threads, usable / n)`` cores. That
 fluid model (:func:`simulate`) predicts when each piece of each synthesis will be ready.
 
-A line **keeps up** when each piece is ready before the listener, who started at its first audio, gets to it
-(give or take ``max_gap_s``). For long lines that is the aggregate rule: the syntheses in flight may not need more
-than ``max_load`` of each core together (the sum of their costs), or every line falls behind at once.
+A live line **keeps up** when each piece is predicted ready before the listener, who started at its first audio,
+gets to it (give or take ``max_gap_s``). For long lines that is the aggregate rule: the costs of the syntheses in
+flight may not add up to more than the usable cores, or every line falls behind at once.
 
-The admission rule for a new line (:meth:`CapacityModel.decide`), predictions times ``margin``:
+The admission rule for a new line (:meth:`CapacityModel.decide`; predictions times ``margin``):
 
 1. **start** now when its engine has fewer than ``max_in_flight`` syntheses in flight, its first audio is predicted
-   within its budget, it keeps up, and starting it makes no line in flight miss its first-audio budget or fall
-   behind that was predicted not to;
+   within its budget, it keeps up (a live line), and starting it makes no line in flight miss its first-audio
+   budget or fall behind that was predicted not to;
 2. **wait** when the next synthesis to end frees enough (by the fluid model) for the line's first audio to still come
-   within its budget, less ``failover_reserve_s`` for the next provider; the wait ends at the latest start that
-   keeps that promise, and then the line is refused;
+   within its budget, less ``failover_reserve_s`` for the next provider; a waiting line is looked at again whenever
+   a synthesis ends or speaks, and refused at the latest start that keeps that promise;
 3. else **refuse**: the chain fails over to the next provider at once, reason ``capacity``.
 
-An idle gateway starts a line its estimates refuse at most once per ``probe_s`` per engine (a probe), so an
-engine measured slow on a busy machine is measured again. Everything here takes the time as an argument (no clock,
-no threads): the gate (:mod:`.capacity_gate`) drives it.
+A line whose budget is already spent (it comes after a fail-over) is only held to keeping up, and never waits.
+Offline work (``gateway bake``: its budget is the first-audio timeout) need not keep up; it only may not make the
+live lines miss theirs. An idle gateway starts a line its estimates refuse at most once per ``probe_s`` per engine
+(a probe), so an engine measured slow on a busy machine is measured again. Everything here takes the time as an
+argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
 """
 
 from __future__ import annotations
@@ -244,7 +248,9 @@ class CapacityModel:
             got = (cpu - self._cpu_t) if cpu is not None else dt * min(self.rule.cores, weights)
             for s in self.running:
                 s.granted += max(0.0, got) * s.engine.threads / weights
-            if cpu is not None and len(self.running) >= math.ceil(self.rule.cores) and dt >= 0.05:
+            # Only while clearly more threads want a core than there are cores: a synthesis waiting on a lock (espeak)
+            # or the GIL must not read as a busy machine.
+            if cpu is not None and weights >= self.rule.cores + 2 and dt >= 0.05:
                 self.available = _ewma(self.available, got / dt, self.rule.alpha, 0.1 * self.rule.cores,
                                        self.rule.cores)
         self._t = now if self._t is None else max(self._t, now)
@@ -298,7 +304,7 @@ class CapacityModel:
         if by is not None and now < by and now + ready[0] * m > by + EPS:
             return (f"first audio predicted in {ready[0]:.2f} s (x{m:g}: {ready[0] * m:.2f} s), "
                     f"{max(0.0, job.first_audio_by - now):.2f} s left of its budget"), ready[0]
-        late = self._late(ready, [0.0, *accumulate(audio[:-1])], None, now)
+        late = self._late(ready, [0.0, *accumulate(audio[:-1])], None, now) if job.live else 0.0
         if late > 0:
             return f"it would not keep up: a sentence {late:.2f} s late", ready[0]
         for s, b, a in zip(self.running, before, after):
@@ -313,7 +319,7 @@ class CapacityModel:
             return True
         if s.first_at is None and s.target is not None and now + ready[0] * self.rule.margin > s.target + EPS:
             return False
-        return self._late(ready, s.remaining()[1], s.first_at, now) <= 0
+        return not s.job.live or self._late(ready, s.remaining()[1], s.first_at, now) <= 0
 
     def _late(self, ready: list[float], before: list[float], first_at: float | None, now: float) -> float:
         """How late (beyond ``max_gap_s``) the worst piece is predicted for its listener, who started at the first

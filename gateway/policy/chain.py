@@ -155,7 +155,7 @@ class ProviderChain:
             request = SynthesisRequest(tuple(remaining), step.voice, plan.settings, plan.request_id,
                                        plan.character, plan.text, plan.output_format,
                                        candidates if step.cache_candidates is None else step.cache_candidates,
-                                       first_audio_by)
+                                       first_audio_by, plan.live)
             if previous is not None:
                 FALLBACKS.labels(previous, name, last_error.kind.value if last_error else "unknown").inc()
                 outcome.fallbacks += 1

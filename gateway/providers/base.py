@@ -31,6 +31,8 @@ class SynthesisRequest:
     #: ``time.monotonic()`` by which the line's first audio is due (its first-audio budget); None: no budget.
     #: Local engines are admitted against it (:mod:`gateway.policy.capacity`).
     first_audio_by: float | None = None
+    #: A live line is listened to as it streams (it must keep up); offline work (bake) only has to be done.
+    live: bool = True
 
     @property
     def joined_text(self) -> str:

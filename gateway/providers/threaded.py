@@ -36,6 +36,7 @@ class SynthesisJob:
     segment_chars: tuple[int, ...]  #: characters of each segment, in order (engines make audio segment by segment)
     speed: float = 1.0
     first_audio_by: float | None = None  #: ``time.monotonic()`` deadline of the line's first audio
+    live: bool = True  #: listened to as it streams: it must keep up (offline work only has to be done)
 
     @property
     def chars(self) -> int:
@@ -44,7 +45,7 @@ class SynthesisJob:
     @classmethod
     def of(cls, engine: str, request: SynthesisRequest) -> "SynthesisJob":
         return cls(engine, tuple(len(s.text) for s in request.segments), float(request.settings.speed or 1.0),
-                   request.first_audio_by)
+                   request.first_audio_by, request.live)
 
 
 class Slot(Protocol):

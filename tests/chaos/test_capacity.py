@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import statistics
 import threading
@@ -77,6 +78,7 @@ class RunResult:
     metrics_before: dict[str, float]
     metrics_after: dict[str, float]
     wall_s: float
+    load_avg: float  #: the machine's 1-minute load average when the run began (other work on the cores)
 
     def delta(self, key: str) -> float:
         return self.metrics_after.get(key, 0.0) - self.metrics_before.get(key, 0.0)
@@ -188,11 +190,12 @@ def drill(tmp_path: Path, capacity: bool, rounds: int) -> RunResult:
         gateway.wait_ready(120)
         asyncio.run(load(gateway.url, 1))  # warm-up: the gateway measures its engines
         before = capacity_metrics(gateway.url)
+        load_avg = os.getloadavg()[0]
         started = time.monotonic()
         with HealthMonitor(gateway.url) as monitor:
             records = asyncio.run(load(gateway.url, rounds))
         wall = time.monotonic() - started
-        return RunResult(name, records, monitor.samples, before, capacity_metrics(gateway.url), wall)
+        return RunResult(name, records, monitor.samples, before, capacity_metrics(gateway.url), wall, load_avg)
     finally:
         gateway.stop()
 
@@ -209,16 +212,20 @@ def row(r: RunResult) -> str:
     waited = [x.waited_ms for x in recs if x.waited_ms]
     p95 = ttfa[min(len(ttfa) - 1, int(0.95 * len(ttfa)))] if ttfa else float("nan")
     stalls = sorted(x.stall_s for x in recs)
+    caps = [h["capacity"] for h in r.health if h.get("capacity", {}).get("enabled")]
+    available = f"{statistics.median(c['available_cores'] for c in caps):.2f}" if caps else "-"
+    last = r.health[-1]["providers"] if r.health else {}
+    costs = " / ".join(f"{(last.get(p, {}).get('capacity') or {}).get('rtf', '-')}" for p in CHAIN[:3])
     return (f"| {r.name} | {len(recs)} | {served['kokoro']} | {served['piper']} | {served['espeak']} | "
             f"{served['canned']} | {sum(1 for x in recs if x.error)} | {len(waited)} "
             f"({max(waited, default=0)} ms max) | {refused} | {other} | "
             f"{statistics.median(ttfa) if ttfa else float('nan'):.2f} / {p95:.2f} / {max(ttfa, default=float('nan')):.2f} s "
-            f"| {over} | {statistics.median(stalls):.2f} / {max(stalls):.2f} s | {r.wall_s:.1f} s |")
+            f"| {over} | {statistics.median(stalls):.2f} / {max(stalls):.2f} s | {available} | {costs} | {r.load_avg:.1f} | {r.wall_s:.1f} s |")
 
 
 HEADER = ("| run | lines | kokoro | piper | espeak | canned | errors | waited (max) | declined: capacity | fail-overs: "
-          "other | first audio p50 / p95 / max | over budget | stall p50 / max | wall |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "other | first audio p50 / p95 / max | over budget | stall p50 / max | cores available | cost kokoro / piper / "
+          "espeak | load avg | wall |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def write_report(results: list[RunResult]) -> str:
