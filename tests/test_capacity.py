@@ -153,13 +153,15 @@ def test_cost_is_measured_as_busy_time_times_the_share_of_the_cores():
 
 
 def test_cpu_time_is_what_the_syntheses_got_and_measures_the_cores_available():
-    # Two syntheses on a two-core machine that others share: in 1 s the process got 1 s of CPU, not 2.
+    # Two two-thread syntheses on a two-core machine that others share: in 1 s the process got 1 s of CPU, not 2.
     cpu = iter([0.0, 0.0, 1.0, 1.0])
-    model = CapacityModel(rule(alpha=0.5), {"slow": 1}, cpu=lambda: next(cpu))
-    a, b = model.start(job("slow", 10), now=0.0), model.start(job("slow", 10), now=0.0)
+    model = CapacityModel(rule(alpha=0.5), {"wide": 2, "slow": 1}, cpu=lambda: next(cpu))
+    a, b = model.start(job("wide", 10), now=0.0), model.start(job("wide", 10), now=0.0)
     model.advance(1.0)
     assert a.granted == pytest.approx(0.5) and b.granted == pytest.approx(0.5)
-    assert model.available == pytest.approx(0.5 * 2.0 + 0.5 * 1.0)  # measured while both cores were wanted
+    # Measured while more threads wanted a core than there are cores (two one-thread syntheses would not do: one
+    # may be waiting on a lock).
+    assert model.available == pytest.approx(0.5 * 2.0 + 0.5 * 1.0)
     assert model.snapshot().usable_cores == pytest.approx(1.5)
     # Predictions count on what is available: a third line shares 1.5 cores with the other two (0.5 each) until
     # they end (their 0.4 core-s left take 0.8 s), then has a core to itself: 0.4 + 0.5 core-s in 1.3 s.
