@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate
 
@@ -61,18 +61,18 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """The model's constants (``GATEWAY_CAPACITY_*``)."""
+    """The model's constants: ``GATEWAY_CAPACITY_*`` (:class:`gateway.settings.CapacitySettings` says what each is)."""
 
     cores: float
-    max_load: float = 0.85
-    margin: float = 1.25
-    max_gap_s: float = 0.2
-    reserve_s: float = 0.3
-    alpha: float = 0.3
-    limit: int = 6
-    prior_rtf: Mapping[str, float] = field(default_factory=dict)
-    prior_ms_per_char: float = 65.0
-    probe_s: float = 30.0
+    max_load: float
+    margin: float
+    max_gap_s: float
+    reserve_s: float
+    alpha: float
+    limit: int  #: max_in_flight
+    prior_rtf: Mapping[str, float]
+    prior_ms_per_char: float
+    probe_s: float
 
     @property
     def usable(self) -> float:
