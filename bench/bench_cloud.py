@@ -48,7 +48,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Gateway, median, p  # noqa: E402
-from ops.standins.common import StandinProcess  # noqa: E402
+from ops.standins.process import StandinProcess  # noqa: E402
 
 KEY = "sk_bench_standin_7d1e4b2a90c3"
 FIRST_BYTE_MS = 75

@@ -9,7 +9,6 @@ a key or Redis: every default is the embedded one.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,7 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The chain with no keys: everything runs on this machine.
-LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
+LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
 
 
 def split_list(value: object) -> object:
@@ -54,9 +53,8 @@ class Deadlines(BaseSettings):
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
     first_audio_budget_s: float = 1.0
-    """A live line's first-audio budget, from the line's start: a local engine starts a line only when its first
-    audio is predicted within it (else the line waits for cores or goes to the next provider, reason ``capacity``).
-    Offline work (``gateway bake``) has ``first_audio_timeout_s`` as its budget."""
+    """A live line's first-audio budget: local engines start a line only when its first audio is predicted within it
+    (else it waits for cores or goes on, reason ``capacity``). Offline work (bake) has ``first_audio_timeout_s``."""
 
 
 class RetrySettings(BaseSettings):
@@ -134,12 +132,7 @@ class KokoroSettings(EngineSettings):
 
 
 class CapacitySettings(BaseSettings):
-    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity).
-
-    Every local synthesis (Piper, Kokoro, espeak-ng) is admitted by one model of the machine (each engine's measured
-    cost, the syntheses in flight, the cores available): it starts when every line still keeps up and meets its
-    first-audio budget, waits when cores free up in time, else goes to the next provider with reason ``capacity``.
-    """
+    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity)."""
 
     model_config = _config("GATEWAY_CAPACITY_")
 
@@ -148,13 +141,11 @@ class CapacitySettings(BaseSettings):
     cores: float | None = Field(None, gt=0)
     """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
     max_load: float = Field(0.85, gt=0, le=1)
-    """Share of the available cores the syntheses in flight may count on (the rest: the event loop, lip-sync, the
-    error of the estimates)."""
+    """Share of the measured available cores the syntheses in flight may count on (the rest is headroom)."""
     margin: float = Field(1.25, ge=1)
     """Safety factor on every predicted time (first audio, each sentence ready)."""
     max_gap_s: float = 0.2
-    """A live line keeps up when each sentence is predicted ready before the listener gets to it, give or take this
-    (a slightly longer pause between sentences)."""
+    """A live line keeps up when each sentence is predicted ready before the listener needs it, give or take this."""
     failover_reserve_s: float = 0.3
     """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
     ewma_alpha: float = Field(0.3, gt=0, le=1)
@@ -165,17 +156,6 @@ class CapacitySettings(BaseSettings):
     """Audio per character of text at speed 1 until it is measured."""
     max_in_flight: int = Field(6, ge=1)
     """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
-    probe_s: float = 30.0
-    """An idle gateway starts a line on an engine its estimates refuse at most this often, so an engine measured slow
-    on a busy machine is measured again (that line may miss its budget)."""
-
-    def core_count(self) -> float:
-        if self.cores is not None:
-            return self.cores
-        try:
-            return float(len(os.sched_getaffinity(0)))
-        except AttributeError:  # not on Linux
-            return float(os.cpu_count() or 1)
 
 
 class ElevenLabsSettings(BaseSettings):
@@ -323,6 +303,48 @@ class VideoSettings(BaseSettings):
         return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
 
 
+class MediaSettings(BaseSettings):
+    """Where rendered audio and video live, so any replica answers any ``audio_url``/``video_url``
+    (``GATEWAY_MEDIA_*``; docs/deploy.md).
+
+    Expiry per kind: audio after ``GATEWAY_AUDIO_TTL_S``, video after ``GATEWAY_VIDEO_MEDIA_MAX_AGE_S``.
+    """
+
+    model_config = _config("GATEWAY_MEDIA_")
+
+    backend: Literal["auto", "disk", "redis", "s3"] = "auto"
+    """``auto``: ``s3`` when ``s3_bucket`` is set, else ``redis`` when a Redis URL is set (``redis_url`` here or
+    ``GATEWAY_REDIS_URL``), else ``disk`` (the data dir: shared by the worker processes of one machine only)."""
+    redis_url: str | None = None
+    """Redis for media (unset: ``GATEWAY_REDIS_URL``)."""
+    redis_prefix: str = "mouthpiece:media:"
+    """Prefix of every media key in Redis."""
+    redis_chunk_bytes: int = Field(512 * 1024, gt=0)
+    """Media are stored in Redis in chunks of this size (a Range read fetches only the chunks it needs)."""
+    redis_max_bytes: int = 512 * 1024 * 1024
+    """Total bytes of media kept in Redis; past it, the items closest to expiry are evicted."""
+    max_item_bytes: int = 64 * 1024 * 1024
+    """Largest single audio or video kept in Redis or S3 (larger: not stored, the line says why)."""
+    s3_bucket: str | None = None
+    """S3-compatible bucket for media (unset: no object store)."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of the object store (``http://minio:9000``); unset: AWS S3."""
+    s3_region: str = "us-east-1"
+    """Region of the bucket."""
+    s3_prefix: str = "mouthpiece/"
+    """Key prefix of every media object (``<prefix>audio/<request id>``)."""
+    s3_access_key_id: SecretStr | None = None
+    """Access key (unset: boto3's default credential chain, e.g. an instance role)."""
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key, with ``s3_access_key_id``."""
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    """``path`` works with every S3-compatible server; ``virtual`` for AWS buckets that need it."""
+    s3_create_bucket: bool = False
+    """Create the bucket at start-up when it is missing."""
+    cleanup_interval_s: float = 60.0
+    """How often expired media are removed (and size caps applied)."""
+
+
 class Settings(BaseSettings):
     """The gateway's settings (``GATEWAY_*``) with one nested group per area."""
 
@@ -338,13 +360,15 @@ class Settings(BaseSettings):
     """Prepared local models (``python -m gateway.install`` writes them here)."""
     characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
     """The cast: character -> voice per provider, settings, default emotion, optional chain."""
+    voices_file: Path = REPO_ROOT / "config" / "voices.yaml"
+    """The voice catalogue: every provider's voices with gender, accent, age and pitch (docs/voices.md)."""
     fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
     """Canned last-resort clips with their phoneme timings."""
     default_character: str = "narrator"
     """Character used when a request names none."""
     chain: CommaList = Field(default_factory=list)
     """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
-    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then kokoro, piper, espeak, cache, canned."""
     enabled_providers: CommaList = Field(default_factory=list)
     """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
     max_text_chars: int = 1000
@@ -354,12 +378,19 @@ class Settings(BaseSettings):
     blendshape_fps: int = 60
     """Default frame rate of ARKit blendshape curves."""
     audio_ttl_s: int = 3600
-    """How long rendered audio files stay downloadable by request id."""
+    """How long rendered audio stays downloadable by request id (in every media backend)."""
     engine_concurrency: int = 2
     """Concurrent syntheses per local engine when capacity admission is off (``GATEWAY_CAPACITY_ENABLED=false``)
     or the engine is used on its own (more only oversubscribes the CPU)."""
     redis_url: str | None = None
-    """Redis URL for the shared cache, breakers and rate limits (unset: everything local)."""
+    """Redis URL for the shared cache, breakers, rate limits and media (unset: everything local)."""
+    workers: int = Field(1, ge=1)
+    """Server processes sharing the port (``gateway serve --workers N``); each loads its own local engines."""
+    drain_delay_s: float = Field(0.0, ge=0)
+    """On SIGTERM, readiness answers 503 this long before the drain waits for in-flight lines (time for a load
+    balancer or Kubernetes to stop sending new work here)."""
+    drain_timeout_s: float = Field(30.0, ge=0)
+    """On SIGTERM, how long in-flight lines (and responses being written) may take before the process exits."""
 
     deadlines: Deadlines = Field(default_factory=Deadlines)
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -374,6 +405,7 @@ class Settings(BaseSettings):
     access: AccessSettings = Field(default_factory=AccessSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @model_validator(mode="before")
     @classmethod
@@ -398,11 +430,6 @@ class Settings(BaseSettings):
                     target[name] = data.pop(flat)
                     data[group] = target
         return data
-
-    def engine_threads(self, engine: str) -> int:
-        """Cores one synthesis of a local engine can keep busy: its ONNX Runtime threads (espeak-ng: one)."""
-        group = {"piper": self.piper, "kokoro": self.kokoro}.get(engine)
-        return max(1, group.intra_threads) if group is not None else 1
 
     @model_validator(mode="after")
     def _derived(self) -> "Settings":

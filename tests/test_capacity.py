@@ -18,7 +18,7 @@ from gateway.core.events import AudioEvent, FinalEvent, SegmentEndEvent, StatusE
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.export.health import capacity_json
 from gateway.policy.breakers import ProviderBreaker
-from gateway.policy.capacity import Action, CapacityModel, Rule, simulate
+from gateway.policy.capacity import Action, CapacityModel, Rule, engine_threads, simulate
 from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
@@ -32,7 +32,7 @@ from tests.scripted import ScriptedProvider
 
 def rule(**kw) -> Rule:
     base = dict(cores=2.0, max_load=1.0, margin=1.0, max_gap_s=0.0, reserve_s=0.0, alpha=0.5, limit=4,
-                prior_rtf={"slow": 0.9, "wide": 0.9, "fast": 0.1, "heavy": 1.5}, prior_ms_per_char=100.0, probe_s=30.0)
+                prior_rtf={"slow": 0.9, "wide": 0.9, "fast": 0.1, "heavy": 1.5}, prior_ms_per_char=100.0)
     return Rule(**{**base, **kw})
 
 
@@ -74,25 +74,27 @@ def test_a_line_that_would_make_every_line_fall_behind_is_refused():
     assert "keep up" in d.reason or "fall behind" in d.reason
     # A cheap engine's line still fits: it is done in a fraction of a second, nobody falls behind.
     assert model.decide(job("fast", 10, 10, by=10.0), now=0.0).action is Action.START
-    # An engine slower than real time on one core cannot keep up a live line even with a core to itself; offline
-    # work (bake) is not listened to as it streams, so it only may not make the live lines fall behind.
-    offline = CapacityModel(rule(), {"heavy": 1, "fast": 1})
-    offline.start(job("fast", 10), now=0.0)
-    assert "keep up" in offline.decide(job("heavy", 10, 10, 10, by=10.0), now=0.0).reason
-    assert offline.decide(job("heavy", 10, 10, 10, by=10.0, live=False), now=0.0).action is Action.START
+    # Offline work (bake) is not listened to as it streams: on one core next to a long baking line, a live line
+    # would fall behind (half a core for 0.9 core-s per audio-s), a second baking line need not keep up.
+    offline = CapacityModel(rule(cores=1.0), {"slow": 1})
+    offline.start(job("slow", *[10] * 6, by=10.0, live=False), now=0.0)
+    assert "keep up" in offline.decide(job("slow", 10, 10, 10, by=10.0), now=0.0).reason
+    assert offline.decide(job("slow", 10, 10, 10, by=10.0, live=False), now=0.0).action is Action.START
 
 
 def test_a_line_whose_first_audio_would_miss_its_budget_is_refused():
-    model = CapacityModel(rule(), {"slow": 1})
-    model.start(job("slow", *[10] * 6), now=0.0)  # a long line: 6 s of audio, 5.4 core-s
-    # Next to it a new line gets one core: its first piece (1 s of audio, 0.9 core-s) comes in 0.9 s.
-    assert model.decide(job("slow", 10, by=2.0), now=0.0).action is Action.START
-    late = model.decide(job("slow", 10, by=0.5), now=0.0)
+    # Alone, a two-thread engine has both cores: its first piece (0.9 core-s) in 0.45 s, within a 0.5 s budget.
+    model = CapacityModel(rule(), {"slow": 1, "wide": 2})
+    assert model.decide(job("wide", 10, by=0.5), now=0.0).action is Action.START
+    model.start(job("slow", *[10] * 6), now=0.0)  # a long line: next to it the new line gets one core, 0.9 s
+    late = model.decide(job("wide", 10, by=0.5), now=0.0)
     assert late.action is Action.REFUSE and "budget" in late.reason
-    # A line whose budget is already spent (a fail-over after a timeout) is only held to keeping up, and never waits.
-    assert model.decide(job("slow", 10, by=0.0), now=0.0).action is Action.START
+    assert model.decide(job("wide", 10, by=2.0), now=0.0).action is Action.START
+    # A line whose budget is already spent (a fail-over after a timeout) is late whatever happens: it starts when it
+    # keeps up, at once; it never waits.
+    assert model.decide(job("wide", 10, by=0.0), now=0.0).action is Action.START
     model.start(job("slow", *[10] * 6), now=0.0)
-    behind = model.decide(job("slow", 10, 10, by=0.0), now=0.0)  # a third slow line would fall behind
+    behind = model.decide(job("slow", 10, 10, by=0.0), now=0.0)  # a third line of 0.9 would fall behind
     assert behind.action is Action.REFUSE and "spent" in behind.reason
 
 
@@ -123,15 +125,23 @@ def test_a_line_in_flight_is_not_pushed_past_its_budget():
     assert model.decide(job("fast", 30, by=10.0), now=0.45).action is Action.START
 
 
-def test_probe_an_engine_the_estimates_refuse_once_per_interval():
-    model = CapacityModel(rule(probe_s=30.0), {"slow": 1})
-    probe = model.decide(job("slow", 10, by=0.5), now=0.0)  # alone it speaks in 0.9 s: over its 0.5 s budget
-    assert probe.action is Action.START and probe.reason.startswith("probe")
-    s = model.start(job("slow", 10, by=0.5), now=0.0)
-    model.produced(s, 1.0, 0.9, now=0.9)
-    model.finish(s, True, now=0.9)
-    assert model.decide(job("slow", 10, by=1.5), now=1.0).action is Action.REFUSE  # measured: no probe for 30 s
-    assert model.decide(job("slow", 10, by=31.5), now=31.0).action is Action.START
+def test_the_engines_own_speed_is_not_capacity():
+    # Alone, the slow engine speaks a 1 s piece in 0.9 s: over a 0.5 s budget, but load is not the cause, so an idle
+    # gateway starts it (the line keeps its first-choice voice, and the engine is measured again).
+    model = CapacityModel(rule(margin=1.25), {"slow": 1, "fast": 1})
+    assert model.decide(job("slow", 10, by=0.5), now=0.0).action is Action.START
+    model.start(job("slow", 10, by=0.5), now=0.0)
+    # Such a line is held to what its engine alone would do, give or take the margin: on two cores a second one
+    # still has a core of its own and starts.
+    assert model.decide(job("slow", 10, by=0.5), now=0.0).action is Action.START
+    model.start(job("slow", 10, by=0.5), now=0.0)
+    assert model.decide(job("fast", 1, by=0.5), now=0.0).action is Action.START
+    # A third slow line would get 2/3 of a core: 1.35 s, more than 0.9 s x 1.25.
+    third = model.decide(job("slow", 10, by=0.5), now=0.0)
+    assert third.action is Action.REFUSE and "budget" in third.reason
+    # Those two are late by their engine's own speed: they have no budget left to protect, and a line that delays
+    # them (0.6 core-s: to 1.2 s) but meets its own budget starts.
+    assert model.decide(job("fast", 60, by=5.0), now=0.0).action is Action.START
 
 
 def test_cost_is_measured_as_busy_time_times_the_share_of_the_cores():
@@ -309,6 +319,6 @@ def test_settings_and_wiring():
     s = Settings(capacity_max_load=0.5, capacity_cores=4, chain=["piper", "espeak", "canned"])
     r = Rule.from_settings(s)
     assert r.cores == 4 and r.usable == pytest.approx(2.0) and r.limit == s.capacity.max_in_flight
-    assert s.engine_threads("piper") == s.piper.intra_threads and s.engine_threads("espeak") == 1
+    assert engine_threads(s, "piper") == s.piper.intra_threads and engine_threads(s, "espeak") == 1
     with pytest.raises(ValueError):
         Settings(capacity_max_load=1.5)

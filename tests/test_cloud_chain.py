@@ -7,7 +7,7 @@ import json
 import httpx
 import pytest
 
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 from tests.conftest import GatewayProcess
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from gateway.providers.fish_audio import FishAudioProvider
 from gateway.settings import Settings
 from gateway.core.segments import Prosody, Segment
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 
 pytestmark = pytest.mark.slow
 KEY = "sk_prosody_test_0123456789"

@@ -30,7 +30,7 @@ from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from gateway.settings import Settings
 from gateway.core.segments import Segment
 from gateway.text.clean import clean_text, split_sentences, words_with_offsets
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 
 pytestmark = pytest.mark.slow
 

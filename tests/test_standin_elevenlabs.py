@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from gateway.audio.decode import decode_audio, decode_pcm
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import ormsgpack
 import pytest
 
 from gateway.audio.decode import decode_audio
-from ops.standins.common import StandinProcess
+from ops.standins.process import StandinProcess
 
 pytestmark = pytest.mark.slow
 KEY = "fish-test-key-7d1c"
@@ -24,7 +24,7 @@ VOICE = "54a5170264694bfc8e9ad98df7bd89c3"  # a stand-in voice (config/character
 
 
 class FishStandin(StandinProcess):
-    """The stand-in subprocess (shared helper of ``ops.standins.common``) plus its account control."""
+    """The stand-in subprocess (shared helper of ``ops.standins.process``) plus its account control."""
 
     def __init__(self, log_path: Path, *extra: str) -> None:
         super().__init__("ops.standins.fish", ["--api-key", KEY, *extra], log_path=str(log_path))

@@ -57,3 +57,9 @@ class InputError(Exception):
         self.status = status
         self.message = message
         self.detail = detail
+
+
+def validation_problems(exc) -> str:  # noqa: ANN001 - a pydantic ValidationError
+    """A config file's validation error as ``field.path: message; ...`` (start-up errors name the field)."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                     for e in exc.errors(include_url=False))

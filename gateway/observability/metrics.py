@@ -43,6 +43,14 @@ RATE_LIMITED = Counter("mouthpiece_rate_limited_total", "Requests refused by rat
 ADMIN_ACTIONS = Counter("mouthpiece_admin_actions_total", "Admin API actions", ["action"], registry=REGISTRY)
 LEVEL_TRANSITIONS = Counter("mouthpiece_degradation_transitions_total", "Changes of the overall level",
                             ["from_level", "to_level"], registry=REGISTRY)
+MEDIA_WRITES = Counter("mouthpiece_media_writes_total", "Audio/video results written to the media store",
+                       ["kind", "backend", "outcome"], registry=REGISTRY)
+MEDIA_READS = Counter("mouthpiece_media_reads_total", "audio_url/video_url fetches by outcome",
+                      ["kind", "backend", "outcome"], registry=REGISTRY)
+LINES_IN_FLIGHT = Gauge("mouthpiece_lines_in_flight", "Lines being spoken now (the autoscaling signal; drain waits "
+                        "for it to reach 0)", registry=REGISTRY)
+DRAINING = Gauge("mouthpiece_draining", "1 while this process drains (readiness 503, new lines refused)",
+                 registry=REGISTRY)
 # Capacity of the local engines (gateway/policy/capacity.py): what the syntheses in flight need, what is usable.
 CAPACITY_LOAD = Gauge("mouthpiece_capacity_load_cores",
                       "Cores the local syntheses in flight need to keep up in real time (sum of their measured costs)",

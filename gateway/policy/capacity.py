@@ -22,22 +22,24 @@ The admission rule for a new line (:meth:`CapacityModel.decide`; predictions tim
 
 1. **start** now when its engine has fewer than ``max_in_flight`` syntheses in flight, its first audio is predicted
    within its budget, it keeps up (a live line), and starting it makes no line in flight miss its first-audio
-   budget or fall behind that was predicted not to;
+   budget or fall behind that was predicted not to. The engine's own speed is not capacity: a line is held to its
+   budget, or to what its engine alone would do when that is later (so a gateway with nothing in flight always
+   starts a line, and measures the engine again); a line late by its engine's own speed has no budget left to
+   protect from the lines after it;
 2. **wait** when the next synthesis to end frees enough (by the fluid model) for the line's first audio to still come
    within its budget, less ``failover_reserve_s`` for the next provider; a waiting line is looked at again whenever
    a synthesis ends or speaks, and refused at the latest start that keeps that promise;
 3. else **refuse**: the chain fails over to the next provider at once, reason ``capacity``.
 
-A line whose budget is already spent (it comes after a fail-over) is only held to keeping up, and never waits.
-Offline work (``gateway bake``: its budget is the first-audio timeout) need not keep up; it only may not make the
-live lines miss theirs. An idle gateway starts a line its estimates refuse at most once per ``probe_s`` per engine
-(a probe), so an engine measured slow on a busy machine is measured again. Everything here takes the time as an
-argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
+A line whose budget is already spent (it comes after a fail-over) is only held to keeping up, and never waits. Offline work (``gateway bake``: its
+budget is the first-audio timeout) need not keep up; it only may not make the live lines miss theirs. Everything
+here takes the time as an argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,7 +74,6 @@ class Rule:
     limit: int  #: max_in_flight
     prior_rtf: Mapping[str, float]
     prior_ms_per_char: float
-    probe_s: float
 
     @property
     def usable(self) -> float:
@@ -81,8 +82,8 @@ class Rule:
     @classmethod
     def from_settings(cls, settings: Settings) -> "Rule":
         c = settings.capacity
-        return cls(c.core_count(), c.max_load, c.margin, c.max_gap_s, c.failover_reserve_s, c.ewma_alpha,
-                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char, c.probe_s)
+        return cls(c.cores or affinity_cores(), c.max_load, c.margin, c.max_gap_s, c.failover_reserve_s, c.ewma_alpha,
+                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char)
 
 
 @dataclass(slots=True)
@@ -96,7 +97,6 @@ class EngineModel:
     first_cost: float  #: core-seconds to the first audio per audio-second of the first segment (EWMA)
     ms_per_char: float  #: audio per character at speed 1 (EWMA)
     samples: int = 0  #: cost measurements so far
-    measured_at: float = -math.inf  #: when its cost was last measured
     in_flight: int = 0
     waiting: int = 0
 
@@ -120,7 +120,9 @@ class Synthesis:
     started: float
     audio: list[float]  #: estimated audio of each piece
     work: list[float]  #: estimated core-seconds to the end of each piece
-    target: float | None  #: when its first audio must come by (None: no budget)
+    #: When its first audio is due (None: no budget, or one its engine alone was not predicted to keep: nothing to
+    #: protect, the line is late by its engine's own speed).
+    target: float | None
     granted: float = 0.0  #: core-seconds the fair share has given it so far
     first_at: float | None = None
     made_work: float = 0.0  #: measured core-seconds (the worker's busy time x its share)
@@ -175,6 +177,20 @@ class CapacitySnapshot:
     in_flight: int
     waiting: int
     engines: dict[str, EngineCapacity]
+
+
+def affinity_cores() -> float:
+    """The cores this process may run on."""
+    try:
+        return float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return float(os.cpu_count() or 1)
+
+
+def engine_threads(settings: Settings, engine: str) -> int:
+    """Cores one synthesis of a local engine can keep busy: its ONNX Runtime threads (espeak-ng: one)."""
+    group = {"piper": settings.piper, "kokoro": settings.kokoro}.get(engine)
+    return max(1, group.intra_threads) if group is not None else 1
 
 
 def simulate(runners: Sequence[tuple[int, Sequence[float]]], cores: float) -> list[list[float]]:
@@ -265,8 +281,6 @@ class CapacityModel:
         problem, first_s = self.problem(job, now)
         if problem is None:
             return Decision(Action.START, "fits", load, first_s)
-        if self.probe(e, now):
-            return Decision(Action.START, f"probe: {problem}", load, first_s)
         deadline = job.first_audio_by
         if deadline is None:
             return Decision(Action.WAIT, problem, load)
@@ -280,14 +294,9 @@ class CapacityModel:
                 return Decision(Action.WAIT, problem, load, start_in + first_after, latest)
         return Decision(Action.REFUSE, problem, load)
 
-    def probe(self, e: EngineModel, now: float) -> bool:
-        """Whether an idle gateway starts a line its estimates refuse: at most once per ``probe_s`` per engine, so an
-        engine measured slow (a busy machine) is measured again once the machine may be faster."""
-        return not self.running and now - e.measured_at >= self.rule.probe_s
-
     def can_start(self, job: SynthesisJob, now: float) -> bool:
         """What a waiting line asks again when cores free up."""
-        return self.problem(job, now)[0] is None or self.probe(self.engine(job.engine), now)
+        return self.problem(job, now)[0] is None
 
     def problem(self, job: SynthesisJob, now: float) -> tuple[str | None, float | None]:
         """Why ``job`` cannot start now (None: it can), and its predicted seconds to the first audio."""
@@ -299,13 +308,16 @@ class CapacityModel:
         runners = [(s.engine.threads, s.remaining()[0]) for s in self.running]
         before = simulate(runners, self.usable)
         after = simulate([*runners, (e.threads, work)], self.usable)
-        ready = after[-1]
+        ready, alone = after[-1], simulate([(e.threads, work)], self.usable)[0]
+        # Load may not push the line past its budget, nor past what its engine alone would do when that is later
+        # (the engine's own speed is not capacity: a line the engine alone cannot start in time starts when idle).
         by = job.first_audio_by  # a line already late (a spent budget) is only held to keeping up, and never waits
-        if by is not None and now < by and now + ready[0] * m > by + EPS:
+        if by is not None and now < by and not self._in_time(ready[0], by, now + alone[0] * m, now):
             return (f"first audio predicted in {ready[0]:.2f} s (x{m:g}: {ready[0] * m:.2f} s), "
-                    f"{max(0.0, job.first_audio_by - now):.2f} s left of its budget"), ready[0]
-        late = self._late(ready, [0.0, *accumulate(audio[:-1])], None, now) if job.live else 0.0
-        if late > 0:
+                    f"{max(0.0, by - now):.2f} s left of its budget"), ready[0]
+        before_piece = [0.0, *accumulate(audio[:-1])]
+        late = self._late(ready, before_piece, None, now) if job.live else 0.0
+        if late > max(0.0, self._late(alone, before_piece, None, now) * m) + EPS:
             return f"it would not keep up: a sentence {late:.2f} s late", ready[0]
         for s, b, a in zip(self.running, before, after):
             if self._on_time(s, b, now) and not self._on_time(s, a, now):
@@ -314,17 +326,25 @@ class CapacityModel:
 
     def _on_time(self, s: Synthesis, ready: list[float], now: float) -> bool:
         """Whether ``s`` is predicted to keep its promise: its first audio by its ``target``, and each of its pieces
-        ready before the listener gets there."""
+        ready before the listener gets there. Without the margin: that was its own, taken when it started; the lines
+        after it may use it, but not push its prediction itself past the promise."""
         if not ready:
             return True
-        if s.first_at is None and s.target is not None and now + ready[0] * self.rule.margin > s.target + EPS:
+        if s.first_at is None and s.target is not None and now + ready[0] > s.target + EPS:
             return False
-        return not s.job.live or self._late(ready, s.remaining()[1], s.first_at, now) <= 0
+        return not s.job.live or self._late(ready, s.remaining()[1], s.first_at, now, 1.0) <= 0
 
-    def _late(self, ready: list[float], before: list[float], first_at: float | None, now: float) -> float:
+    def _in_time(self, first_s: float, due: float, alone_by: float, now: float) -> bool:
+        """A new line's first audio predicted in ``first_s`` is in time: within the budget (``due``) with the margin,
+        or, when its engine alone cannot start it in time, by when its engine alone would have (``alone_by``, margin
+        included: load may add that much)."""
+        return now + first_s * self.rule.margin <= due + EPS or now + first_s <= alone_by + EPS
+
+    def _late(self, ready: list[float], before: list[float], first_at: float | None, now: float,
+              margin: float | None = None) -> float:
         """How late (beyond ``max_gap_s``) the worst piece is predicted for its listener, who started at the first
         audio (``first_at``, or the first of ``ready``); ``before``: the audio before each piece."""
-        m, worst = self.rule.margin, -math.inf
+        m, worst = self.rule.margin if margin is None else margin, -math.inf
         for k, (t, b) in enumerate(zip(ready, before)):
             if first_at is None:
                 if k == 0:
@@ -353,8 +373,9 @@ class CapacityModel:
         self.advance(now)
         e = self.engine(job.engine)
         audio, work = e.plan(job)
-        solo = work[0] / min(e.threads, self.usable)
-        target = None if job.first_audio_by is None else max(job.first_audio_by, now + solo * self.rule.margin)
+        solo = simulate([(e.threads, work)], self.usable)[0][0]
+        by = job.first_audio_by
+        target = by if by is not None and now + solo * self.rule.margin <= by + EPS else None
         s = Synthesis(job, e, now, audio, work, target, report=(now, 0.0))
         self.running.append(s)
         e.in_flight += 1
@@ -395,7 +416,6 @@ class CapacityModel:
         if audio >= MIN_SAMPLE_AUDIO_S:
             s.engine.cost = _ewma(s.engine.cost, work / audio, self.rule.alpha)
             s.engine.samples += 1
-            s.engine.measured_at = self._t if self._t is not None else 0.0
             s.sampled = (s.made_work, s.made_audio)
 
     # -- what health shows ---------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class HealthReport:
     retry_budget: dict
     redis: dict | None
     video: dict
+    media: dict = field(default_factory=dict)  #: the media store: backend, ok, error
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
     #: The local engines' shared cores (None: capacity admission is off).
     capacity: CapacitySnapshot | None = None
@@ -77,6 +78,7 @@ class HealthReporter:
         self.signals.refresh()
         redis_up = None if self.redis is None else await asyncio.to_thread(self.redis.ping)
         video = await self.video.health() if self.video.mode != "disabled" else None
+        media = await self.video.media.health()
         current, previous = self.levels.update(assess(statuses, self.chain, self.signals, self.thresholds, video,
                                                       redis_up))
         if previous is not None:
@@ -88,7 +90,7 @@ class HealthReporter:
         return HealthReport(status, current.level, current.reasons, current.warnings, self.levels.forced,
                             self.draining, self.budget.snapshot(),
                             None if self.redis is None else self.redis.snapshot(), video or dict(VIDEO_DISABLED),
-                            statuses, capacity)
+                            media, statuses, capacity)
 
 
 def set_level_gauge(level: DegradationLevel) -> None:

@@ -12,6 +12,7 @@ from gateway.core.timeline import WordSpan
 from gateway.core.voices import VoiceSettings
 from gateway.policy.chain import ChainStep
 from gateway.text.plan import Planned
+from gateway.voices.match import VoicePlan
 
 
 @dataclass(slots=True)
@@ -49,6 +50,8 @@ class Line:
     avatar_id: str | None = None
     planned: Planned | None = None  #: spoken vs written text, SSML warnings, the line's emotion
     started: float = field(default_factory=time.perf_counter)
+    #: The voice the line aims for and the one each provider speaks it with (docs/voices.md).
+    voices: VoicePlan = field(default_factory=lambda: VoicePlan(None))
     live: bool = True  #: its first audio is due within the first-audio budget
 
     @property
