@@ -52,6 +52,9 @@ class Deadlines(BaseSettings):
     """Longest allowed silence between two events of a provider's stream."""
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
+    first_audio_budget_s: float = 1.0
+    """A live line's first-audio budget: local engines start a line only when its first audio is predicted within it
+    (else it waits for cores or goes on, reason ``capacity``). Offline work (bake) has ``first_audio_timeout_s``."""
 
 
 class RetrySettings(BaseSettings):
@@ -126,6 +129,33 @@ class KokoroSettings(EngineSettings):
     """Kokoro (``GATEWAY_KOKORO_*``)."""
 
     model_config = _config("GATEWAY_KOKORO_")
+
+
+class CapacitySettings(BaseSettings):
+    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity)."""
+
+    model_config = _config("GATEWAY_CAPACITY_")
+
+    enabled: bool = True
+    """Admit local syntheses by capacity. False: each engine only caps its concurrency (``engine_concurrency``)."""
+    cores: float | None = Field(None, gt=0)
+    """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
+    max_load: float = Field(0.85, gt=0, le=1)
+    """Share of the measured available cores the syntheses in flight may count on (the rest is headroom)."""
+    margin: float = Field(1.25, ge=1)
+    """Safety factor on every predicted time (first audio, each sentence ready)."""
+    max_gap_s: float = 0.2
+    """A live line keeps up when each sentence is predicted ready before the listener needs it, give or take this."""
+    failover_reserve_s: float = 0.3
+    """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
+    ewma_alpha: float = Field(0.3, gt=0, le=1)
+    """Weight of a new measurement in the moving averages (each engine's costs and audio per character, cores)."""
+    prior_rtf: dict[str, float] = Field(default_factory=lambda: {"piper": 0.12, "kokoro": 0.8, "espeak": 0.01})
+    """Cost of each engine (CPU seconds per audio second) until it is measured; other engines: 1.0."""
+    prior_ms_per_char: float = 65.0
+    """Audio per character of text at speed 1 until it is measured."""
+    max_in_flight: int = Field(6, ge=1)
+    """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
 
 
 class ElevenLabsSettings(BaseSettings):
@@ -350,7 +380,8 @@ class Settings(BaseSettings):
     audio_ttl_s: int = 3600
     """How long rendered audio stays downloadable by request id (in every media backend)."""
     engine_concurrency: int = 2
-    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+    """Concurrent syntheses per local engine when capacity admission is off (``GATEWAY_CAPACITY_ENABLED=false``)
+    or the engine is used on its own (more only oversubscribes the CPU)."""
     redis_url: str | None = None
     """Redis URL for the shared cache, breakers, rate limits and media (unset: everything local)."""
     workers: int = Field(1, ge=1)
@@ -367,6 +398,7 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     fish: FishSettings = Field(default_factory=FishSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)

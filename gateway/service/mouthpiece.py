@@ -21,6 +21,8 @@ from gateway.media.factory import build_media_store
 from gateway.media.store import MediaStore
 from gateway.observability.metrics import DRAINING
 from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.capacity import Rule, engine_threads
+from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.policy.degradation import LevelController
@@ -29,7 +31,7 @@ from gateway.policy.rate_limit import RateLimiter
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
 from gateway.providers.base import Provider
-from gateway.providers.factory import build_providers
+from gateway.providers.factory import LOCAL_ENGINES, build_providers
 from gateway.service.health import HealthReport, HealthReporter
 from gateway.settings import Settings
 from gateway.speak.events import StreamEvent
@@ -59,15 +61,20 @@ class Mouthpiece:
                  providers: dict[str, Provider] | None = None,
                  breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
                  media: MediaStore | None = None, video: VideoPool | None = None,
-                 catalogue: VoiceCatalogue | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+                 catalogue: VoiceCatalogue | None = None, capacity: Capacity | None | object = _BUILD,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.settings = s = settings
         self.cast = cast or load_cast(s.characters_file)
         self.catalogue = catalogue or load_catalogue(s.voices_file)
         self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
         self.aligner = aligner or build_aligner()
         self.recognizer = recognizer or build_recognizer(models_dir=s.models_dir)
+        #: One model of the cores for every local engine (None: each engine only caps its own concurrency).
+        self.capacity = (Capacity(Rule.from_settings(s), {n: engine_threads(s, n) for n in LOCAL_ENGINES
+                                                          if n in s.enabled_providers})
+                         if s.capacity.enabled else None) if capacity is _BUILD else capacity
         self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
-                                                                                  self.cast)
+                                                                                  self.cast, self.capacity)
         self._check_cast()
         self.redis = (RedisLink(s.redis_url) if s.redis_url else None) if redis is _BUILD else redis
         self.breakers = breakers if breakers is not None else {
@@ -81,7 +88,7 @@ class Mouthpiece:
         self.levels = LevelController(s.thresholds.level_recovery_s)
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
-                                              self.levels, self.retry_budget, self.redis, self.video)
+                                              self.levels, self.retry_budget, self.redis, self.video, self.capacity)
         live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
                                       self.catalogue, live)

@@ -28,6 +28,8 @@ class SpeakInput:
     emotion: str | None = None
     intensity: float | None = None
     text_type: str = "auto"  #: auto (SSML when it starts with <speak>), ssml, or plain (tags stripped)
+    #: A live line has a first-audio budget (``GATEWAY_FIRST_AUDIO_BUDGET_S``); offline work (bake) does not.
+    live: bool = True
 
 
 @dataclass(slots=True)
@@ -50,6 +52,7 @@ class Line:
     started: float = field(default_factory=time.perf_counter)
     #: The voice the line aims for and the one each provider speaks it with (docs/voices.md).
     voices: VoicePlan = field(default_factory=lambda: VoicePlan(None))
+    live: bool = True  #: its first audio is due within the first-audio budget
 
     @property
     def display(self) -> str:

@@ -48,7 +48,7 @@ class LinePreparer:
         avatar = inp.avatar_id or (character.avatar if self.video_enabled() else None)
         return Line(uuid.uuid4().hex, planned.text, planned.segments, character, output, route.steps,
                     route.first_choice, character.settings_for(planned.emotion), inp.visemes, inp.blendshapes, fps,
-                    avatar, planned, started, voices=route.voices)
+                    avatar, planned, started, voices=route.voices, live=inp.live)
 
     def plan_text(self, inp: SpeakInput, character: Character) -> Planned:
         """SSML or plain text -> spoken text and segments with their prosody and emotion (read once)."""
