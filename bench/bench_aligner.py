@@ -1,7 +1,14 @@
-"""Benchmark the forced aligner against exact timings: Piper speech, whose phoneme sample counts we know.
+"""Benchmark the forced aligner against exact timings.
 
-For each line: synthesize it with the local Piper provider (exact per-phoneme alignment), align
-the audio to the text with the aligner, and compare:
+Default report: the aligner set (``bench/aligner_set``: Festival HTS and espeak-ng speech with
+exact phone timings, built offline by ``bench/aligner_set/build.py``), scored as strict frame
+accuracy on Rhubarb's mouth-shape classes at 100 fps and closure-onset error
+(``bench/aligner_set/score.py``), one markdown table, every row from the same run
+(``bench/aligner_set/report.py``).
+
+``--piper`` adds the older robustness table on Piper speech, whose phoneme sample counts we
+know. For each line: synthesize it with the local Piper provider (exact per-phoneme alignment),
+align the audio to the text with the aligner, and compare:
 
 * word boundaries (start and end of each word, matched by character offsets);
 * phoneme starts, after matching the two phone sequences (Piper's espeak IPA, normalized by
@@ -13,7 +20,7 @@ Variants: the native 22.05 kHz audio, the same resampled to 8 kHz and 44.1 kHz, 
 monologue (chunked path), and mismatched text (every pair must fall back to ``estimated``).
 Prints a markdown table.
 
-    .venv/bin/python bench/bench_aligner.py [--quick]
+    .venv/bin/python bench/bench_aligner.py [--quick] [--piper]
 """
 
 from __future__ import annotations
@@ -231,13 +238,72 @@ HEADER = ["case", "forced", "audio s", "word med ms", "word p90 ms", "phone med 
           "phone bias ms", "CPU s / audio s"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer lines, no long monologue")
-    args = parser.parse_args(argv)
+def aligner_set_rows(quick: bool = False) -> list:
+    """The aligner-set table's rows (see the module docstring)."""
+    from bench.aligner_set import report
+    from bench.aligner_set.build import DEFAULT_OUT, build
+    from bench.aligner_set.plain import PlainPocketsphinx
+    from bench.aligner_set.score import load_set
+    from gateway.timing.align import align_pcm
+    from gateway.timing.aligners import ESTIMATED, build_aligner
+    from gateway.settings import Settings
+    from gateway.timing.aligners import RecognizerUnavailable, build_recognizer
+
+    root = build(DEFAULT_OUT)
+    festival = load_set(root, "festival")
+    held_out = [r for r in festival if r.id.startswith("l")]
+    mismatch = [r for r in festival if r.id.startswith("x")]
+    aligner = build_aligner("pocketsphinx")
+    aligner.warm_up()
+    decoder_only = build_aligner("pocketsphinx", refine=False)
+    decoder_only.warm_up()
+    plain = PlainPocketsphinx()
+
+    def gateway(a):  # noqa: ANN001, ANN202
+        def run(ref):  # noqa: ANN001, ANN202
+            result = a.align(ref.pcm, ref.sample_rate, ref.text)
+            return result.phonemes, result.method == ESTIMATED
+        return run
+
+    def plain_run(ref):  # noqa: ANN001, ANN202
+        phonemes = plain.align(ref.pcm, ref.sample_rate, ref.text)
+        return phonemes or [], phonemes is None
+
+    def audio_only(recognizer):  # noqa: ANN001, ANN202
+        def run(ref):  # noqa: ANN001, ANN202
+            result = align_pcm(ref.pcm, ref.sample_rate, None, aligner, recognizer)
+            return result.phonemes, result.method == ESTIMATED
+        return run
+
+    rows = [report.ceiling_row("exact phones through the lip-sync pipeline (the ceiling)", held_out),
+            report.run("plain pocketsphinx 5.1.1 forced alignment", held_out, plain_run),
+            report.run("gateway aligner, decoder boundaries (refine=False)", held_out, gateway(decoder_only)),
+            report.run("gateway aligner", held_out, gateway(aligner))]
+    if not quick:
+        dev = [r for r in festival if r.id.startswith("d")]
+        rows.append(report.run("gateway aligner, development lines (calibrated on these)", dev, gateway(aligner)))
+    for name in (("whisper",) if quick else ("whisper", "pocketsphinx")):
+        try:
+            recognizer = build_recognizer(name, models_dir=Settings().models_dir)
+            recognizer.warm_up()
+        except RecognizerUnavailable as exc:
+            print(f"(audio-only with {name} skipped: {exc})", file=sys.stderr)
+            continue
+        label = "Whisper base (faster-whisper)" if name == "whisper" else "pocketsphinx language model"
+        rows.append(report.run(f"audio only: {label} + gateway aligner", held_out, audio_only(recognizer)))
+    rows += [report.run("partial mismatch lines x01-x04, plain pocketsphinx", mismatch, plain_run),
+             report.run("partial mismatch lines x01-x04, gateway aligner", mismatch, gateway(aligner))]
+    if not quick:
+        espeak = [r for r in load_set(root, "espeak") if r.id.startswith("l")]
+        rows += [report.run("espeak-ng voice, plain pocketsphinx", espeak, plain_run),
+                 report.run("espeak-ng voice, gateway aligner", espeak, gateway(aligner))]
+    return rows
+
+
+def piper_rows(quick: bool = False) -> list[Row]:
     from gateway.timing.aligners import build_aligner
 
-    lines = LINES[:4] if args.quick else LINES
+    lines = LINES[:4] if quick else LINES
     refs = synthesize(lines)
     aligner = build_aligner("pocketsphinx")
     aligner.warm_up()
@@ -245,13 +311,12 @@ def main(argv: list[str] | None = None) -> int:
             measure(aligner, "espeak-ng 22.05 kHz (formant voice)", synthesize(lines, "espeak")),
             measure(aligner, "resampled to 8 kHz", refs, rate=8000),
             measure(aligner, "resampled to 44.1 kHz", refs, rate=44100)]
-    if not args.quick:
+    if not quick:
         long_ref = concatenate(refs * 2)
         rows.append(measure(aligner, f"monologue ({len(long_ref.pcm) / 2 / long_ref.sample_rate:.0f} s, chunked)",
                             [long_ref]))
     wrong = [refs[(k + 1) % len(refs)].text for k in range(len(refs))]
-    mismatch = measure(aligner, "mismatched text (must not be forced)", refs, texts=wrong)
-    rows.append(mismatch)
+    rows.append(measure(aligner, "mismatched text (must not be forced)", refs, texts=wrong))
     estimated = Row("proportional estimate (the fallback), Piper", word_err=[], phone_err=[])
     fallback = build_aligner("proportional")
     for ref in refs:
@@ -262,10 +327,23 @@ def main(argv: list[str] | None = None) -> int:
         estimated.total += 1
         estimated.word_err += word_errors(ref.words, result.words)
     rows.append(estimated)
-    print("| " + " | ".join(HEADER) + " |")
-    print("|" + "---|" * len(HEADER))
-    for row in rows:
-        print("| " + " | ".join(row.cells()) + " |")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rows and lines")
+    parser.add_argument("--piper", action="store_true", help="also the robustness table on Piper speech")
+    args = parser.parse_args(argv)
+    from bench.aligner_set.report import table
+
+    print(table(aligner_set_rows(args.quick)))
+    if args.piper:
+        print()
+        print("| " + " | ".join(HEADER) + " |")
+        print("|" + "---|" * len(HEADER))
+        for row in piper_rows(args.quick):
+            print("| " + " | ".join(row.cells()) + " |")
     return 0
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.core.errors import validation_problems
 from gateway.core.voices import VoiceSettings
 from gateway.text.emotions import UnknownEmotion, resolve_emotion
 from gateway.text.pronunciations import Pronunciation
@@ -103,9 +104,7 @@ def load_cast(path: Path) -> Cast:
         try:
             characters[cid] = Character(id=cid, **(body or {}))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
-                                 for e in exc.errors(include_url=False))
-            raise CastError(f"{path}: character {cid!r}: {problems}") from None
+            raise CastError(f"{path}: character {cid!r}: {validation_problems(exc)}") from None
         except (TypeError, UnknownEmotion) as exc:
             raise CastError(f"{path}: character {cid!r}: {exc}") from None
     return Cast(characters=characters)

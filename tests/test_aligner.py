@@ -17,15 +17,9 @@ import pytest
 from bench.bench_aligner import concatenate, phone_errors, synthesize, word_errors
 from gateway.audio.resample import resample_pcm
 from gateway.lipsync.build import build_lipsync
-from gateway.timing.aligners import ESTIMATED, FORCED, build_aligner
-from gateway.timing.aligners.lexicon import (
-    cardinal_words,
-    ipa_to_arpabet,
-    number_readings,
-    pronunciations,
-    spoken_tokens,
-    year_words,
-)
+from gateway.timing.aligners import ESTIMATED, FORCED, PARTIAL, build_aligner
+from gateway.timing.aligners.lexicon import (cardinal_words, ipa_to_arpabet, number_readings, pronunciations,
+                                             spoken_tokens, year_words)
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +58,15 @@ def _check_timeline(result, text: str, duration_ms: int) -> None:
         assert 0 <= w.start_ms <= w.end_ms <= duration_ms
 
 
+def _aligned(result, max_spans: int = 1) -> bool:
+    """Forced, or forced but for one short span per line (Piper's speech is random per process: now and
+    then it says a word so unlike the dictionary that its span is estimated from recognised phones)."""
+    if result.method == FORCED:
+        return True
+    spans = result.estimated_spans
+    return result.method == PARTIAL and len(spans) <= max_spans and all(s.end_ms - s.start_ms <= 400 for s in spans)
+
+
 def _duration(ref) -> int:
     return (len(ref.pcm) // 2 * 1000 + ref.sample_rate // 2) // ref.sample_rate
 
@@ -73,7 +76,7 @@ def test_accuracy_against_piper(refs, aligner):
     phone_err: list[int] = []
     for ref in refs:
         result = aligner.align(ref.pcm, ref.sample_rate, ref.text)
-        assert result.method == FORCED, result.reason
+        assert _aligned(result), result.reason
         _check_timeline(result, ref.text, _duration(ref))
         word_err += word_errors(ref.words, result.words)
         phone_err += phone_errors(ref.phonemes, result.phonemes)
@@ -86,14 +89,14 @@ def test_accuracy_against_piper(refs, aligner):
 def test_out_of_dictionary_words_and_numbers(refs, aligner):
     oov = refs[3]
     result = aligner.align(oov.pcm, oov.sample_rate, oov.text)
-    assert result.method == FORCED, result.reason
+    assert _aligned(result), result.reason
     words = {w.word: w for w in result.words}
     assert {"Brannoc", "Xylarinth", "dragon-scale"} <= set(words)
     assert words["Xylarinth"].end_ms - words["Xylarinth"].start_ms > 300  # a long word got its time
 
     numbers = refs[4]
     result = aligner.align(numbers.pcm, numbers.sample_rate, numbers.text)
-    assert result.method == FORCED, result.reason
+    assert _aligned(result), result.reason
     spans = {w.word: w for w in result.words}
     assert {"42", "1,000", "1999", "3.5"} <= set(spans)  # numbers stay one word with their char offsets
     assert numbers.text[spans["1,000"].char_start:spans["1,000"].char_end] == "1,000"
@@ -119,7 +122,7 @@ def test_sample_rates(refs, aligner, rate):
     ref = refs[0]
     pcm = resample_pcm(ref.pcm, ref.sample_rate, rate)
     result = aligner.align(pcm, rate, ref.text)
-    assert result.method == FORCED, result.reason
+    assert _aligned(result), result.reason
     native = aligner.align(ref.pcm, ref.sample_rate, ref.text)
     assert abs(result.duration_ms - native.duration_ms) <= 1
     diffs = [abs(a.start_ms - b.start_ms) for a, b in zip(result.words, native.words)]
@@ -129,7 +132,7 @@ def test_sample_rates(refs, aligner, rate):
 def test_long_audio_is_chunked(refs, aligner):
     long_ref = concatenate(refs[:4] * 2, gap_ms=400)  # ~30 s, chunk_s=12
     result = aligner.align(long_ref.pcm, long_ref.sample_rate, long_ref.text)
-    assert result.method == FORCED, result.reason
+    assert _aligned(result, max_spans=2), result.reason
     assert result.detail["chunks"] >= 2
     _check_timeline(result, long_ref.text, _duration(long_ref))
     errors = word_errors(long_ref.words, result.words)
@@ -137,7 +140,7 @@ def test_long_audio_is_chunked(refs, aligner):
     # Without punctuation there are no planned cuts: the whole-audio word pass finds them instead.
     bare = "".join(ch for ch in long_ref.text if ch.isalnum() or ch in " '-")
     robust = aligner.align(long_ref.pcm, long_ref.sample_rate, bare)
-    assert robust.method == FORCED and robust.detail["chunks"] >= 2
+    assert robust.method in (FORCED, PARTIAL) and robust.detail["chunks"] >= 2
     diffs = [abs(a.start_ms - b.start_ms) for a, b in zip(robust.words, result.words)]
     assert len(robust.words) == len(result.words) and statistics.median(diffs) <= 30
 

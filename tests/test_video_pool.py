@@ -10,11 +10,13 @@ import uuid
 import httpx
 import pytest
 
-from gateway.media.video import cleanup_media, find_video
+from gateway.media.disk import DiskMediaStore, cleanup_dir
+from gateway.media.store import MediaKind, Retention
 from gateway.policy.breakers import ProviderBreaker
 from gateway.settings import VideoSettings
 from gateway.video.jobs import JobQueue
-from gateway.video.pool import NO_WORKERS, VideoPool
+from gateway.video.pool import NO_WORKERS
+from gateway.video.pool import VideoPool as _VideoPool
 from gateway.video.workers import WorkerHandle
 from tests.redis_fixture import closed_port_url, free_port
 from tests.test_render_worker import TRACK, WorkerProc, tone_wav
@@ -31,6 +33,11 @@ def rid() -> str:
 def settings(tmp_path, **kw) -> VideoSettings:
     base = {"media_dir": tmp_path / "video", "health_interval_s": 0.3, "health_timeout_s": 1.0}
     return VideoSettings(**{**base, **kw})
+
+
+def VideoPool(s: VideoSettings) -> _VideoPool:  # noqa: N802 - the pool with its MP4s on disk in media_dir
+    return _VideoPool(s, DiskMediaStore({MediaKind.VIDEO: s.media_dir},
+                                        {MediaKind.VIDEO: Retention(s.media_max_age_s, s.media_max_bytes)}))
 
 
 async def wait_healthy(pool: VideoPool, workers: int, timeout: float = 20) -> dict:
@@ -88,7 +95,7 @@ async def test_embedded_default_is_unhealthy_and_renders_nothing(tmp_path):
         assert health["healthy"] is False and health["reason"] == NO_WORKERS and health["workers"] == []
         started = time.monotonic()
         outcome = await pool.render(rid(), tone_wav(0.5), TRACK, None, None, 5.0)
-        assert outcome.path is None and outcome.reason == NO_WORKERS
+        assert outcome.media is None and outcome.reason == NO_WORKERS
         assert time.monotonic() - started < 0.05
     finally:
         await pool.close()
@@ -103,7 +110,7 @@ async def test_unhealthy_pool_returns_none_with_reason(tmp_path):
         assert health["healthy"] is False and "not ready" in health["reason"]
         started = time.monotonic()
         outcome = await pool.render(rid(), tone_wav(0.5), TRACK, None, None, 5.0)
-        assert outcome.path is None and outcome.reason.startswith("video pool unhealthy")
+        assert outcome.media is None and outcome.reason.startswith("video pool unhealthy")
         assert time.monotonic() - started < 0.05
     finally:
         await pool.close()
@@ -119,11 +126,12 @@ async def test_direct_mode_renders_and_fails_over(tmp_path, worker):
         request_id = rid()
         outcome = await pool.render(request_id, tone_wav(1.0), TRACK, "blacksmith", "angry", 10.0)
         assert outcome.ok, outcome
-        assert outcome.worker == worker.worker_id and outcome.path == find_video(tmp_path / "video", request_id)
-        assert outcome.path.read_bytes()[4:8] == b"ftyp"
+        assert outcome.worker == worker.worker_id and outcome.media == await pool.media.info(MediaKind.VIDEO,
+                                                                                             request_id)
+        assert (await pool.media.read_all(outcome.media))[4:8] == b"ftyp"
         assert outcome.timings["render_ms"] > 0 and outcome.timings["total_ms"] >= outcome.timings["render_ms"]
         bad = await pool.render(rid(), tone_wav(1.0), TRACK, "dragon", None, 10.0)
-        assert bad.path is None and "unknown avatar" in bad.reason and "innkeeper" in bad.reason
+        assert bad.media is None and "unknown avatar" in bad.reason and "innkeeper" in bad.reason
     finally:
         await pool.close()
 
@@ -135,7 +143,7 @@ async def test_slow_worker_is_taken_out_of_rotation(tmp_path, spawn):
     try:
         health = await pool.health()
         assert health["healthy"] is False and "slower than real time" in health["reason"]
-        assert (await pool.render(rid(), tone_wav(0.5), TRACK, None, None, 5.0)).path is None
+        assert (await pool.render(rid(), tone_wav(0.5), TRACK, None, None, 5.0)).media is None
     finally:
         await pool.close()
 
@@ -150,7 +158,7 @@ async def test_kill_only_worker_mid_job_degrades_within_deadline(tmp_path, spawn
         task = asyncio.create_task(pool.render(rid(), tone_wav(3.0), TRACK, None, None, 6.0))
         (await wait_busy([w])).kill()
         outcome = await task
-        assert outcome.path is None and "dropped" in outcome.reason
+        assert outcome.media is None and "dropped" in outcome.reason
         assert time.monotonic() - started < 6.0
         snap = (await pool.health())["workers"][0]
         assert snap["healthy"] is False
@@ -254,11 +262,10 @@ def test_cleanup_media_by_age_then_size(tmp_path):
         os.utime(path, (now - age, now - age))
         names[k] = path
     (tmp_path / "keep.txt").write_text("not a video")
-    result = cleanup_media(tmp_path, max_age_s=3600, max_bytes=900, now=now)
+    result = cleanup_dir(tmp_path, max_age_s=3600, max_bytes=900, now=now)
     assert result["removed"] == 2 and result["kept_bytes"] == 800
     assert not names[0].exists() and not names[1].exists() and names[2].exists() and names[3].exists()
     assert (tmp_path / "keep.txt").exists()
-    assert find_video(tmp_path, "../etc/passwd") is None
 
 
 def test_settings_from_env(monkeypatch):

@@ -14,6 +14,7 @@ from gateway import __version__
 from gateway.api import routes_admin, routes_compat, routes_lipsync, routes_meta, routes_speak, routes_ws
 from gateway.api.context import RequestContext
 from gateway.api.cors import add_cors
+from gateway.api.drain import install_sigterm_drain
 from gateway.api.routes_demo import mount_demo
 from gateway.core.errors import InputError
 from gateway.observability.logging import configure_logging
@@ -33,6 +34,8 @@ def validation_message(fields: list[dict]) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app; with no argument it reads the settings from the environment (the factory each worker process of
+    ``gateway serve --workers N`` imports: ``gateway.api.app:create_app``)."""
     settings = settings or Settings()
     configure_logging(settings.observability.log_level, settings.observability.log_json)
     configure_tracing(settings.observability.otel_exporter, settings.observability.otel_endpoint)
@@ -42,8 +45,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         mouthpiece = Mouthpiece(settings)
         app.state.mouthpiece = mouthpiece
         await mouthpiece.start()
-        log.info("gateway_started", providers=list(mouthpiece.providers), host=settings.host, port=settings.port)
+        uninstall_drain = install_sigterm_drain(mouthpiece, settings.drain_delay_s, settings.drain_timeout_s)
+        log.info("gateway_started", providers=list(mouthpiece.providers), host=settings.host, port=settings.port,
+                 media=mouthpiece.media.backend)
         yield
+        uninstall_drain()
         await mouthpiece.close()
 
     app = FastAPI(title="Mouthpiece", version=__version__, lifespan=lifespan,

@@ -1,8 +1,9 @@
-"""``POST /api/lipsync``: an audio file and the text it speaks -> phoneme/word timings and lip-sync tracks.
+"""``POST /api/lipsync``: an audio file (and the text it speaks) -> phoneme/word timings and lip-sync tracks.
 
 Multipart form: ``audio`` (file: WAV, MP3, Ogg/Opus, FLAC, M4A... anything FFmpeg probes),
-``text`` (the words spoken), optional ``fps`` (1..240, default 60), ``visemes`` and
-``blendshapes`` (booleans, default true). The body is read with a byte cap before it is parsed,
+optional ``text`` (the words spoken; without it they are recognised from the audio and the
+response's ``text`` is what was heard, ``text_source: "heard"``), optional ``fps`` (1..240,
+default 60), ``visemes`` and ``blendshapes`` (booleans, default true). The body is read with a byte cap before it is parsed,
 so an oversized upload is refused (413) without being buffered whole. Every client mistake is a
 4xx with ``{"error", "message", "request_id"}``; alignment runs in a worker thread and never
 fails the request (it falls back to an estimate, see ``method``).
@@ -22,6 +23,7 @@ from gateway.export.alignment import lipsync_body
 from gateway.providers.threaded import LoopLimiter
 from gateway.timing.align import MAX_AUDIO_SECONDS, LipsyncInputError, LipsyncOptions, align_file, check_fps, check_text
 from gateway.timing.aligners import Aligner
+from gateway.timing.aligners.recognizer import Recognizer
 
 router = APIRouter(tags=["lipsync"])
 
@@ -38,6 +40,11 @@ _semaphore = LoopLimiter(ALIGN_CONCURRENCY)
 def gateway_aligner(request: Request) -> Aligner:
     """The gateway's aligner (one per process: its decoders load once)."""
     return request.app.state.mouthpiece.aligner
+
+
+def gateway_recognizer(request: Request) -> Recognizer:
+    """The gateway's recogniser, for audio that comes without text."""
+    return request.app.state.mouthpiece.recognizer
 
 
 def _error(request: Request, status: int, code: str, message: str) -> JSONResponse:
@@ -76,12 +83,14 @@ _FORM_SCHEMA = {
         "required": True,
         "content": {"multipart/form-data": {"schema": {
             "type": "object",
-            "required": ["audio", "text"],
+            "required": ["audio"],
             "properties": {
                 "audio": {"type": "string", "format": "binary",
                           "description": f"Audio file (WAV, MP3, Ogg/Opus, FLAC, M4A...), at most "
                                          f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB and {MAX_AUDIO_SECONDS:g} s."},
-                "text": {"type": "string", "description": "The words the audio speaks."},
+                "text": {"type": "string", "description": "The words the audio speaks. Leave it out to have them "
+                                                          "recognised from the audio (the response says what was "
+                                                          "heard)."},
                 "fps": {"type": "integer", "default": 60, "description": "Blendshape frame rate (1..240)."},
                 "visemes": {"type": "boolean", "default": True, "description": "Include Oculus and Azure visemes."},
                 "blendshapes": {"type": "boolean", "default": True, "description": "Include ARKit curves."},
@@ -92,12 +101,14 @@ _FORM_SCHEMA = {
 
 
 @router.post("/api/lipsync", openapi_extra=_FORM_SCHEMA, dependencies=[Depends(speak_access)], responses={
-    400: {"description": "Empty text, bad options, corrupt audio or audio too long"},
+    400: {"description": "Blank text, bad options, corrupt audio or audio too long"},
     413: {"description": "Upload too large"},
     415: {"description": "Not an audio file"},
 })
-async def lipsync(request: Request, aligner: Aligner = Depends(gateway_aligner)) -> JSONResponse:
-    """Align an uploaded recording to its text; returns phonemes, words, visemes, blendshapes and ``method``."""
+async def lipsync(request: Request, aligner: Aligner = Depends(gateway_aligner),
+                  recognizer: Recognizer = Depends(gateway_recognizer)) -> JSONResponse:
+    """Align an uploaded recording to its text (or to the words heard in it); returns phonemes, words, visemes,
+    blendshapes and ``method``."""
 
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
@@ -120,7 +131,7 @@ async def lipsync(request: Request, aligner: Aligner = Depends(gateway_aligner))
         if audio is None or isinstance(audio, str):
             raise LipsyncInputError("missing 'audio' file part")
         text = form.get("text")
-        text = check_text(text if isinstance(text, str) else None)
+        text = check_text(text) if isinstance(text, str) else None  # absent: recognise the words
         fps_raw = form.get("fps")
         try:
             fps = int(fps_raw) if isinstance(fps_raw, str) and fps_raw.strip() else 60
@@ -138,7 +149,7 @@ async def lipsync(request: Request, aligner: Aligner = Depends(gateway_aligner))
 
     try:
         async with _semaphore():
-            result = await asyncio.to_thread(align_file, data, text, aligner, max_seconds=MAX_AUDIO_SECONDS)
+            result = await asyncio.to_thread(align_file, data, text, aligner, recognizer, max_seconds=MAX_AUDIO_SECONDS)
             body_out = await asyncio.to_thread(lipsync_body, result, text, options)
     except AudioDecodeError as exc:
         if exc.message.startswith(("not a recognised audio file", "no audio stream")):

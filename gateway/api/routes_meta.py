@@ -8,6 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.api.access import read_access
 from gateway.export.health import health_json
+from gateway.export.voices import voices_json
 from gateway.observability.metrics import REGISTRY
 
 router = APIRouter(tags=["meta"])
@@ -15,15 +16,10 @@ router = APIRouter(tags=["meta"])
 
 @router.get("/api/avatar/voices", dependencies=[Depends(read_access)])
 async def voices(request: Request) -> dict:
-    """Every provider's voices (``voice_id`` = ``provider:voice``) and the cast's voice per provider."""
+    """Every provider's voices (``voice_id`` = ``provider:voice``) with their traits, the cast's voice per
+    provider, and the vendor voice ids a request may use on any chain (docs/voices.md)."""
     mouthpiece = request.app.state.mouthpiece
-    return {
-        "voices": [{"voice_id": v.voice_id, "provider": v.provider, "voice": v.voice, "name": v.name,
-                    "language": v.language, "gender": v.gender, "sample_rate": v.sample_rate}
-                   for v in mouthpiece.voices()],
-        "characters": [{"id": c.id, "display_name": c.display_name, "voices": c.voices, "emotion": c.emotion,
-                        "chain": c.chain or mouthpiece.settings.chain} for c in mouthpiece.cast.characters.values()],
-    }
+    return voices_json(mouthpiece)
 
 
 @router.get("/api/avatar/characters", dependencies=[Depends(read_access)])

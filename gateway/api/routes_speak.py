@@ -5,15 +5,16 @@ from __future__ import annotations
 import orjson
 import structlog
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from gateway.api.access import read_access, speak_access
+from gateway.api.media import media_response
 from gateway.api.responses import FastJSONResponse
 from gateway.api.schemas import ErrorResponse, SpeakRequest, SpeakResponse
 from gateway.core.events import ErrorEvent
 from gateway.export.speak import result_body, result_headers
 from gateway.export.stream import event_body
-from gateway.media.audio import valid_request_id
+from gateway.media.store import MediaKind
 from gateway.observability.metrics import REQUESTS
 from gateway.service import Mouthpiece
 from gateway.speak.events import LineFinished
@@ -68,24 +69,18 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                              headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})
 
 
-@router.get("/api/avatar/audio/{request_id}", responses={404: {"model": ErrorResponse}},
-            dependencies=[Depends(read_access)])
-async def audio_file(request_id: str, request: Request):
-    """The audio of a spoken line, by its request id (no other path input reaches the file system)."""
-    found = _mouthpiece(request).audio_store.find(request_id)
-    if found is None:
-        return JSONResponse({"error": "not_found", "message": "No audio for that request id"}, status_code=404)
-    path, media_type = found
-    return FileResponse(path, media_type=media_type)
+MEDIA_RESPONSES = {206: {"description": "One byte range (Range: bytes=...)"}, 404: {"model": ErrorResponse},
+                   416: {"description": "Range past the end"}, 503: {"description": "Media store unreachable"}}
 
 
-@router.get("/api/avatar/video/{request_id}", responses={404: {"model": ErrorResponse}},
-            dependencies=[Depends(read_access)])
-async def video_file(request_id: str, request: Request):
-    """The lip-synced MP4 of a spoken line, by its request id."""
-    if not valid_request_id(request_id):
-        return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
-    path = _mouthpiece(request).video.find(request_id)
-    if path is None:
-        return JSONResponse({"error": "not_found", "message": "No video for that request id"}, status_code=404)
-    return FileResponse(path, media_type="video/mp4")
+@router.get("/api/avatar/audio/{request_id}", responses=MEDIA_RESPONSES, dependencies=[Depends(read_access)])
+async def audio_file(request_id: str, request: Request) -> Response:
+    """The audio of a spoken line, by its request id, from any replica while ``GATEWAY_AUDIO_TTL_S`` lasts
+    (Range requests: 206; no other path input reaches a store)."""
+    return await media_response(_mouthpiece(request).media, MediaKind.AUDIO, request_id, request)
+
+
+@router.get("/api/avatar/video/{request_id}", responses=MEDIA_RESPONSES, dependencies=[Depends(read_access)])
+async def video_file(request_id: str, request: Request) -> Response:
+    """The lip-synced MP4 of a spoken line, by its request id (Range requests: 206)."""
+    return await media_response(_mouthpiece(request).media, MediaKind.VIDEO, request_id, request)

@@ -96,7 +96,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     await websocket.accept()
     try:
         fmt = parse_output_format(query.get("output_format", "mp3_44100_128"))
-        character, pinned = _resolve(mouthpiece, voice_id)
+        mouthpiece.resolve_voice(voice_id)  # the same resolution as HTTP: 404 hint -> close 1008 with it
         inactivity = min(180.0, max(1.0, float(query.get("inactivity_timeout", 20))))
     except (ValueError, InputError) as exc:
         message = exc.message if isinstance(exc, InputError) else str(exc)
@@ -105,7 +105,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
 
     authorized = key_valid(mouthpiece, presented_key(websocket.headers))
     queue: asyncio.Queue = asyncio.Queue()
-    speaker = asyncio.create_task(_speak_pieces(websocket, mouthpiece, queue, character, pinned, fmt))
+    speaker = asyncio.create_task(_speak_pieces(websocket, mouthpiece, queue, voice_id, fmt))
     chunker: Chunker | None = None
     try:
         while True:
@@ -158,8 +158,8 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
         speaker.cancel()
 
 
-async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asyncio.Queue, character: str | None,
-                        pinned: str | None, fmt) -> None:  # noqa: ANN001
+async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asyncio.Queue, voice_id: str,
+                        fmt) -> None:  # noqa: ANN001
     encoder = None
     try:
         while True:
@@ -167,8 +167,8 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
             if piece is _END:
                 break
             try:
-                line = mouthpiece.prepare(SpeakInput(piece, voice_id=pinned, character=character,
-                                                  output_format=fmt.name, blendshapes=False))
+                line = mouthpiece.prepare(SpeakInput(piece, voice_id=voice_id, output_format=fmt.name,
+                                                     blendshapes=False))
             except InputError as exc:
                 await websocket.send_json({"error": "invalid_text", "message": exc.message, "piece": piece})
                 continue
@@ -176,12 +176,13 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
             lips: LipSyncData | None = None
             words: list[WordSpan] = []
             seg_start = 0
-            provider = level = None
+            provider = level = changed = None
             async for event in mouthpiece.stream(line):
                 if isinstance(event, VisemesEvent):
                     lips = event.lipsync
                 elif isinstance(event, StatusEvent):
                     provider, level = event.provider or provider, event.degradation_level or level
+                    changed = event.detail if event.code == "voice_changed" else changed
                 elif isinstance(event, AudioEvent):
                     if encoder is None:
                         encoder = create_encoder(fmt, event.sample_rate)
@@ -190,8 +191,8 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
                     words.extend(event.words)
                 elif isinstance(event, SegmentEndEvent):
                     await websocket.send_json(audio_message(encoder.feed(b"".join(pcm)), line.text, words, seg_start,
-                                                            event.end_ms, lips, provider, level))
-                    pcm, lips, seg_start = [], None, event.end_ms
+                                                            event.end_ms, lips, provider, level, changed))
+                    pcm, lips, seg_start, changed = [], None, event.end_ms, None
                 elif isinstance(event, ErrorEvent):
                     await websocket.send_json({"error": event.code, "message": event.message, "piece": piece,
                                                "isFinal": None})
@@ -210,19 +211,6 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
     except Exception as exc:  # noqa: BLE001 - never leave a client hanging without a close
         log.exception("ws_stream_failed", error_type=type(exc).__name__)
         await _close_with_error(websocket, "internal_error", "internal error", 1011)
-
-
-def _resolve(mouthpiece: Mouthpiece, voice_id: str) -> tuple[str | None, str | None]:
-    """``voice_id`` may be a character id, a gateway voice id (``provider:voice``) or a cloud voice id of the cast."""
-    if mouthpiece.cast.get(voice_id) is not None:
-        return voice_id, None
-    if ":" in voice_id:
-        mouthpiece.resolve_voice(voice_id)  # raises InputError listing valid voices
-        return None, voice_id
-    for character in mouthpiece.cast.characters.values():
-        if voice_id in character.voices.values():
-            return character.id, None
-    raise InputError(404, f"Unknown voice_id {voice_id!r}: use a character id, provider:voice, or a cast voice id")
 
 
 async def _close_with_error(websocket: WebSocket, error: str, message: str, code: int) -> None:

@@ -27,7 +27,9 @@ class SpeakRequest(BaseModel):
 
     text: str = Field(..., description="The line of dialogue: plain text, or SSML starting with <speak> "
                                        "(see docs/expressive.md).")
-    voice_id: str | None = Field(None, description="Pin a voice, as `provider:voice` (see /api/avatar/voices).")
+    voice_id: str | None = Field(None, description="A voice: a character id, `provider:voice`, or a vendor voice id "
+                                                   "such as ElevenLabs Rachel `21m00Tcm4TlvDq8ikWAM` (see "
+                                                   "/api/avatar/voices and docs/voices.md).")
     character: str | None = Field(None, description="Character from config/characters.yaml (default: narrator).")
     avatar_id: str | None = Field(None, description="Avatar for video (video comes with the worker pool).")
     output_format: str | None = Field(None, description="wav, wav_<rate>, pcm_<rate>, mp3, mp3_<rate>_<kbps>, opus...")
@@ -78,6 +80,12 @@ class SpeakResponse(BaseModel):
     degradation_reasons: list[str] = []
     fallbacks: int = 0
     retries: int = 0
+    voice: dict | None = Field(None, description="The voice that finished the line: voice_id, name, gender, "
+                                                 "accent, age, pitch_hz.")
+    voice_changed: bool = Field(False, description="True when the line fell to a voice that does not match "
+                                                   "the one asked for (see voice_changes).")
+    voice_changes: list[dict] = Field([], description="Each change of voice: from, to (voices with traits), "
+                                                      "reasons, provider, at_ms, segment.")
     visemes: list[dict] | None = None
     azure_visemes: list[dict] | None = None
     blendshapes: dict | None = None

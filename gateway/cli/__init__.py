@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -24,9 +25,16 @@ from gateway.speak.line import SpeakInput
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port})
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning",
-                access_log=False)
+    settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port,
+                                           "workers": args.workers or settings.workers})
+    common = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
+              "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s))}
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **common)
+        return 0
+    # Worker processes build their own app from the environment: hand them what the command line changed.
+    os.environ.update({"GATEWAY_HOST": settings.host, "GATEWAY_PORT": str(settings.port)})
+    uvicorn.run("gateway.api.app:create_app", factory=True, workers=settings.workers, **common)
     return 0
 
 
@@ -63,12 +71,20 @@ def _voices(settings: Settings) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gateway", description="Mouthpiece TTS gateway")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=_positive, help="processes sharing the port (default GATEWAY_WORKERS or 1)")
     speak = sub.add_parser("speak", help="speak one line to a file")
     speak.add_argument("text")
     speak.add_argument("--character")

@@ -3,7 +3,8 @@
 Per spoken piece: ``{"audio": <base64>, "isFinal": null, "alignment": {chars, charStartTimesMs, charDurationsMs},
 "normalizedAlignment": …}`` as ElevenLabs sends it, plus extensions an ElevenLabs client ignores: ``visemes``,
 ``azure_visemes`` (times relative to the message's audio, like the alignment), ``provider``,
-``degradation_level`` and ``piece`` (the text spoken).
+``degradation_level``, ``piece`` (the text spoken) and, on the first message in a new voice, ``voice_changed``
+(the status event's detail: from, to, reasons; docs/voices.md).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def char_alignment(text: str, words: list[WordSpan], start_ms: int, end_ms: int)
 
 
 def audio_message(audio: bytes, text: str, words: list[WordSpan], start_ms: int, end_ms: int,
-                  lipsync: LipSyncData | None, provider: str | None, level: str | None) -> dict:
+                  lipsync: LipSyncData | None, provider: str | None, level: str | None,
+                  voice_changed: dict | None = None) -> dict:
     """One spoken piece: its audio, the characters' alignment and the visemes, times relative to the piece."""
     seg_words = [w for w in words if start_ms <= w.start_ms < end_ms]
     first = seg_words[0].char_start if seg_words and seg_words[0].char_start is not None else 0
@@ -61,7 +63,10 @@ def audio_message(audio: bytes, text: str, words: list[WordSpan], start_ms: int,
         return [{**s, "start_ms": s["start_ms"] - start_ms, "end_ms": s["end_ms"] - start_ms} for s in spans]
 
     lips = lipsync.to_dict() if lipsync is not None else {}
-    return {"audio": base64.b64encode(audio).decode(), "isFinal": None, "alignment": alignment,
-            "normalizedAlignment": alignment, "visemes": rel(lips.get("visemes", [])),
-            "azure_visemes": rel(lips.get("azure_visemes", [])), "provider": provider,
-            "degradation_level": level, "piece": text}
+    message = {"audio": base64.b64encode(audio).decode(), "isFinal": None, "alignment": alignment,
+               "normalizedAlignment": alignment, "visemes": rel(lips.get("visemes", [])),
+               "azure_visemes": rel(lips.get("azure_visemes", [])), "provider": provider,
+               "degradation_level": level, "piece": text}
+    if voice_changed is not None:
+        message["voice_changed"] = voice_changed
+    return message

@@ -21,6 +21,12 @@ def main() -> int:
         prepare_kokoro(models)
     except Exception as exc:  # noqa: BLE001 - Kokoro is optional: the gateway runs on Piper without it
         logging.warning("Kokoro not prepared (%s); the gateway will serve without it", exc)
+    try:
+        from gateway.install.whisper import prepare_whisper  # optional, like Kokoro
+
+        prepare_whisper(models)
+    except Exception as exc:  # noqa: BLE001 - optional: audio-only lip-sync falls back to pocketsphinx
+        logging.warning("Whisper not prepared (%s); audio-only lip-sync will use pocketsphinx", exc)
     return 0
 
 

@@ -5,28 +5,32 @@ from __future__ import annotations
 from gateway.cache.base import LineCache
 from gateway.characters import Cast
 from gateway.providers.base import Provider
+from gateway.providers.threaded import Gate
 from gateway.settings import Settings
 from gateway.timing.aligners import Aligner
 
 #: Every provider name the factory knows.
 NAMES = ("piper", "kokoro", "espeak", "elevenlabs_ws", "elevenlabs_rest", "fish_audio", "canned", "cache")
+#: The providers that synthesize on this machine's cores: each is admitted by the ``gate`` it is given.
+LOCAL_ENGINES = ("piper", "kokoro", "espeak")
 
 
 def build_provider(name: str, settings: Settings, cache: LineCache | None = None, aligner: Aligner | None = None,
-                   cast: Cast | None = None) -> Provider:
+                   cast: Cast | None = None, gate: Gate | None = None) -> Provider:
+    """``gate`` admits the syntheses of a local engine (None: each engine only caps its own concurrency)."""
     # Implementations are imported on demand: each pulls in its own engine or client library.
     if name == "piper":
         from gateway.providers.piper import PiperProvider
 
-        return PiperProvider(settings)
+        return PiperProvider(settings, gate)
     if name == "kokoro":
         from gateway.providers.kokoro import KokoroProvider
 
-        return KokoroProvider(settings)
+        return KokoroProvider(settings, gate=gate)
     if name == "espeak":
         from gateway.providers.espeak import EspeakProvider
 
-        return EspeakProvider(settings)
+        return EspeakProvider(settings, gate)
     if name in ("elevenlabs_ws", "elevenlabs_rest"):
         from gateway.providers.elevenlabs_rest import ElevenLabsRestProvider
         from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
@@ -48,8 +52,8 @@ def build_provider(name: str, settings: Settings, cache: LineCache | None = None
 
 
 def build_providers(settings: Settings, cache: LineCache | None = None, aligner: Aligner | None = None,
-                    cast: Cast | None = None) -> dict[str, Provider]:
+                    cast: Cast | None = None, gate: Gate | None = None) -> dict[str, Provider]:
     names = list(dict.fromkeys(settings.enabled_providers))
     if "cache" in names and cache is None:
         names.remove("cache")
-    return {name: build_provider(name, settings, cache, aligner, cast) for name in names}
+    return {name: build_provider(name, settings, cache, aligner, cast, gate) for name in names}

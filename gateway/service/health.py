@@ -15,6 +15,8 @@ import structlog
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import DEGRADATION_LEVEL, LEVEL_TRANSITIONS, PROVIDER_QUOTA_USED
 from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.capacity import CapacitySnapshot
+from gateway.policy.capacity_gate import Capacity
 from gateway.policy.degradation import DegradationLevel, LevelController, assess
 from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.policy.retry_budget import RetryBudget
@@ -40,7 +42,10 @@ class HealthReport:
     retry_budget: dict
     redis: dict | None
     video: dict
+    media: dict = field(default_factory=dict)  #: the media store: backend, ok, error
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
+    #: The local engines' shared cores (None: capacity admission is off).
+    capacity: CapacitySnapshot | None = None
     services: dict[str, str] = field(default_factory=dict)  #: the original contract's map (:func:`service_states`)
     timestamp: str = ""  #: when the report was made, ISO 8601 UTC (``2025-12-10T12:00:00Z``)
 
@@ -48,7 +53,7 @@ class HealthReport:
 class HealthReporter:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  signals: HealthSignals, thresholds: Thresholds, levels: LevelController, budget: RetryBudget,
-                 redis: RedisLink | None, video: VideoPool) -> None:
+                 redis: RedisLink | None, video: VideoPool, capacity: Capacity | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -58,23 +63,27 @@ class HealthReporter:
         self.budget = budget
         self.redis = redis
         self.video = video
+        self.capacity = capacity
         self.draining = False
         set_level_gauge(DegradationLevel.NORMAL)
 
     async def report(self) -> HealthReport:
         reports = await asyncio.gather(*(p.health() for p in self.providers.values()), return_exceptions=True)
+        capacity = self.capacity.snapshot() if self.capacity is not None else None
         statuses: dict[str, ProviderStatus] = {}
         for (name, provider), own in zip(self.providers.items(), reports):
             if isinstance(own, BaseException):
                 own = ProviderHealth(HealthState.DOWN, f"health check failed: {type(own).__name__}")
             statuses[name] = ProviderStatus.combine(own, self.breakers[name].snapshot(), provider.family,
-                                                    self.signals.signal(name))
+                                                    self.signals.signal(name),
+                                                    capacity.engines.get(name) if capacity else None)
             quota = statuses[name].detail.get("quota_used_ratio")
             if isinstance(quota, (int, float)):
                 PROVIDER_QUOTA_USED.labels(name).set(quota)
         self.signals.refresh()
         redis_up = None if self.redis is None else await asyncio.to_thread(self.redis.ping)
         video = await self.video.health() if self.video.mode != "disabled" else None
+        media = await self.video.media.health()
         current, previous = self.levels.update(assess(statuses, self.chain, self.signals, self.thresholds, video,
                                                       redis_up))
         if previous is not None:
@@ -86,7 +95,7 @@ class HealthReporter:
         return HealthReport(overall_status(services, current.level, self.draining), current.level, current.reasons,
                             current.warnings, self.levels.forced, self.draining, self.budget.snapshot(),
                             None if self.redis is None else self.redis.snapshot(), video or dict(VIDEO_DISABLED),
-                            statuses, services, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                            media, statuses, capacity, services, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def service_states(providers: dict[str, ProviderStatus], video: dict | None) -> dict[str, str]:

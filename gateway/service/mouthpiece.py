@@ -15,10 +15,14 @@ import structlog
 
 from gateway.cache.base import LineCache
 from gateway.cache.factory import build_cache
-from gateway.characters import Cast, CastError, check_voices, load_cast
+from gateway.characters import KNOWN_PROVIDERS, Cast, CastError, check_voices, load_cast
 from gateway.core.voices import VoiceInfo
-from gateway.media.audio import AudioStore
+from gateway.media.factory import build_media_store
+from gateway.media.store import MediaStore
+from gateway.observability.metrics import DRAINING
 from gateway.policy.breakers import ProviderBreaker
+from gateway.policy.capacity import Rule, engine_threads
+from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.policy.degradation import LevelController
@@ -27,7 +31,7 @@ from gateway.policy.rate_limit import RateLimiter
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
 from gateway.providers.base import Provider
-from gateway.providers.factory import build_providers
+from gateway.providers.factory import LOCAL_ENGINES, build_providers
 from gateway.service.health import HealthReport, HealthReporter
 from gateway.settings import Settings
 from gateway.speak.events import StreamEvent
@@ -39,8 +43,11 @@ from gateway.speak.recipe import SpeakRecipe
 from gateway.speak.result import SpeakResult
 from gateway.speak.route import Router
 from gateway.speak.steps import Steps
-from gateway.timing.aligners import Aligner, build_aligner
+from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
+from gateway.timing.aligners import Aligner, Recognizer, build_aligner, build_recognizer
+from gateway.video.metrics import VIDEO_MEDIA_BYTES
 from gateway.video.pool import VideoPool
+from gateway.voices.catalogue import CatalogueError, VoiceCatalogue, load_catalogue
 
 log = structlog.get_logger(__name__)
 #: Providers whose voices are listed locally, so the cast can be checked against them at start-up.
@@ -50,40 +57,51 @@ _BUILD = object()  #: "build it from settings" (None is a real value for the cac
 
 class Mouthpiece:
     def __init__(self, settings: Settings, *, cast: Cast | None = None, cache: LineCache | None | object = _BUILD,
-                 aligner: Aligner | None = None, providers: dict[str, Provider] | None = None,
+                 aligner: Aligner | None = None, recognizer: Recognizer | None = None,
+                 providers: dict[str, Provider] | None = None,
                  breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
-                 audio_store: AudioStore | None = None, video: VideoPool | None = None,
+                 media: MediaStore | None = None, video: VideoPool | None = None,
+                 catalogue: VoiceCatalogue | None = None, capacity: Capacity | None | object = _BUILD,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.settings = s = settings
         self.cast = cast or load_cast(s.characters_file)
+        self.catalogue = catalogue or load_catalogue(s.voices_file)
         self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
         self.aligner = aligner or build_aligner()
+        self.recognizer = recognizer or build_recognizer(models_dir=s.models_dir)
+        #: One model of the cores for every local engine (None: each engine only caps its own concurrency).
+        self.capacity = (Capacity(Rule.from_settings(s), {n: engine_threads(s, n) for n in LOCAL_ENGINES
+                                                          if n in s.enabled_providers})
+                         if s.capacity.enabled else None) if capacity is _BUILD else capacity
         self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
-                                                                                  self.cast)
+                                                                                  self.cast, self.capacity)
         self._check_cast()
         self.redis = (RedisLink(s.redis_url) if s.redis_url else None) if redis is _BUILD else redis
         self.breakers = breakers if breakers is not None else {
             name: ProviderBreaker(name, s.breaker.fail_max, s.breaker.reset_s,
                                   SharedBreakerStorage(self.redis, name) if self.redis else None)
             for name in self.providers}
-        self.audio_store = audio_store or AudioStore(s.data_dir / "audio", s.audio_ttl_s)
-        self.video = video or VideoPool(s.video)
+        self.media = media or build_media_store(s)
+        self.video = video or VideoPool(s.video, self.media)
         self.signals = HealthSignals(s.thresholds.health_window_s)
         self.retry_budget = RetryBudget.from_settings(s.retry)
         self.levels = LevelController(s.thresholds.level_recovery_s)
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
-                                              self.levels, self.retry_budget, self.redis, self.video)
-        router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted)
+                                              self.levels, self.retry_budget, self.redis, self.video, self.capacity)
+        live = LiveVoices(self.providers)
+        self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
+                                      self.catalogue, live)
+        self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
-            preparer=LinePreparer(s, self.cast, self.voices, router, self._character_avatars, clock),
+            preparer=LinePreparer(s, self.cast, self.voice_ids, router, self._character_avatars, clock),
             router=router,
             chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
-            levels=line_levels, finisher=Finisher(self.audio_store, line_levels, clock), video=self.video,
+            levels=line_levels, finisher=Finisher(self.media, line_levels, clock), video=self.video,
             cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
-        self._health_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
 
     def _character_avatars(self) -> bool:
         """Whether every line of a character with an avatar gets a video without asking: with a pool you configured
@@ -96,6 +114,13 @@ class Mouthpiece:
         problems = check_voices(self.cast, voices)
         if problems:
             raise CastError(f"{self.settings.characters_file}: " + "; ".join(problems))
+        sections = set(self.catalogue.sections)
+        problems = [f"section {name!r} names no provider (known: {', '.join(sorted(KNOWN_PROVIDERS))})"
+                    for name in sorted(sections - KNOWN_PROVIDERS)]
+        problems += [f"{name} voice {voice!r} is not in the catalogue" for name, listed in voices.items()
+                     for voice in sorted(listed) if self.catalogue.get(name, voice) is None]
+        if problems:
+            raise CatalogueError(f"{self.settings.voices_file}: " + "; ".join(problems))
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -103,14 +128,20 @@ class Mouthpiece:
         for name, result in zip(self.providers, results):
             if isinstance(result, BaseException):
                 log.warning("provider_start_failed", provider=name, error=str(result))
+        try:
+            await self.media.start()
+        except Exception as exc:  # noqa: BLE001 - reported by the health endpoint; lines still get spoken
+            log.warning("media_store_start_failed", backend=self.media.backend, error=type(exc).__name__)
         await self.video.start()
         await self.health()
-        self._health_task = asyncio.create_task(self._health_loop(), name="health-loop")
+        self._tasks = [asyncio.create_task(self._health_loop(), name="health-loop"),
+                       asyncio.create_task(self._media_loop(), name="media-cleanup")]
 
     async def close(self) -> None:
-        if self._health_task is not None:
-            self._health_task.cancel()
+        for task in self._tasks:
+            task.cancel()
         await self.video.close()
+        await self.media.close()
         for provider in self.providers.values():
             await provider.close()
         if self.cache is not None:
@@ -124,6 +155,17 @@ class Mouthpiece:
                 await self.health()
             except Exception as exc:  # noqa: BLE001 - the loop must survive a broken probe
                 log.warning("health_loop_failed", error_type=type(exc).__name__)
+
+    async def _media_loop(self) -> None:
+        """Expired media out, size caps applied (every replica may run it: each pass is idempotent)."""
+        while True:
+            try:
+                result = await self.media.cleanup()
+                if "video" in result:
+                    VIDEO_MEDIA_BYTES.set(result["video"]["kept_bytes"])
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a broken backend
+                log.warning("media_cleanup_failed", error_type=type(exc).__name__)
+            await asyncio.sleep(self.settings.media.cleanup_interval_s)
 
     # ---- what the API calls -----------------------------------------------------------------------------------
     def prepare(self, inp: SpeakInput) -> Line:
@@ -141,8 +183,10 @@ class Mouthpiece:
     def voices(self) -> list[VoiceInfo]:
         return [v for p in self.providers.values() for v in p.voices()]
 
-    def resolve_voice(self, voice_id: str) -> tuple[str, str]:
-        return self.recipe.s.preparer.resolve_voice(voice_id)
+    def resolve_voice(self, voice_id: str) -> VoicePin:
+        """A request's ``voice_id`` (character, ``provider:voice`` or vendor id); :class:`InputError` 404 with a
+        hint when it names nothing. HTTP and the WebSocket both resolve through this."""
+        return self.voice_ids.resolve(voice_id)
 
     @property
     def draining(self) -> bool:
@@ -151,3 +195,21 @@ class Mouthpiece:
     @draining.setter
     def draining(self, value: bool) -> None:
         self.health_reporter.draining = value
+        DRAINING.set(1 if value else 0)
+
+    @property
+    def in_flight(self) -> int:
+        """Lines being spoken now (every endpoint: speak, stream, WebSocket)."""
+        return self.retry_budget.in_flight
+
+    async def drain(self, timeout_s: float, poll_s: float = 0.05) -> bool:
+        """Stop taking new lines (readiness 503 at once) and wait up to ``timeout_s`` for the lines in flight to
+        finish; True when they all did."""
+        self.draining = True
+        log.warning("drain_started", in_flight=self.in_flight, timeout_s=timeout_s)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.in_flight > 0 and loop.time() < deadline:
+            await asyncio.sleep(poll_s)
+        log.warning("drain_finished", in_flight=self.in_flight)
+        return self.in_flight == 0

@@ -10,11 +10,14 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import structlog
+
 from gateway.audio.encode import encode_all
 from gateway.cache.key import delivery_key
 from gateway.core.events import ErrorEvent
 from gateway.lipsync.build import LipSyncData
-from gateway.media.audio import AudioStore
+from gateway.media.store import MediaKind, MediaStore
+from gateway.observability.metrics import MEDIA_WRITES
 from gateway.policy.chain import ChainOutcome
 from gateway.policy.degradation import CACHED_FAMILIES, DegradationLevel
 from gateway.speak.levels import LineLevels
@@ -24,6 +27,8 @@ from gateway.speak.run import LineRun
 from gateway.speak.visemes import line_lipsync
 from gateway.timing.estimate import estimate_timeline_from_text
 
+log = structlog.get_logger(__name__)
+
 #: Lip-sync results of cached lines kept in memory (a repeated line costs a lookup, not a recomputation).
 LIPSYNC_MEMO_SIZE = 512
 #: Sample rate assumed for a line that produced no audio event (nothing to encode either way).
@@ -31,7 +36,7 @@ DEFAULT_RATE = 22050
 
 
 class Finisher:
-    def __init__(self, store: AudioStore, levels: LineLevels, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, store: MediaStore, levels: LineLevels, clock: Callable[[], float] = time.perf_counter) -> None:
         self.store = store
         self.levels = levels
         self.clock = clock
@@ -43,22 +48,31 @@ class Finisher:
         pcm, rate = run.audio.pcm, run.audio.rate or DEFAULT_RATE
         timeline.duration_ms = max(timeline.duration_ms, outcome.audio_ms)
 
-        def encode_and_keep() -> bytes:
-            data = encode_all(pcm, rate, line.output)
-            self.store.save(line.request_id, data, line.output.extension, line.output.media_type)
-            return data
-
-        encoded = await asyncio.to_thread(encode_and_keep)  # one hop off the event loop for both
+        encoded = await asyncio.to_thread(encode_all, pcm, rate, line.output)
+        stored = await self._keep(line, encoded)
         duration_s = len(pcm) / 2 / rate
         lipsync = self._lipsync(run) if line.visemes and whole_lipsync else None
         level = self.levels.record(line, outcome, duration_s)
         stats = outcome.stats
         spoken_text = stats.get("spoken_text")
+        reasons = self.levels.reasons(level, outcome) + ([] if stored is None else [stored])
         return SpeakResult(line.request_id, outcome.provider, level, duration_s, self.clock() - line.started,
                            encoded, line.output, rate, timeline, lipsync, line.display, outcome,
                            stats.get("source_provider") if outcome.provider in CACHED_FAMILIES else outcome.provider,
-                           reasons=self.levels.reasons(level, outcome), spoken_text=spoken_text,
-                           words=timeline.words if spoken_text else line.display_words(timeline.words))
+                           reasons=reasons, spoken_text=spoken_text,
+                           words=timeline.words if spoken_text else line.display_words(timeline.words),
+                           voice=run.voice, voice_changes=list(run.voice_changes), audio_stored=stored is None)
+
+    async def _keep(self, line: Line, data: bytes) -> str | None:
+        """Put the audio into the media store; the reason when it could not (the line is still answered)."""
+        try:
+            await self.store.put(MediaKind.AUDIO, line.request_id, data, line.output.media_type, line.output.extension)
+        except Exception as exc:  # noqa: BLE001 - a store outage costs the audio_url, never the line
+            MEDIA_WRITES.labels("audio", self.store.backend, "failed").inc()
+            log.warning("media_store_failed", kind="audio", backend=self.store.backend, error=type(exc).__name__)
+            return f"audio not stored ({self.store.backend}: {type(exc).__name__}): no audio_url"
+        MEDIA_WRITES.labels("audio", self.store.backend, "ok").inc()
+        return None
 
     def _lipsync(self, run: LineRun) -> LipSyncData:
         line, key = run.line, run.outcome.stats.get("cache_key")

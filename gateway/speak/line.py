@@ -12,6 +12,7 @@ from gateway.core.timeline import WordSpan
 from gateway.core.voices import VoiceSettings
 from gateway.policy.chain import ChainStep
 from gateway.text.plan import Planned
+from gateway.voices.match import VoicePlan
 
 
 @dataclass(slots=True)
@@ -31,6 +32,8 @@ class SpeakInput:
     #: ``speed``): each one given overrides the character's.
     voice_settings: dict | None = None
     model_id: str | None = None  #: a vendor model (ElevenLabs id or Fish Audio backend)
+    #: A live line has a first-audio budget (``GATEWAY_FIRST_AUDIO_BUDGET_S``); offline work (bake) does not.
+    live: bool = True
 
 
 @dataclass(slots=True)
@@ -51,6 +54,9 @@ class Line:
     avatar_id: str | None = None
     planned: Planned | None = None  #: spoken vs written text, SSML warnings, the line's emotion
     started: float = field(default_factory=time.perf_counter)
+    #: The voice the line aims for and the one each provider speaks it with (docs/voices.md).
+    voices: VoicePlan = field(default_factory=lambda: VoicePlan(None))
+    live: bool = True  #: its first audio is due within the first-audio budget
 
     @property
     def display(self) -> str:

@@ -1,8 +1,8 @@
 """Step 1, prepare: a client's request -> a :class:`~gateway.speak.line.Line`, or an :class:`InputError`.
 
 Validation happens here and nowhere later: the text (planned once, :func:`~gateway.text.plan.plan_segments`),
-its length, the output format, the frame rate, the character and a pinned voice. What it finds wrong answers
-400/404 before any provider is asked.
+its length, the output format, the frame rate, the character and the voice a request names
+(:mod:`gateway.speak.voice_ids`). What it finds wrong answers 400/404 before any provider is asked.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Callable
 from gateway.audio.formats import parse_output_format, valid_output_formats
 from gateway.characters import Cast, Character
 from gateway.core.errors import InputError
-from gateway.core.voices import VoiceInfo
 from gateway.settings import Settings
 from gateway.speak.line import Line, SpeakInput
 from gateway.speak.route import Router
+from gateway.speak.voice_ids import VoiceIds, VoicePin
 from gateway.text.emotions import Emotion, UnknownEmotion
 from gateway.text.plan import TEXT_TYPES, Planned, plan_segments
 from gateway.text.ssml import SsmlError
@@ -29,30 +29,30 @@ DEFAULT_AVATAR = "default"
 class LinePreparer:
     """Turns requests into prepared lines for one cast, one set of voices and one router."""
 
-    def __init__(self, settings: Settings, cast: Cast, voices: Callable[[], list[VoiceInfo]], router: Router,
+    def __init__(self, settings: Settings, cast: Cast, voice_ids: VoiceIds, router: Router,
                  video_enabled: Callable[[], bool], clock: Callable[[], float] = time.perf_counter) -> None:
         self.settings = settings
         self.cast = cast
-        self.voices = voices
+        self.voice_ids = voice_ids
         self.router = router
         self.video_enabled = video_enabled
         self.clock = clock
 
     def prepare(self, inp: SpeakInput) -> Line:
         started = self.clock()
-        character = self.character(inp.character)
+        pinned = self.resolve_voice(inp.voice_id) if inp.voice_id else None
+        character = self.character(inp.character or (pinned.character if pinned is not None else None))
         planned = self.plan_text(inp, character)
         output = self.output_format(inp.output_format)
         fps = self.settings.blendshape_fps if inp.fps is None else inp.fps
         if not 1 <= fps <= 240:
             raise InputError(400, "fps must be between 1 and 240")
-        pinned = self.resolve_voice(inp.voice_id) if inp.voice_id else None
-        steps, first_choice = self.router.steps(character, pinned)
+        route = self.router.steps(character, pinned)
         settings = character.settings_for(planned.emotion).override(**(inp.voice_settings or {}),
                                                                     model_id=inp.model_id)
-        return Line(uuid.uuid4().hex, planned.text, planned.segments, character, output, steps, first_choice,
-                    settings, inp.visemes, inp.blendshapes, fps, self.avatar(inp.avatar_id, character), planned,
-                    started)
+        return Line(uuid.uuid4().hex, planned.text, planned.segments, character, output, route.steps,
+                    route.first_choice, settings, inp.visemes, inp.blendshapes, fps,
+                    self.avatar(inp.avatar_id, character), planned, started, voices=route.voices, live=inp.live)
 
     def avatar(self, asked: str | None, character: Character) -> str | None:
         """The avatar a line is rendered with: ``"default"`` is the character's own (else the pool's default); no
@@ -97,14 +97,6 @@ class LinePreparer:
             raise InputError(404, f"Unknown character {cid!r}", valid=self.cast.ids)
         return character
 
-    def resolve_voice(self, voice_id: str) -> tuple[str, str]:
-        """``provider:voice`` or a bare voice name -> (provider, voice); 404 listing the valid ids."""
-        voices = self.voices()
-        if ":" in voice_id:
-            provider, _, voice = voice_id.partition(":")
-            matches = [v for v in voices if v.provider == provider and v.voice == voice]
-        else:
-            matches = [v for v in voices if v.voice == voice_id]
-        if not matches:
-            raise InputError(404, f"Unknown voice_id {voice_id!r}", valid=sorted(v.voice_id for v in voices))
-        return matches[0].provider, matches[0].voice
+    def resolve_voice(self, voice_id: str) -> VoicePin:
+        """A character id, ``provider:voice`` or a vendor voice id -> :class:`VoicePin`; 404 with a hint."""
+        return self.voice_ids.resolve(voice_id)

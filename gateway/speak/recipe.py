@@ -3,7 +3,7 @@
 1. **prepare**    validate the request and plan the text: character, voices, provider order (:mod:`.prepare`);
 2. **cache hit?** the first choice's own cached line goes ahead of every provider (:meth:`Router.cache_first`);
 3. **chain**      the providers in order, with breakers, retries, deadlines and fail-over (:mod:`gateway.policy.chain`),
-                  resampled to one output rate (:mod:`.output`);
+                  resampled to one output rate (:mod:`.output`); a change of voice is announced (:mod:`.voice_watch`);
 4. **timeline**   phonemes and words in utterance time, subtitles on the written text (:mod:`.timeline`);
 5. **visemes**    visemes, Azure ids and ARKit curves, per sentence on streams (:mod:`.visemes`);
 6. **finish**     encode the audio, keep it by request id, build the result (:mod:`.finish`);
@@ -31,6 +31,7 @@ from gateway.speak.steps import Steps
 from gateway.speak.timeline import track_timeline
 from gateway.speak.video import render_video
 from gateway.speak.visemes import stream_visemes
+from gateway.speak.voice_watch import watch_voice
 
 
 class SpeakRecipe:
@@ -49,7 +50,7 @@ class SpeakRecipe:
             events = s.chain.stream(s.plan(line, steps, trace_context), run.outcome)       # 3. chain
             events = track_timeline(to_output(events, run.audio), run)                      # 4. timeline
             events = stream_visemes(events, run) if per_sentence else events                # 5. visemes
-            async with aclosing(s.levels.label(events, run)) as stream:
+            async with aclosing(s.levels.label(watch_voice(events, run), run)) as stream:
                 async for event in stream:
                     if isinstance(event, ErrorEvent):
                         s.levels.record(line, run.outcome, None)

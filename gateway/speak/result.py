@@ -10,6 +10,8 @@ from gateway.lipsync.build import LipSyncData
 from gateway.policy.chain import ChainOutcome
 from gateway.policy.degradation import DegradationLevel
 from gateway.video.pool import VideoOutcome
+from gateway.voices.catalogue import CatalogueVoice
+from gateway.voices.match import VoiceChange
 
 
 @dataclass(slots=True)
@@ -38,6 +40,11 @@ class SpeakResult:
     words: list[WordSpan] = field(default_factory=list)
     #: The render's outcome when a video was asked for (``video_url`` when it succeeded).
     video: VideoOutcome | None = None
+    #: The voice that finished the line, and each change of voice the listener heard (docs/voices.md).
+    voice: CatalogueVoice | None = None
+    voice_changes: list[VoiceChange] = field(default_factory=list)
+    #: False when the media store could not keep the audio (no ``audio_url`` then; the reason says why).
+    audio_stored: bool = True
 
     @property
     def has_video(self) -> bool:

@@ -8,6 +8,8 @@ from gateway.core.timeline import Timeline
 from gateway.policy.chain import ChainOutcome
 from gateway.speak.line import Line
 from gateway.speak.output import OutputAudio
+from gateway.voices.catalogue import CatalogueVoice
+from gateway.voices.match import VoiceChange
 
 
 @dataclass(slots=True)
@@ -18,6 +20,9 @@ class LineRun:
     #: segment index -> (start_ms, end_ms) of its audio, in utterance time
     segment_times: dict[int, tuple[int, int]] = field(default_factory=dict)
     audio: OutputAudio = field(init=False)
+    #: The voice speaking now (the last provider's), and every change of voice the listener was told about.
+    voice: CatalogueVoice | None = None
+    voice_changes: list[VoiceChange] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.audio = OutputAudio(self.line.output)

@@ -10,6 +10,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 
 from gateway.cache.base import LineCache
+from gateway.observability.metrics import LINES_IN_FLIGHT
 from gateway.policy.chain import ChainPlan, ChainStep, ProviderChain
 from gateway.policy.retry_budget import RetryBudget
 from gateway.speak.finish import Finisher
@@ -38,7 +39,7 @@ class Steps:
 
     def plan(self, line: Line, steps: list[ChainStep], trace_context: Context) -> ChainPlan:
         return ChainPlan(steps, line.segments, line.text, line.settings, line.request_id, line.character.id,
-                         line.output.name, trace_context)
+                         line.output.name, trace_context, line.live)
 
     @contextmanager
     def accounting(self, run: LineRun) -> Iterator[Context]:
@@ -47,9 +48,11 @@ class Steps:
         span = tracer.start_span("speak", attributes={"request_id": line.request_id, "character": line.character.id,
                                                       "chars": len(line.text)})
         self.retry_budget.request_started()
+        LINES_IN_FLIGHT.inc()
         try:
             yield trace.set_span_in_context(span)
         finally:
+            LINES_IN_FLIGHT.dec()
             self.retry_budget.request_finished()
             span.set_attribute("provider", run.outcome.provider or "none")
             span.end()

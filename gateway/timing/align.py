@@ -1,9 +1,13 @@
-"""Audio file + its text -> lip-sync track: what ``POST /api/lipsync`` and ``gateway align`` share.
+"""Audio file (+ its text) -> lip-sync track: what ``POST /api/lipsync`` and ``gateway align`` share.
 
 The aligners live in :mod:`gateway.timing.aligners` (interface in ``base.py``, one file per
 implementation, :func:`~gateway.timing.aligners.build_aligner` as the factory). This module
 decodes the file (:func:`gateway.audio.decode_audio`: any container FFmpeg probes, bounded by
 ``max_seconds``) and aligns it; :mod:`gateway.export.alignment` builds the body.
+
+Without text (``text=None``) the words are recognised first (a
+:class:`~gateway.timing.aligners.recognizer.Recognizer`: Whisper base through faster-whisper, else
+pocketsphinx's language model) and then aligned; the result says what was heard.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 from gateway.audio.decode import decode_audio
 from gateway.timing.aligners import Aligner, AlignmentResult
+from gateway.timing.aligners.recognizer import Recognizer
 
 #: Longest audio accepted by default (seconds).
 MAX_AUDIO_SECONDS = 120.0
@@ -52,7 +57,25 @@ def check_fps(fps: int) -> int:
     return fps
 
 
-def align_file(data: bytes, text: str, aligner: Aligner, *, max_seconds: float = MAX_AUDIO_SECONDS) -> AlignmentResult:
+def align_pcm(pcm: bytes, sample_rate: int, text: str | None, aligner: Aligner,
+              recognizer: Recognizer | None = None) -> AlignmentResult:
+    """Align decoded PCM s16le mono to ``text``, or to the words ``recognizer`` hears in it when ``text`` is None
+    (blocking)."""
+    if text is not None:
+        return aligner.align(pcm, sample_rate, text)
+    if recognizer is None:
+        raise ValueError("audio without text needs a recogniser")
+    transcript = recognizer.transcribe(pcm, sample_rate)
+    result = aligner.align(pcm, sample_rate, transcript.text)
+    result.heard = transcript.text
+    result.detail = dict(result.detail, recognizer=transcript.recognizer)
+    if not transcript.text:
+        result.reason = "no words recognised in the audio"
+    return result
+
+
+def align_file(data: bytes, text: str | None, aligner: Aligner, recognizer: Recognizer | None = None, *,
+               max_seconds: float = MAX_AUDIO_SECONDS) -> AlignmentResult:
     """Decode an audio file and align it (blocking). Raises :class:`gateway.audio.AudioDecodeError`."""
     pcm, rate = decode_audio(data, max_seconds=max_seconds)
-    return aligner.align(pcm, rate, text)
+    return align_pcm(pcm, rate, text, aligner, recognizer)

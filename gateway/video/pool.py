@@ -26,19 +26,16 @@ import time
 import uuid
 import wave
 from dataclasses import dataclass, field
-from pathlib import Path
-
 import httpx
 import structlog
 
-from gateway.media.audio import valid_request_id
-from gateway.media.video import cleanup_media, find_video, save_video
+from gateway.media.store import MediaInfo, MediaKind, MediaStore, valid_request_id
+from gateway.observability.metrics import MEDIA_WRITES
 from gateway.policy.breakers import ProviderBreaker
 from gateway.settings import VideoSettings
 from gateway.video.dispatch import QueueDispatch
 from gateway.video.jobs import JobQueue
 from gateway.video.metrics import (
-    VIDEO_MEDIA_BYTES,
     VIDEO_POOL_HEALTHY,
     VIDEO_RENDER_SECONDS,
     VIDEO_RENDERS,
@@ -48,14 +45,14 @@ from gateway.video.workers import RenderResult, WorkerError, WorkerHandle
 
 log = structlog.get_logger(__name__)
 NO_WORKERS = "no video workers configured"
-CLEANUP_EVERY_S = 60.0
+CLEANUP_EVERY_S = 60.0  #: how often the Redis consumer group is pruned
 
 
 @dataclass(slots=True)
 class VideoOutcome:
-    """What :meth:`VideoPool.render` produced: ``path`` to the MP4, or None and the ``reason``."""
+    """What :meth:`VideoPool.render` produced: the stored MP4 (``media``), or None and the ``reason``."""
 
-    path: Path | None
+    media: MediaInfo | None
     reason: str
     worker: str | None = None
     attempts: int = 0
@@ -64,10 +61,10 @@ class VideoOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.path is not None
+        return self.media is not None
 
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "path": str(self.path) if self.path else None, "reason": self.reason,
+        return {"ok": self.ok, "bytes": self.media.size if self.media else None, "reason": self.reason,
                 "worker": self.worker, "attempts": self.attempts, "mode": self.mode, "timings": self.timings}
 
 
@@ -81,10 +78,11 @@ def wav_seconds(data: bytes) -> float:
 
 
 class VideoPool(QueueDispatch):
-    def __init__(self, settings: VideoSettings) -> None:
-        if settings.media_dir is None:
-            raise ValueError("the video pool needs media_dir (Settings sets it to <data_dir>/video)")
+    """Renders go to workers; the MP4s go into ``media`` (the gateway's media store), so any replica serves them."""
+
+    def __init__(self, settings: VideoSettings, media: MediaStore) -> None:
         self.settings = s = settings
+        self.media = media
         self.pool_id = uuid.uuid4().hex[:12]
         self.mode = "redis" if s.redis_url else ("direct" if s.workers else "disabled")
         self.workers: dict[str, WorkerHandle] = {}
@@ -103,7 +101,6 @@ class VideoPool(QueueDispatch):
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        s.media_dir.mkdir(parents=True, exist_ok=True)
         if self.mode == "disabled":
             VIDEO_POOL_HEALTHY.set(0)
             return
@@ -185,6 +182,7 @@ class VideoPool(QueueDispatch):
                         self._remove_worker(url)
                 self.queue_wait_s = await self.queue.oldest_wait_s()
                 if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
+                    self._last_cleanup = time.monotonic()
                     await self.queue.prune_consumers()
                 self.redis_ok, self.redis_error = True, None
             except Exception as exc:  # noqa: BLE001 - Redis down: fall back to direct HTTP
@@ -196,8 +194,6 @@ class VideoPool(QueueDispatch):
             for w in self.workers.values():
                 self._ensure_dispatchers(w)
         self._refresh_health()
-        if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
-            self.cleanup_media()
 
     def _add_worker(self, url: str, source: str, info: dict | None = None) -> None:
         if url in self.workers:
@@ -221,19 +217,6 @@ class VideoPool(QueueDispatch):
             task.cancel()
         if w is not None:
             log.info("video_worker_removed", worker=w.name)
-
-    # -- media -----------------------------------------------------------------------------------
-    def cleanup_media(self) -> dict:
-        """Delete old video files (by age, then by total size); safe to call any time."""
-        s = self.settings
-        self._last_cleanup = time.monotonic()
-        result = cleanup_media(s.media_dir, s.media_max_age_s, s.media_max_bytes)
-        VIDEO_MEDIA_BYTES.set(result["kept_bytes"])
-        return result
-
-    def find(self, request_id: str) -> Path | None:
-        """The MP4 of a request id (None for anything else)."""
-        return find_video(self.settings.media_dir, request_id)
 
     # -- render ----------------------------------------------------------------------------------
     async def render(self, request_id: str, wav_bytes: bytes, visemes: list[dict] | None, avatar_id: str | None,
@@ -271,10 +254,14 @@ class VideoPool(QueueDispatch):
                  attempts=outcome.attempts, mode=outcome.mode, **outcome.timings)
         return outcome
 
-    def _store(self, request_id: str, data: bytes, outcome: VideoOutcome) -> VideoOutcome:
-        outcome.path = save_video(self.settings.media_dir, request_id, data)
-        if time.monotonic() - self._last_cleanup > CLEANUP_EVERY_S:
-            self.cleanup_media()
+    async def _store(self, request_id: str, data: bytes, outcome: VideoOutcome) -> VideoOutcome:
+        try:
+            outcome.media = await self.media.put(MediaKind.VIDEO, request_id, data, "video/mp4", "mp4")
+        except Exception as exc:  # noqa: BLE001 - a store outage costs the video, never the line
+            MEDIA_WRITES.labels("video", self.media.backend, "failed").inc()
+            outcome.reason = f"video not stored ({self.media.backend}: {type(exc).__name__})"
+            return outcome
+        MEDIA_WRITES.labels("video", self.media.backend, "ok").inc()
         return outcome
 
     async def _render_direct(self, request_id: str, wav: bytes, visemes: list[dict] | None, avatar_id: str | None,
@@ -304,7 +291,7 @@ class VideoPool(QueueDispatch):
                 continue
             outcome = VideoOutcome(None, "ok", worker=res.worker_id, attempts=len(tried), mode="direct",
                                    timings={"queue_ms": res.worker_queue_ms, "render_ms": res.render_ms})
-            return self._store(request_id, res.data, outcome)
+            return await self._store(request_id, res.data, outcome)
 
     async def _call(self, w: WorkerHandle, request_id: str, wav: bytes, visemes: list[dict] | None,
                     avatar_id: str | None, emotion: str | None, timeout_s: float) -> RenderResult:
@@ -353,7 +340,7 @@ class VideoPool(QueueDispatch):
                                attempts=int(header.get("attempts", 1)), mode="redis",
                                timings={"queue_ms": header.get("queue_ms"), "render_ms": header.get("render_ms")})
         if header.get("ok") and data:
-            return self._store(request_id, data, outcome)
+            return await self._store(request_id, data, outcome)
         return outcome
 
 

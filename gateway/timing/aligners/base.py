@@ -4,8 +4,11 @@ An :class:`Aligner` never raises for audio that does not match its text: it retu
 timeline it can and says how it got it in :attr:`AlignmentResult.method`:
 
 * ``"forced"``: forced alignment of the audio to the text (phone boundaries from the audio);
-* ``"estimated"``: the text's phones spread over the audio's voiced region by their typical
-  durations (alignment failed, the audio does not match the text, or no aligner is available).
+* ``"partial"``: forced alignment except for the spans listed in
+  :attr:`AlignmentResult.estimated_spans` (words the audio says differently, speech the text
+  doesn't have); their phones are estimated (recognised from the audio, or spread from the text);
+* ``"estimated"``: the whole line is estimated (the audio does not match the text at all, no
+  speech, no aligner available).
 
 Timelines are integer ms from the start of the given audio (plus ``start_ms``), contiguous,
 monotonic and cover exactly ``[start_ms, start_ms + duration]``; silence is ``" "``.
@@ -22,7 +25,26 @@ from gateway.core.timeline import PhonemeSpan, Timeline, WordSpan, samples_to_ms
 
 SILENCE = " "
 FORCED = "forced"
+PARTIAL = "partial"
 ESTIMATED = "estimated"
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedSpan:
+    """A stretch of a result whose timing is estimated rather than aligned (integer ms)."""
+
+    start_ms: int
+    end_ms: int
+    words: tuple[str, ...]  #: the text's words in it (none: speech the text doesn't have)
+    char_start: int | None
+    char_end: int | None
+    reason: str
+    source: str = "recognised phones"  #: or ``"text"``: phones spread from the text
+
+    def to_dict(self) -> dict:
+        return {"start_ms": self.start_ms, "end_ms": self.end_ms, "words": list(self.words),
+                "char_start": self.char_start, "char_end": self.char_end, "reason": self.reason,
+                "source": self.source}
 
 
 @dataclass(slots=True)
@@ -32,17 +54,22 @@ class AlignmentResult:
     phonemes: list[PhonemeSpan]
     words: list[WordSpan]
     duration_ms: int
-    method: str  #: ``"forced"`` or ``"estimated"``
+    method: str  #: ``"forced"``, ``"partial"`` or ``"estimated"``
     reason: str = ""  #: why an estimate was used ("" for forced alignments)
     aligner: str = ""  #: implementation that produced it
     detail: dict = field(default_factory=dict)  #: scores, chunk counts, out-of-dictionary words
+    estimated_spans: list[EstimatedSpan] = field(default_factory=list)  #: for ``"partial"`` results
+    heard: str | None = None  #: the text recognised from the audio (audio-only alignment), else None
 
     def timeline(self) -> Timeline:
         return Timeline(list(self.phonemes), list(self.words), self.duration_ms)
 
     def to_dict(self) -> dict:
         body = self.timeline().to_dict()
-        body.update(method=self.method, reason=self.reason, aligner=self.aligner, detail=self.detail)
+        body.update(method=self.method, reason=self.reason, aligner=self.aligner, detail=self.detail,
+                    estimated_spans=[e.to_dict() for e in self.estimated_spans])
+        if self.heard is not None:
+            body["heard"] = self.heard
         return body
 
 

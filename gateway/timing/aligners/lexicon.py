@@ -6,7 +6,9 @@
 * :func:`pronunciations` gives every plausible ARPAbet pronunciation of a token: the CMU
   dictionary entry when the aligner's dictionary has one; otherwise compound parts joined,
   numbers read out (cardinal and year style: engines differ), and espeak-ng's reading
-  (the copy inside piper-tts, ``espeakbridge``) mapped from IPA to ARPAbet.
+  (the copy inside piper-tts, ``espeakbridge``) mapped from IPA to ARPAbet, as espeak says it
+  and with its unstressed syllables reduced to schwa (stress-aware); spelled out letter by
+  letter when nothing else reads it.
 * :data:`ARPABET_TO_IPA` maps the aligner's phones back to the IPA the lip-sync stages read.
 """
 
@@ -181,13 +183,23 @@ def espeak_ipa(word: str, voice: str = "en-us") -> str:
     return re.sub(r"\([^)]*\)", "", ipa).strip()
 
 
-def ipa_to_arpabet(ipa: str) -> list[str]:
-    """Map an espeak-ng IPA string (spaces allowed) to ARPAbet phones; unknown symbols are skipped."""
-    text = "".join(ch for ch in unicodedata.normalize("NFD", ipa) if ch not in _IPA_DROP)
+def ipa_to_arpabet(ipa: str, *, reduce_unstressed: bool = False) -> list[str]:
+    """Map an espeak-ng IPA string (spaces allowed) to ARPAbet phones; unknown symbols are skipped.
+
+    With ``reduce_unstressed``, full vowels of syllables espeak marks with no stress become ``AH``
+    (schwa), the way unstressed syllables of names are usually said ("Brannoc" B R AE N AH K).
+    A stress mark (``ˈ`` primary, ``ˌ`` secondary) stresses the next vowel.
+    """
+    text = "".join(ch for ch in unicodedata.normalize("NFD", ipa) if ch not in _IPA_DROP or ch in "ˈˌ")
     phones: list[str] = []
+    stressed = False
     i = 0
     while i < len(text):
         ch = text[i]
+        if ch in "ˈˌ":
+            stressed = True
+            i += 1
+            continue
         if ch == _SYLLABIC:
             if phones and phones[-1] in ("N", "L", "M"):
                 phones.insert(len(phones) - 1, "AH")
@@ -200,6 +212,10 @@ def ipa_to_arpabet(ipa: str) -> list[str]:
             unit = text[i:i + size]
             if unit in IPA_TO_ARPABET:
                 for phone in IPA_TO_ARPABET[unit]:
+                    if phone in _VOWEL_PHONES:
+                        if reduce_unstressed and not stressed and phone in _REDUCIBLE:
+                            phone = "AH"
+                        stressed = False
                     if not (phones and phones[-1] == phone and phone not in _VOWEL_PHONES):
                         phones.append(phone)  # "ɹɹ" and similar doubles are one phone
                 i += size
@@ -210,6 +226,9 @@ def ipa_to_arpabet(ipa: str) -> list[str]:
 
 
 _VOWEL_PHONES = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+#: Full vowels an unstressed syllable reduces to schwa (diphthongs, i, u and r-coloured vowels stay).
+_REDUCIBLE = frozenset({"AA", "AE", "AO", "EH", "OW"})
+_LETTERS = re.compile(r"[a-z]")
 
 
 def pronunciations(token: str, lookup: Callable[[str], str | None], *, max_variants: int = 3) -> list[str]:
@@ -241,5 +260,9 @@ def pronunciations(token: str, lookup: Callable[[str], str | None], *, max_varia
     parts = [p for p in re.split(r"[-']", key) if p]
     if len(parts) > 1 and "-" in key:
         add(from_words(parts))
-    add(ipa_to_arpabet(espeak_ipa(token)))
+    ipa = espeak_ipa(token)
+    add(ipa_to_arpabet(ipa))
+    add(ipa_to_arpabet(ipa, reduce_unstressed=True))
+    if not variants and key.isascii() and key.isalpha():  # no G2P: spell it out ("NPC" as letters)
+        add(from_words(_LETTERS.findall(key)))
     return [" ".join(v) for v in variants[:max_variants]]

@@ -44,6 +44,8 @@ VOICES: list[dict[str, Any]] = [
     {"voice_id": "onwK4e9ZLuTAKqWW03F9", "name": "Daniel", "speed": 1.0,
      "labels": {"accent": "british", "description": "deep", "age": "middle_aged", "gender": "male",
                 "use_case": "news presenter"}},
+    {"voice_id": "Xb7hH8MSUJpSbSDYk0k2", "name": "Alice", "speed": 0.95,
+     "labels": {"accent": "british", "description": "confident", "gender": "female", "use_case": "news"}},
     {"voice_id": "ThT5KcBeYPX3keUQqHPh", "name": "Dorothy", "speed": 0.9,
      "labels": {"accent": "british", "description": "pleasant", "age": "young", "gender": "female",
                 "use_case": "children's stories"}},

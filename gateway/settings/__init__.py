@@ -8,35 +8,18 @@ a key or Redis: every default is the embedded one.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AliasChoices, BeforeValidator, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from gateway.settings.base import CommaList, SecretList, _config
+from gateway.settings.video import VideoSettings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
-LOCAL_CHAIN = ("piper", "kokoro", "espeak", "cache", "canned")
-
-
-def split_list(value: object) -> object:
-    """A list from the environment: a JSON list, or comma-separated values."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
-#: A list setting that may be written ``a,b,c`` or ``["a", "b", "c"]`` in the environment.
-CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
-SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_list)]
-
-
-def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", use_attribute_docstrings=True)
+LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
 
 
 class Deadlines(BaseSettings):
@@ -52,6 +35,9 @@ class Deadlines(BaseSettings):
     """Longest allowed silence between two events of a provider's stream."""
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
+    first_audio_budget_s: float = 1.0
+    """A live line's first-audio budget: local engines start a line only when its first audio is predicted within it
+    (else it waits for cores or goes on, reason ``capacity``). Offline work (bake) has ``first_audio_timeout_s``."""
 
 
 class RetrySettings(BaseSettings):
@@ -127,6 +113,33 @@ class KokoroSettings(EngineSettings):
     """Kokoro (``GATEWAY_KOKORO_*``)."""
 
     model_config = _config("GATEWAY_KOKORO_")
+
+
+class CapacitySettings(BaseSettings):
+    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity)."""
+
+    model_config = _config("GATEWAY_CAPACITY_")
+
+    enabled: bool = True
+    """Admit local syntheses by capacity. False: each engine only caps its concurrency (``engine_concurrency``)."""
+    cores: float | None = Field(None, gt=0)
+    """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
+    max_load: float = Field(0.85, gt=0, le=1)
+    """Share of the measured available cores the syntheses in flight may count on (the rest is headroom)."""
+    margin: float = Field(1.25, ge=1)
+    """Safety factor on every predicted time (first audio, each sentence ready)."""
+    max_gap_s: float = 0.2
+    """A live line keeps up when each sentence is predicted ready before the listener needs it, give or take this."""
+    failover_reserve_s: float = 0.3
+    """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
+    ewma_alpha: float = Field(0.3, gt=0, le=1)
+    """Weight of a new measurement in the moving averages (each engine's costs and audio per character, cores)."""
+    prior_rtf: dict[str, float] = Field(default_factory=lambda: {"piper": 0.12, "kokoro": 0.8, "espeak": 0.01})
+    """Cost of each engine (CPU seconds per audio second) until it is measured; other engines: 1.0."""
+    prior_ms_per_char: float = 65.0
+    """Audio per character of text at speed 1 until it is measured."""
+    max_in_flight: int = Field(6, ge=1)
+    """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
 
 
 class ElevenLabsSettings(BaseSettings):
@@ -212,77 +225,46 @@ class ObservabilitySettings(BaseSettings):
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
 
-class VideoSettings(BaseSettings):
-    """The avatar video pool (``GATEWAY_VIDEO_*``).
+class MediaSettings(BaseSettings):
+    """Where rendered audio and video live, so any replica answers any ``audio_url``/``video_url``
+    (``GATEWAY_MEDIA_*``; docs/deploy.md).
 
-    No workers and no Redis: the pool reports itself unhealthy ("no video workers configured") and every render
-    returns at once without a video.
+    Expiry per kind: audio after ``GATEWAY_AUDIO_TTL_S``, video after ``GATEWAY_VIDEO_MEDIA_MAX_AGE_S``.
     """
 
-    model_config = _config("GATEWAY_VIDEO_")
+    model_config = _config("GATEWAY_MEDIA_")
 
-    workers: CommaList = Field(default_factory=list)
-    """Worker base URLs (``http://127.0.0.1:8790``), comma-separated or a JSON list."""
+    backend: Literal["auto", "disk", "redis", "s3"] = "auto"
+    """``auto``: ``s3`` when ``s3_bucket`` is set, else ``redis`` when a Redis URL is set (``redis_url`` here or
+    ``GATEWAY_REDIS_URL``), else ``disk`` (the data dir: shared by the worker processes of one machine only)."""
     redis_url: str | None = None
-    """Redis for the job queue and worker registration (unset: direct HTTP to the listed workers)."""
-    redis_prefix: str = "mouthpiece:video:"
-    """Prefix of every Redis key the pool and the workers use."""
-    default_avatar: str | None = None
-    """Avatar used when a render names none (unset: the worker's default)."""
-    embedded: bool = True
-    """``gateway serve`` starts the CPU render worker beside the gateway when neither ``workers`` nor ``redis_url``
-    is set, and stops it with the gateway; lines naming an ``avatar_id`` get video from it. False: no video unless
-    workers are configured."""
-    embedded_port: int = 0
-    """Port of the embedded render worker on 127.0.0.1 (0: any free port)."""
-    embedded_worker: str | None = None
-    """URL of the embedded worker, set by ``gateway serve`` when it started one. Its lines get video only when they
-    name an ``avatar_id``; with workers you configured, every line of a character with an avatar gets one."""
-    fps: int = 25
-    """Video frame rate asked of the workers; a worker rendering slower than this is unhealthy."""
-    min_realtime_factor: float = 1.0
-    """A worker whose measured fps is below ``fps`` times this is taken out of rotation."""
-    deadline_base_s: float = 3.0
-    """Per-job deadline = base + per-audio-second x line length, capped by the max (short lines get tight ones)."""
-    deadline_per_audio_s: float = 1.0
-    """Seconds of deadline per second of audio."""
-    deadline_max_s: float = 30.0
-    """Longest per-job deadline (a render slower than this is a failure)."""
-    max_queue_wait_s: float = 3.0
-    """Queue wait above which the pool reports itself unhealthy."""
-    max_attempts: int = 3
-    """Deliveries of one job before it is given up (a worker dying mid-job costs one)."""
-    claim_idle_s: float = 5.0
-    """A job held this long without a lease renewal is claimed by another dispatcher (XAUTOCLAIM)."""
-    health_interval_s: float = 2.0
-    """Active health check period (readyz + /v1/worker per worker, Redis registrations)."""
-    health_timeout_s: float = 1.5
-    """Timeout of one health probe."""
-    connect_timeout_s: float = 1.0
-    """Timeout to open a connection to a worker."""
-    breaker_fail_max: int = 3
-    """Consecutive failed renders that open a worker's circuit breaker."""
-    breaker_reset_s: float = 15.0
-    """Seconds an open worker breaker waits before a trial render."""
-    media_dir: Path | None = None
-    """Where rendered MP4 files are kept, named by request id (unset: ``<data_dir>/video``)."""
-    media_max_age_s: int = 3600
-    """Video files older than this are deleted."""
-    media_max_bytes: int = 1024 * 1024 * 1024
-    """Total size bound of the video files; the oldest go first."""
-
-    @field_validator("workers")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        out = []
-        for url in value:
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
-            out.append(url.rstrip("/"))
-        return out
-
-    def job_deadline_s(self, audio_s: float) -> float:
-        return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
+    """Redis for media (unset: ``GATEWAY_REDIS_URL``)."""
+    redis_prefix: str = "mouthpiece:media:"
+    """Prefix of every media key in Redis."""
+    redis_chunk_bytes: int = Field(512 * 1024, gt=0)
+    """Media are stored in Redis in chunks of this size (a Range read fetches only the chunks it needs)."""
+    redis_max_bytes: int = 512 * 1024 * 1024
+    """Total bytes of media kept in Redis; past it, the items closest to expiry are evicted."""
+    max_item_bytes: int = 64 * 1024 * 1024
+    """Largest single audio or video kept in Redis or S3 (larger: not stored, the line says why)."""
+    s3_bucket: str | None = None
+    """S3-compatible bucket for media (unset: no object store)."""
+    s3_endpoint_url: str | None = None
+    """Endpoint of the object store (``http://minio:9000``); unset: AWS S3."""
+    s3_region: str = "us-east-1"
+    """Region of the bucket."""
+    s3_prefix: str = "mouthpiece/"
+    """Key prefix of every media object (``<prefix>audio/<request id>``)."""
+    s3_access_key_id: SecretStr | None = None
+    """Access key (unset: boto3's default credential chain, e.g. an instance role)."""
+    s3_secret_access_key: SecretStr | None = None
+    """Secret key, with ``s3_access_key_id``."""
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "path"
+    """``path`` works with every S3-compatible server; ``virtual`` for AWS buckets that need it."""
+    s3_create_bucket: bool = False
+    """Create the bucket at start-up when it is missing."""
+    cleanup_interval_s: float = 60.0
+    """How often expired media are removed (and size caps applied)."""
 
 
 class Settings(BaseSettings):
@@ -300,13 +282,15 @@ class Settings(BaseSettings):
     """Prepared local models (``python -m gateway.install`` writes them here)."""
     characters_file: Path = REPO_ROOT / "config" / "characters.yaml"
     """The cast: character -> voice per provider, settings, default emotion, optional chain."""
+    voices_file: Path = REPO_ROOT / "config" / "voices.yaml"
+    """The voice catalogue: every provider's voices with gender, accent, age and pitch (docs/voices.md)."""
     fallback_audio_dir: Path = REPO_ROOT / "fallback_audio"
     """Canned last-resort clips with their phoneme timings."""
     default_character: str = "narrator"
     """Character used when a request names none."""
     chain: CommaList = Field(default_factory=list)
     """Default ordered provider chain (a character may override it). Empty: the cloud providers whose keys are
-    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then piper, kokoro, espeak, cache, canned."""
+    set (ElevenLabs WebSocket, ElevenLabs REST, Fish Audio), then kokoro, piper, espeak, cache, canned."""
     enabled_providers: CommaList = Field(default_factory=list)
     """Providers instantiated at start-up (a chain entry not enabled is skipped). Empty: those of ``chain``."""
     max_text_chars: int = 1000
@@ -316,11 +300,19 @@ class Settings(BaseSettings):
     blendshape_fps: int = 60
     """Default frame rate of ARKit blendshape curves."""
     audio_ttl_s: int = 3600
-    """How long rendered audio files stay downloadable by request id."""
+    """How long rendered audio stays downloadable by request id (in every media backend)."""
     engine_concurrency: int = 2
-    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+    """Concurrent syntheses per local engine when capacity admission is off (``GATEWAY_CAPACITY_ENABLED=false``)
+    or the engine is used on its own (more only oversubscribes the CPU)."""
     redis_url: str | None = None
-    """Redis URL for the shared cache, breakers and rate limits (unset: everything local)."""
+    """Redis URL for the shared cache, breakers, rate limits and media (unset: everything local)."""
+    workers: int = Field(1, ge=1)
+    """Server processes sharing the port (``gateway serve --workers N``); each loads its own local engines."""
+    drain_delay_s: float = Field(0.0, ge=0)
+    """On SIGTERM, readiness answers 503 this long before the drain waits for in-flight lines (time for a load
+    balancer or Kubernetes to stop sending new work here)."""
+    drain_timeout_s: float = Field(30.0, ge=0)
+    """On SIGTERM, how long in-flight lines (and responses being written) may take before the process exits."""
 
     deadlines: Deadlines = Field(default_factory=Deadlines)
     retry: RetrySettings = Field(default_factory=RetrySettings)
@@ -328,12 +320,14 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     fish: FishSettings = Field(default_factory=FishSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @model_validator(mode="before")
     @classmethod
