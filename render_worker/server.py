@@ -31,6 +31,7 @@ BOUNDARY = "frame"
 EWMA = 0.3
 #: How often an idle worker measured below its target frame rate measures again.
 REMEASURE_S = 5.0
+REMEASURE_MAX_S = 60.0
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -116,13 +117,19 @@ async def _start(state: WorkerState) -> AsyncIterator[None]:
     async def remeasure() -> None:
         """A measurement below the target frame rate (a busy CPU while the gateway loaded its models, or a run of
         very short lines) is taken again while the worker is idle, so a pool that left it out of rotation for
-        being slow sees it recover without sending it work."""
+        being slow sees it recover without sending it work. While it stays slow, the pauses double (up to a
+        minute): a CPU that is really too busy is not made busier."""
+        pause = REMEASURE_S
         while True:
-            await asyncio.sleep(REMEASURE_S)
-            if state.fps is None or state.fps >= s.fps or state.active or state.waiting or state.slots.locked():
+            await asyncio.sleep(pause)
+            if state.fps is None or state.fps >= s.fps:
+                pause = REMEASURE_S
+                continue
+            if state.active or state.waiting or state.slots.locked():
                 continue
             async with state.slots:
                 await measure()
+            pause = REMEASURE_S if state.fps >= s.fps else min(REMEASURE_MAX_S, pause * 2)
 
     async def boot() -> None:
         await state.store.prepare_builtins()

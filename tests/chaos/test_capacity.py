@@ -98,7 +98,8 @@ class RunResult:
 def gateway_env(data_dir: Path, capacity: bool) -> dict[str, str]:
     return {"GATEWAY_CHAIN": json.dumps(CHAIN), "GATEWAY_CACHE_ENABLED": "false",
             "GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_FIRST_AUDIO_BUDGET_S": str(BUDGET_S),
-            "GATEWAY_CAPACITY_ENABLED": "true" if capacity else "false", "GATEWAY_LOG_LEVEL": "INFO"}
+            "GATEWAY_CAPACITY_ENABLED": "true" if capacity else "false", "GATEWAY_LOG_LEVEL": "INFO",
+            "GATEWAY_VIDEO_EMBEDDED": "false"}
 
 
 # -- load and monitoring -----------------------------------------------------------------------------------------------
