@@ -19,7 +19,7 @@ worker as its video pool and an admin key. Then runs ``web/e2e/demo.e2e.mjs``, w
   then a real 429 from its rate limit;
 * a text-only line (every provider down): the estimated mouth track still moves, subtitles still appear;
 * a line with video: the rendering stage, the MP4 from the pool plays in chromium;
-* the outage switch (admin key on the video gateway): a picked voice, one provider broken from the page
+* the outage switch (admin key on the video gateway): a picked voice, the first provider broken from the page
   (degraded-2), all of them (degraded-3), restored.
 
 Screenshots and report.json go to ``$TEST_ARTIFACTS/demo_e2e`` (default ``tests/artifacts/demo_e2e``).
@@ -171,7 +171,7 @@ def test_demo_page_end_to_end(gateway_proc, demo_gateways):
                  "inspector: the 15-viseme legend highlights the current viseme", "inspector: latency per sentence",
                  "inspector: copy JSON gives the line's data", "phone: a face stays in view while speaking",
                  "stop-button: a stop is not shown as a failure", "stop-button: the mouth closes after a stop",
-                 "outage: with piper broken the next provider answers (degraded-2)",
+                 "outage: with the first provider broken the next one answers (degraded-2)",
                  "outage: with every provider broken the line is text only (degraded-3)"):
         assert must in names, f"check {must!r} did not run"
     if "FALLBACK_URL" in urls:
