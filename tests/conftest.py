@@ -57,10 +57,10 @@ class ServiceProcess:
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} did not start: {self.logs()[-2000:]}")
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self._log.close()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +9,7 @@ import httpx
 import pytest
 
 from tests.compat.contract_client import ContractClient
-from tests.conftest import ROOT, GatewayProcess, free_port
+from tests.conftest import GatewayProcess, ServiceProcess, free_port
 
 
 def wait_healthy(url: str, timeout: float = 90.0) -> dict:
@@ -28,45 +25,25 @@ def wait_healthy(url: str, timeout: float = 90.0) -> dict:
                        f"{health.get('reasons')} {health.get('video', {}).get('reason')}")
 
 
-class CloudProcess:
+class CloudProcess(ServiceProcess):
     """``./run cloud`` (``ops/run_cloud.py``): the ElevenLabs and Fish Audio stand-ins and the gateway before them."""
 
-    def __init__(self, data: Path) -> None:
-        self.port, self.elevenlabs_port, self.fish_port = free_port(), free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.elevenlabs_url = f"http://127.0.0.1:{self.elevenlabs_port}"
-        self.log_path = data / "cloud.log"
-        self._log = open(self.log_path, "wb")
-        env = {**os.environ, "GATEWAY_PORT": str(self.port), "GATEWAY_DATA_DIR": str(data)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "ops.run_cloud", "--elevenlabs-port",
-                                      str(self.elevenlabs_port), "--fish-port", str(self.fish_port)], cwd=ROOT,
-                                     env=env, stdout=self._log, stderr=subprocess.STDOUT)
+    name = "./run cloud"
 
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"./run cloud exited: {self.log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                if httpx.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(self.log_path.read_text(errors="replace")[-3000:])
+    def __init__(self, data: Path) -> None:
+        self.elevenlabs_url = f"http://127.0.0.1:{free_port()}"
+        fish = free_port()
+        super().__init__(["ops.run_cloud", "--elevenlabs-port", self.elevenlabs_url.rsplit(":", 1)[1],
+                          "--fish-port", str(fish)], {"GATEWAY_DATA_DIR": str(data)}, data / "cloud.log",
+                         "/api/health")
 
     def control(self, method: str, path: str, body: object = None) -> dict:
         response = httpx.request(method, f"{self.elevenlabs_url}/__control/{path}", json=body, timeout=10)
         response.raise_for_status()
         return response.json()
 
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
+    def stop(self, timeout_s: float = 40.0) -> None:  # the gateway and both stand-ins stop in turn
+        super().stop(timeout_s)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +63,7 @@ def default_install(tmp_path_factory):
 def cloud_chain(tmp_path_factory):
     proc = CloudProcess(tmp_path_factory.mktemp("compat-cloud"))
     try:
-        proc.wait_ready()
+        proc.wait_ready(180)
         wait_healthy(proc.url)
         yield proc
     finally:

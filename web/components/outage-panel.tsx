@@ -14,6 +14,7 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Label } from "@/components/ui/label";
 import { AdminClient, type AdminState } from "@/lib/admin";
 import type { HealthReport } from "@/lib/api";
+import { loadTabValue, saveTabValue } from "@/lib/storage";
 import { cn } from "@/lib/utils";
 
 const ADMIN_KEY_STORAGE = "mouthpiece.adminKey";
@@ -26,14 +27,10 @@ export function OutagePanel({ health, onChange }: { health: HealthReport | null;
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    try {
-      const saved = sessionStorage.getItem(ADMIN_KEY_STORAGE);
-      if (saved) {
-        setKey(saved);
-        setKeyInput(saved);
-      }
-    } catch {
-      /* storage disabled */
+    const saved = loadTabValue(ADMIN_KEY_STORAGE);
+    if (saved) {
+      setKey(saved);
+      setKeyInput(saved);
     }
   }, []);
 
@@ -47,12 +44,7 @@ export function OutagePanel({ health, onChange }: { health: HealthReport | null;
     e.preventDefault();
     const k = keyInput.trim() || null;
     setKey(k);
-    try {
-      if (k) sessionStorage.setItem(ADMIN_KEY_STORAGE, k);
-      else sessionStorage.removeItem(ADMIN_KEY_STORAGE);
-    } catch {
-      /* storage disabled */
-    }
+    saveTabValue(ADMIN_KEY_STORAGE, k);
   }
 
   async function toggle(providers: string[], down: boolean, label: string) {

@@ -23,6 +23,7 @@ import { AudioScheduler } from "@/lib/audio";
 import { readNdjson } from "@/lib/ndjson";
 import { LineSession, type StepState, type TextOnlyAnswer } from "@/lib/session";
 import { DEFAULT_MAX_CHARS, checkText, cleanText, estimateSegments } from "@/lib/text";
+import { loadTabValue, saveTabValue } from "@/lib/storage";
 import { cn } from "@/lib/utils";
 
 const DEFAULT_LINE = "Welcome to the Gilded Goose, traveller! Warm stew, cold ale, and a soft bed for three silver.";
@@ -105,14 +106,10 @@ export function SpeakDemo() {
 
   // an API key remembered for this tab (gateways with GATEWAY_API_KEYS)
   useEffect(() => {
-    try {
-      const saved = sessionStorage.getItem(KEY_STORAGE);
-      if (saved) {
-        setApiKey(saved);
-        setKeyInput(saved);
-      }
-    } catch {
-      /* storage disabled */
+    const saved = loadTabValue(KEY_STORAGE);
+    if (saved) {
+      setApiKey(saved);
+      setKeyInput(saved);
     }
   }, []);
 
@@ -345,12 +342,7 @@ export function SpeakDemo() {
   function saveKey(e: FormEvent) {
     e.preventDefault();
     setApiKey(keyInput);
-    try {
-      if (keyInput.trim()) sessionStorage.setItem(KEY_STORAGE, keyInput.trim());
-      else sessionStorage.removeItem(KEY_STORAGE);
-    } catch {
-      /* storage disabled */
-    }
+    saveTabValue(KEY_STORAGE, keyInput);
     setProblem(null);
     setCastVersion((v) => v + 1);
     setHealthKey((k) => k + 1);
@@ -438,50 +430,19 @@ export function SpeakDemo() {
           <CardContent>
             <form className="flex flex-col gap-4" onSubmit={onSubmit} noValidate>
               <div className="grid grid-cols-1 gap-3 sm:grid-cols-2">
-                <div className="flex flex-col gap-1.5">
-                  <Label htmlFor="character">Character</Label>
-                  <Select value={character} onValueChange={setCharacter}>
-                    <SelectTrigger id="character" data-testid="character-select" aria-label="Character">
-                      <SelectValue placeholder="Character" />
-                    </SelectTrigger>
-                    <SelectContent>
-                      {(cast.length ? cast : FALLBACK_CAST).map((c) => (
-                        <SelectItem key={c.id} value={c.id}>{c.display_name}</SelectItem>
-                      ))}
-                    </SelectContent>
-                  </Select>
+                <FieldSelect id="character" label="Character" value={character} onChange={setCharacter}
+                             options={(cast.length ? cast : FALLBACK_CAST).map((c) => ({ value: c.id, label: c.display_name }))}>
                   {castError && <p className="text-xs text-destructive">{castError}</p>}
-                </div>
-                <div className="flex flex-col gap-1.5">
-                  <Label htmlFor="emotion">Emotion</Label>
-                  <Select value={emotion} onValueChange={setEmotion}>
-                    <SelectTrigger id="emotion" data-testid="emotion-select" aria-label="Emotion">
-                      <SelectValue placeholder="Emotion" />
-                    </SelectTrigger>
-                    <SelectContent>
-                      <SelectItem value="default">Default{selected?.emotion ? ` (${selected.emotion})` : ""}</SelectItem>
-                      {EMOTIONS.map((e) => (
-                        <SelectItem key={e} value={e}>{e}</SelectItem>
-                      ))}
-                    </SelectContent>
-                  </Select>
-                </div>
+                </FieldSelect>
+                <FieldSelect id="emotion" label="Emotion" value={emotion} onChange={setEmotion}
+                             options={[{ value: "default", label: `Default${selected?.emotion ? ` (${selected.emotion})` : ""}` },
+                                       ...EMOTIONS.map((e) => ({ value: e, label: e }))]} />
               </div>
-              <div className="flex flex-col gap-1.5">
-                <Label htmlFor="voice">Voice</Label>
-                <Select value={voice} onValueChange={setVoice}>
-                  <SelectTrigger id="voice" data-testid="voice-select" aria-label="Voice">
-                    <SelectValue placeholder="Voice" />
-                  </SelectTrigger>
-                  <SelectContent>
-                    <SelectItem value={CHARACTER_VOICE}>The character&apos;s voice (its chain)</SelectItem>
-                    {voices.map((v) => (
-                      <SelectItem key={v.id} value={v.id}>{v.label}</SelectItem>
-                    ))}
-                  </SelectContent>
-                </Select>
+              <FieldSelect id="voice" label="Voice" value={voice} onChange={setVoice}
+                           options={[{ value: CHARACTER_VOICE, label: "The character's voice (its chain)" },
+                                     ...voices.map((v) => ({ value: v.id, label: v.label }))]}>
                 <p className="text-xs text-muted-foreground">A picked voice&apos;s provider goes first; the rest of the chain stays behind it.</p>
-              </div>
+              </FieldSelect>
               <div className="flex flex-col gap-2">
                 <div className="flex items-center justify-between">
                   <Label id="intensity-label">Intensity</Label>
@@ -582,6 +543,27 @@ export function SpeakDemo() {
       <footer className="pb-2 text-center text-xs text-muted-foreground">
         Audio streams as NDJSON from <code>/api/avatar/speak/stream</code>; the mouth follows the viseme track on the audio clock.
       </footer>
+    </div>
+  );
+}
+
+/** A labelled select (the `id` names the trigger, its test id is `<id>-select`); `children` go under it. */
+function FieldSelect({ id, label, value, onChange, options, children }: {
+  id: string; label: string; value: string; onChange: (v: string) => void;
+  options: { value: string; label: string }[]; children?: React.ReactNode;
+}) {
+  return (
+    <div className="flex flex-col gap-1.5">
+      <Label htmlFor={id}>{label}</Label>
+      <Select value={value} onValueChange={onChange}>
+        <SelectTrigger id={id} data-testid={`${id}-select`} aria-label={label}>
+          <SelectValue placeholder={label} />
+        </SelectTrigger>
+        <SelectContent>
+          {options.map((o) => <SelectItem key={o.value} value={o.value}>{o.label}</SelectItem>)}
+        </SelectContent>
+      </Select>
+      {children}
     </div>
   );
 }
