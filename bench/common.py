@@ -45,7 +45,9 @@ class Gateway:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.data = tempfile.mkdtemp(prefix="mouthpiece-bench-")
-        full_env = {**os.environ, "GATEWAY_DATA_DIR": self.data, "GATEWAY_LOG_LEVEL": "WARNING", **env}
+        # no embedded render worker unless a benchmark asks for one: its start-up would share the measured cores
+        full_env = {**os.environ, "GATEWAY_DATA_DIR": self.data, "GATEWAY_LOG_LEVEL": "WARNING",
+                    "GATEWAY_VIDEO_EMBEDDED": "false", **env}
         self.proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(self.port)],
                                      cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 90

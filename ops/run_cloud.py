@@ -44,6 +44,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--elevenlabs-port", type=int, default=8701)
     parser.add_argument("--fish-port", type=int, default=8702)
+    parser.add_argument("--port", type=int, help="the gateway's port (default: GATEWAY_PORT or 8080)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below on `kill` too
     standins = [start("ops.standins.elevenlabs", args.elevenlabs_port), start("ops.standins.fish", args.fish_port)]
@@ -52,7 +53,8 @@ def main() -> int:
            "GATEWAY_ELEVENLABS_WS_URL": f"ws://127.0.0.1:{args.elevenlabs_port}",
            "GATEWAY_FISH_BASE_URL": f"http://127.0.0.1:{args.fish_port}"}
     print(f"stand-ins up: ElevenLabs :{args.elevenlabs_port}, Fish Audio :{args.fish_port}", file=sys.stderr)
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], cwd=ROOT, env=env)
+    port = ["--port", str(args.port)] if args.port else []
+    gateway = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", *port], cwd=ROOT, env=env)
     try:
         return gateway.wait()
     except KeyboardInterrupt:

@@ -29,6 +29,9 @@ from render_worker.store import AvatarStore
 log = logging.getLogger("render_worker")
 BOUNDARY = "frame"
 EWMA = 0.3
+#: How often an idle worker measured below its target frame rate measures again.
+REMEASURE_S = 5.0
+REMEASURE_MAX_S = 60.0
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
@@ -102,16 +105,37 @@ async def _start(state: WorkerState) -> AsyncIterator[None]:
     s = state.settings
     tasks: list[asyncio.Task] = []
 
-    async def boot() -> None:
-        await state.store.prepare_builtins()
-        # warm-up: one short render measures the real frame rate before the first request
+    async def measure() -> None:
+        """One short render of silence: the real frame rate, before the first request and while idle."""
         entry = state.store.get(min(state.store.ready_ids()))
         job = RenderJob(np.zeros(16000, dtype=np.int16), 16000, [], fps=s.fps,
                         frame_delay_s=s.test_frame_delay_ms / 1000)
         started = time.perf_counter()
         await asyncio.to_thread(render_mp4, entry.prepared, job, threads=s.threads, crf=s.crf, preset=s.preset)
         state.record(job.frames, time.perf_counter() - started)
+
+    async def remeasure() -> None:
+        """A measurement below the target frame rate (a busy CPU while the gateway loaded its models, or a run of
+        very short lines) is taken again while the worker is idle, so a pool that left it out of rotation for
+        being slow sees it recover without sending it work. While it stays slow, the pauses double (up to a
+        minute): a CPU that is really too busy is not made busier."""
+        pause = REMEASURE_S
+        while True:
+            await asyncio.sleep(pause)
+            if state.fps is None or state.fps >= s.fps:
+                pause = REMEASURE_S
+                continue
+            if state.active or state.waiting or state.slots.locked():
+                continue
+            async with state.slots:
+                await measure()
+            pause = REMEASURE_S if state.fps >= s.fps else min(REMEASURE_MAX_S, pause * 2)
+
+    async def boot() -> None:
+        await state.store.prepare_builtins()
+        await measure()
         state.ready, state.reason = True, "ready"
+        tasks.append(asyncio.create_task(remeasure()))
         if s.redis_url:
             from render_worker.registry import heartbeat
 

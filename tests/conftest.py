@@ -57,10 +57,10 @@ class ServiceProcess:
             time.sleep(0.2)
         raise TimeoutError(f"{self.name} did not start: {self.logs()[-2000:]}")
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 10.0) -> None:
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
         self._log.close()
@@ -70,10 +70,14 @@ class ServiceProcess:
 
 
 class GatewayProcess(ServiceProcess):
+    """``gateway serve``; the embedded render worker stays off unless ``embedded_video`` (most tests need no video,
+    and every worker costs a process and its start-up)."""
+
     name = "gateway"
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        super().__init__(["gateway.cli", "serve"], env, log_path, "/api/health")
+    def __init__(self, env: dict[str, str], log_path: Path, embedded_video: bool = False) -> None:
+        super().__init__(["gateway.cli", "serve"], env if embedded_video else {"GATEWAY_VIDEO_EMBEDDED": "false", **env},
+                         log_path, "/api/health")
 
 
 class RenderWorkerProcess(ServiceProcess):

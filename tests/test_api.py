@@ -98,8 +98,8 @@ def test_stream_ndjson(client):
     ({"text": "hi", "character": "dragon"}, 404, "narrator"),
     ({"text": "hi", "output_format": "flac_99"}, 400, "pcm_16000"),
     ({"text": "hi", "voice_id": "nope:nobody"}, 404, "piper:joe"),
-    ({"text": 42}, 422, "text"),
-    ({"character": "narrator"}, 422, "text"),
+    ({"text": 42}, 400, "text"),
+    ({"character": "narrator"}, 400, "Text is required"),
     ({"text": "hi", "fps": 0}, 400, "fps"),
 ])
 def test_bad_input(client, body, status, needle):
@@ -110,7 +110,7 @@ def test_bad_input(client, body, status, needle):
 
 def test_malformed_json_names_the_problem(client):
     r = client.post("/api/avatar/speak", content=b'{"text": "hi"', headers={"content-type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.json()["error"] == "validation_error"
     assert "body" in r.json()["message"]
 
 

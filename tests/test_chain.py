@@ -11,6 +11,7 @@ from gateway.core.errors import ErrorKind
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEvent, SegmentEndEvent, StatusEvent
 from gateway.policy.chain import Attempt, ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
+from gateway.settings import RetrySettings
 from gateway.text.clean import split_sentences
 from gateway.upstream.breaker import ProviderBreaker
 from tests.scripted import ScriptedProvider
@@ -52,6 +53,19 @@ async def test_retry_before_first_audio_then_success():
     events, outcome = await run(chain(attempts=3), plan(a))
     assert outcome.provider == "a" and outcome.retries == 2 and a.calls == 3
     assert isinstance(events[-1], FinalEvent)
+
+
+def test_default_retry_ladder_is_the_original_contracts():
+    policy = RetryPolicy.from_settings(RetrySettings())
+    assert policy.attempts == 4 and policy.ladder() == [1.0, 2.0, 4.0]  # 3 retries: 1 s -> 2 s -> 4 s
+    assert RetryPolicy(5, 0.5, 2.0).ladder() == [0.5, 1.0, 2.0, 2.0]  # capped at max_s
+
+
+async def test_three_retries_with_the_default_attempts():
+    # The defaults' 4 attempts with a fast ladder: a provider failing three times serves on its 4th attempt.
+    a = ScriptedProvider("a", fail_first=3)
+    events, outcome = await run(chain(attempts=RetrySettings().attempts), plan(a))
+    assert outcome.provider == "a" and outcome.retries == 3 and a.calls == 4
 
 
 async def test_non_retryable_fails_over_without_retry():

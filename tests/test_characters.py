@@ -10,6 +10,7 @@ from gateway.characters import CastError, load_cast
 from gateway.service import Mouthpiece
 from gateway.settings import Settings
 from gateway.speak.line import SpeakInput
+from render_worker.avatars import BUILTIN
 
 
 def write(tmp_path, text: str):
@@ -65,3 +66,17 @@ def test_pronunciations_reach_the_voice_but_not_the_subtitles(tmp_path):
         cast = c.get("/api/avatar/characters").json()["characters"]
         queen = next(ch for ch in cast if ch["id"] == "queen")
         assert queen["pronunciations"]["Isolde"]["ipa"] == "ɪzˈoʊldə" and "angry" in queen["emotions"]
+
+
+def test_every_character_has_an_avatar_the_cpu_worker_draws():
+    cast = load_cast(Settings().characters_file)
+    assert {c.id: c.avatar for c in cast.characters.values() if c.avatar not in BUILTIN} == {}
+
+
+def test_default_avatar_means_the_characters_own(settings):
+    mouthpiece = Mouthpiece(settings)
+    line = mouthpiece.prepare(SpeakInput("Long live the queen.", character="queen", avatar_id="default"))
+    assert line.avatar_id == "queen"
+    assert mouthpiece.prepare(SpeakInput("Hm.", character="guard", avatar_id="rogue")).avatar_id == "rogue"
+    # no avatar asked and no video pool: audio only
+    assert mouthpiece.prepare(SpeakInput("Hm.", character="guard")).avatar_id is None

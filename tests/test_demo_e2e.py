@@ -3,17 +3,24 @@
 Starts the gateway (the session's ``gateway_proc``: every provider up, no video workers), plus real gateways in
 degraded set-ups: one whose first provider is down (no models; chain piper -> espeak; one speak request per
 minute per client), one where every provider is down (chain piper -> kokoro, no models), and one with a CPU render
-worker as its video pool. Then runs ``web/e2e/demo.e2e.mjs``, which:
+worker as its video pool and an admin key. Then runs ``web/e2e/demo.e2e.mjs``, which:
 
 * picks a character and an emotion and speaks a line with the keyboard only; checks that the audio clock advances
   and never runs backwards, mouth shapes change (>= 4 visemes), the mouth opens and closes, subtitles appear word by
-  word, the provider and level badges, stage progress, timings and history; Escape stops a line; a video asked of a
-  gateway without workers is audio-only (degraded-1) with the reason shown;
-* the empty / too-long (live count) / 429 (Retry-After countdown) / 400-with-limit states;
+  word, the provider and level badges, stage progress, timings and history; the timeline inspector (the viseme track
+  drawn is the one streamed, words, waveform, playhead on the audio clock, the 15-viseme legend, latency per sentence,
+  copy JSON / curl); Escape and Stop stop a line without a failure and the mouth closes; a video asked of a gateway
+  without workers is audio-only (degraded-1) with the reason shown; the level badge's contrast;
+* the emotion select's text fits; the empty / too-long (live count) / 429 (Retry-After countdown) / 400-with-limit
+  states;
+* at 390 x 844: a face stays in view while a line spoken from the form plays, a long line keeps a small subtitle box,
+  Stop;
 * a line at phone width (390 px, no horizontal scroll) on the fallback gateway: the badge and a notice name espeak;
   then a real 429 from its rate limit;
 * a text-only line (every provider down): the estimated mouth track still moves, subtitles still appear;
-* a line with video: the rendering stage, the MP4 from the pool plays in chromium.
+* a line with video: the rendering stage, the MP4 from the pool plays in chromium;
+* the outage switch (admin key on the video gateway): a picked voice, the first provider broken from the page
+  (degraded-2), all of them (degraded-3), restored.
 
 Screenshots and report.json go to ``$TEST_ARTIFACTS/demo_e2e`` (default ``tests/artifacts/demo_e2e``).
 Skips only when chromium, node or the web build (``scripts/build_web.sh``) is missing.
@@ -36,6 +43,7 @@ from tests.conftest import ROOT, GatewayProcess, RenderWorkerProcess
 WEB = ROOT / "web"
 BUILD = WEB / "out"
 SCRIPT = WEB / "e2e" / "demo.e2e.mjs"
+ADMIN_KEY = "e2e-admin-7c1d"
 
 
 def _chromium() -> str | None:
@@ -91,7 +99,7 @@ def demo_gateways(tmp_path_factory):
             "fallback": {"GATEWAY_MODELS_DIR": str(no_models), "GATEWAY_CHAIN": '["piper","espeak"]',
                          "GATEWAY_RATE_LIMIT_PER_CLIENT_PER_MIN": "1"},
             "textonly": {"GATEWAY_MODELS_DIR": str(no_models), "GATEWAY_CHAIN": '["piper","kokoro"]'},
-            "video": {"GATEWAY_VIDEO_WORKERS": worker.url},
+            "video": {"GATEWAY_VIDEO_WORKERS": worker.url, "GATEWAY_ADMIN_KEY": ADMIN_KEY},
         }
         for name, env in setups.items():
             data = tmp_path_factory.mktemp(f"gateway-{name}")
@@ -141,9 +149,10 @@ def test_demo_page_end_to_end(gateway_proc, demo_gateways):
     urls["TEXTONLY_URL"] = demo_gateways["textonly"].url
     _wait_video_pool(demo_gateways["video"].url)
     urls["VIDEO_URL"] = demo_gateways["video"].url
+    urls["ADMIN_URL"], urls["ADMIN_KEY"] = demo_gateways["video"].url, ADMIN_KEY
 
     env = {**os.environ, **urls, "CHROMIUM": chromium, "ARTIFACTS": str(artifacts), "NEXT_TELEMETRY_DISABLED": "1"}
-    proc = subprocess.run([node, str(SCRIPT)], cwd=WEB, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([node, str(SCRIPT)], cwd=WEB, env=env, capture_output=True, text=True, timeout=420)
     output = proc.stdout + proc.stderr
     (artifacts / "e2e.log").write_text(output)
     report_path = artifacts / "report.json"
@@ -157,7 +166,13 @@ def test_demo_page_end_to_end(gateway_proc, demo_gateways):
     names = {c["name"] for c in report["checks"]}
     for must in ("speak: the audio clock advances", "speak: mouth shapes change (>= 4 visemes)",
                  "speak: subtitles appear as the words are spoken", "speak: the provider badge shows who spoke",
-                 "text-only: the page says it is text only", "video: the browser plays the MP4"):
+                 "text-only: the page says it is text only", "video: the browser plays the MP4",
+                 "inspector: the viseme track matches the response", "inspector: the playhead moves with the audio clock",
+                 "inspector: the 15-viseme legend highlights the current viseme", "inspector: latency per sentence",
+                 "inspector: copy JSON gives the line's data", "phone: a face stays in view while speaking",
+                 "stop-button: a stop is not shown as a failure", "stop-button: the mouth closes after a stop",
+                 "outage: with the first provider broken the next one answers (degraded-2)",
+                 "outage: with every provider broken the line is text only (degraded-3)"):
         assert must in names, f"check {must!r} did not run"
     if "FALLBACK_URL" in urls:
         assert "fallback-phone: the badge shows the fallback that answered" in names

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from gateway.audio.encode import encode_wav
+from render_worker.avatars import BUILTIN
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
@@ -129,12 +130,12 @@ def _wait_state(url: str, avatar: str, state: str = "ready") -> dict:
 def test_avatar_preparation_is_idempotent(worker):
     spec = {"base": "blacksmith", "palette": {"hair": "#202020", "outfit": "#334455"}, "name": "Castle Guard"}
     before = httpx.get(worker.url + "/v1/worker").json()["preparations"]
-    first = httpx.put(worker.url + "/v1/avatars/guard", json=spec)
+    first = httpx.put(worker.url + "/v1/avatars/brannoc-dark", json=spec)
     assert first.status_code in (200, 202) and first.json()["changed"] is True
-    ready = _wait_state(worker.url, "guard")
+    ready = _wait_state(worker.url, "brannoc-dark")
     assert httpx.get(worker.url + "/v1/worker").json()["preparations"] == before + 1
 
-    again = httpx.put(worker.url + "/v1/avatars/guard", json=spec)  # same content and parameters
+    again = httpx.put(worker.url + "/v1/avatars/brannoc-dark", json=spec)  # same content and parameters
     assert again.status_code == 200
     body = again.json()
     assert body["changed"] is False and body["state"] == "ready"
@@ -142,12 +143,12 @@ def test_avatar_preparation_is_idempotent(worker):
         (ready["content_hash"], ready["revision"], ready["prepared_at"])
     assert httpx.get(worker.url + "/v1/worker").json()["preparations"] == before + 1  # nothing re-prepared
 
-    changed = httpx.put(worker.url + "/v1/avatars/guard", json={**spec, "palette": {"hair": "#aa0000"}})
+    changed = httpx.put(worker.url + "/v1/avatars/brannoc-dark", json={**spec, "palette": {"hair": "#aa0000"}})
     assert changed.json()["changed"] is True and changed.json()["revision"] == ready["revision"] + 1
-    assert _wait_state(worker.url, "guard")["content_hash"] != ready["content_hash"]
+    assert _wait_state(worker.url, "brannoc-dark")["content_hash"] != ready["content_hash"]
     # a built-in with no body is its own content: nothing to do
     assert httpx.put(worker.url + "/v1/avatars/rogue").json()["changed"] is False
-    bad = httpx.put(worker.url + "/v1/avatars/guard", json={"base": "dragon"})
+    bad = httpx.put(worker.url + "/v1/avatars/brannoc-dark", json={"base": "dragon"})
     assert bad.status_code == 422 and "innkeeper" in bad.json()["message"]
 
 
@@ -196,7 +197,7 @@ def _darkness(frame: np.ndarray, box: list[int]) -> int:
     return int((region < 60).sum())
 
 
-@pytest.mark.parametrize("avatar", ["innkeeper", "blacksmith", "rogue"])
+@pytest.mark.parametrize("avatar", sorted(BUILTIN))
 def test_render_mp4_decodes_and_mouth_follows_visemes(worker, avatar):
     wav = tone_wav(2.4)
     resp = render(worker.url, avatar, wav, {"visemes": TRACK, "emotion": "happy", "request_id": "t1"})

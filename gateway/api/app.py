@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway import __version__
-from gateway.api import routes_admin, routes_lipsync, routes_meta, routes_speak, routes_ws
+from gateway.api import routes_admin, routes_compat, routes_lipsync, routes_meta, routes_speak, routes_ws
 from gateway.api.context import RequestContext
+from gateway.api.cors import add_cors
 from gateway.api.drain import install_sigterm_drain
 from gateway.api.routes_demo import mount_demo
 from gateway.core.errors import InputError
@@ -22,6 +23,14 @@ from gateway.service import Mouthpiece
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def validation_message(fields: list[dict]) -> str:
+    """The message of a 400 for a body that does not fit the schema; the original contract's own words when the
+    line itself is missing."""
+    if any(f["field"] == "text" and f["message"] == "Field required" for f in fields):
+        return "Text is required"
+    return "Invalid request: " + (", ".join(f["field"] for f in fields) or "body")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -50,9 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_ws.router)
     app.include_router(routes_lipsync.router)
     app.include_router(routes_admin.router)
+    app.include_router(routes_compat.router)
     mount_demo(app)  # the web demo's static export at /avatar_demo (503 page until it is built)
 
     app.add_middleware(RequestContext)
+    add_cors(app, settings.access.cors_origins)  # outermost: preflights are answered before anything else
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):
@@ -77,9 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 continue
             loc = [str(p) for p in err.get("loc", ()) if p != "body"]
             fields.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid")})
-        names = ", ".join(f["field"] for f in fields) or "body"
-        return JSONResponse({"error": "validation_error", "message": f"Invalid request: {names}", "fields": fields,
-                             "request_id": getattr(request.state, "request_id", None)}, status_code=422)
+        return JSONResponse({"error": "validation_error", "message": validation_message(fields), "fields": fields,
+                             "request_id": getattr(request.state, "request_id", None)}, status_code=400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):

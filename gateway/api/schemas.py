@@ -5,6 +5,20 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class VoiceSettingsIn(BaseModel):
+    """ElevenLabs-style voice settings; each one given overrides the character's (docs/api.md, compatibility)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    stability: float | None = Field(None, ge=0, le=1, description="ElevenLabs: stability 0..1.")
+    similarity_boost: float | None = Field(None, ge=0, le=1, description="ElevenLabs: similarity boost 0..1.")
+    style: float | None = Field(None, ge=0, le=1, description="ElevenLabs: style exaggeration 0..1.")
+    use_speaker_boost: bool | None = Field(None, description="ElevenLabs: speaker boost.")
+    speed: float | None = Field(None, ge=0.25, le=4.0, description="Speaking rate on every provider (1.0 = the "
+                                                                    "voice's own; ElevenLabs clamps to 0.7..1.2, "
+                                                                    "Fish Audio and the local engines to 0.5..2).")
+
+
 class SpeakRequest(BaseModel):
     """A line to speak."""
 
@@ -27,6 +41,10 @@ class SpeakRequest(BaseModel):
     intensity: float | None = Field(None, ge=0, le=1, description="Emotion intensity 0..1 (default 1).")
     text_type: str = Field("auto", description="auto (SSML when text starts with <speak>), ssml, or plain "
                                                "(tags stripped).")
+    voice_settings: VoiceSettingsIn | None = Field(None, description="Override the character's voice settings.")
+    model_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                                 description="Vendor model: an ElevenLabs model id (eleven_flash_v2_5, "
+                                             "eleven_multilingual_v2, ...) or a Fish Audio backend (s1, speech-1.6).")
 
 
 class PhonemeOut(BaseModel):

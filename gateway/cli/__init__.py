@@ -15,6 +15,7 @@ import uvicorn
 from gateway.api.app import create_app
 from gateway.cli.align import align_main
 from gateway.cli.bake import bake_main
+from gateway.cli.embedded_video import embedded_video
 from gateway.cli.speech_worker import speech_worker_main
 from gateway.core.errors import InputError
 from gateway.export.speak import result_body
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     if args.command == "serve":
-        return _serve(args, settings)
+        with embedded_video(settings) as settings:
+            return _serve(args, settings)
     if args.command == "speak":
         return asyncio.run(_speak(args, settings))
     return _voices(settings)

@@ -112,7 +112,7 @@ def _bake_one(job: Job) -> tuple[Job, str, str]:
 async def _bake(job: Job) -> tuple[Job, str, str]:
     try:
         line = _mouthpiece.prepare(SpeakInput(job.text, character=job.character, emotion=job.emotion,
-                                           output_format="wav"))
+                                           output_format="wav", live=False))
     except InputError as exc:
         return job, "failed", exc.message
     files = _export_paths(job)

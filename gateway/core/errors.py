@@ -11,6 +11,9 @@ class ErrorKind(StrEnum):
     RETRYABLE = "retryable"  #: transient (5xx, reset, engine hiccup): retry with back-off, then fail over
     TIMEOUT = "timeout"  #: a deadline passed (connect, first audio, chunk gap): fail over, counts on the breaker
     OVERLOADED = "overloaded"  #: provider busy / concurrency cap: fail over now, breaker stays closed
+    #: the gateway's own cores cannot start this local synthesis in time: fail over now; not a fault of the
+    #: provider (no breaker, no error ratio), the gateway's admission decision (gateway/policy/capacity.py)
+    CAPACITY = "capacity"
     QUOTA = "quota"  #: credits exhausted: fail over, don't page; breaker opens
     AUTH = "auth"  #: bad or missing key: fail over and alert; breaker opens
     BAD_REQUEST = "bad_request"  #: the request itself is wrong: never retried, no fail-over, error out

@@ -91,4 +91,6 @@ class FinalEvent:
     kind: EventKind = EventKind.FINAL
 
 
-ProviderEvent = AudioEvent | AlignmentEvent | SegmentEndEvent | FinalEvent
+#: What a provider's stream yields. A provider's status event (``capacity_wait``: the line waited for cores) is
+#: passed on by the chain as it is.
+ProviderEvent = AudioEvent | AlignmentEvent | SegmentEndEvent | StatusEvent | FinalEvent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -39,12 +39,30 @@ class VoiceInfo:
 
 @dataclass(frozen=True, slots=True)
 class VoiceSettings:
-    """Provider-neutral voice settings. Providers map what they support and ignore the rest."""
+    """Provider-neutral voice settings. Providers map what they support and ignore the rest.
+
+    ``speed`` is honoured by every provider (ElevenLabs and Fish Audio clamp it to their ranges, the local engines
+    change their speaking rate); ``stability``, ``similarity_boost``, ``style`` and ``use_speaker_boost`` are
+    ElevenLabs' own; ``model_id`` names a vendor model (ElevenLabs ids, or a Fish Audio backend such as ``s1``).
+    """
 
     speed: float = 1.0
     stability: float | None = None
     similarity_boost: float | None = None
     style: float | None = None
+    use_speaker_boost: bool | None = None
+    model_id: str | None = None
 
     def key(self) -> str:
-        return f"speed={self.speed:g};stability={self.stability};similarity={self.similarity_boost};style={self.style}"
+        key = f"speed={self.speed:g};stability={self.stability};similarity={self.similarity_boost};style={self.style}"
+        # Only when set, so every cache key made before these fields existed stays valid.
+        if self.use_speaker_boost is not None:
+            key += f";boost={self.use_speaker_boost}"
+        if self.model_id is not None:
+            key += f";model={self.model_id}"
+        return key
+
+    def override(self, **given: object) -> "VoiceSettings":
+        """These settings with every field ``given`` a value (not None) replaced: a request's own settings win
+        over the character's."""
+        return replace(self, **{name: value for name, value in given.items() if value is not None})

@@ -51,3 +51,27 @@ LINES_IN_FLIGHT = Gauge("mouthpiece_lines_in_flight", "Lines being spoken now (t
                         "for it to reach 0)", registry=REGISTRY)
 DRAINING = Gauge("mouthpiece_draining", "1 while this process drains (readiness 503, new lines refused)",
                  registry=REGISTRY)
+# Capacity of the local engines (gateway/policy/capacity.py): what the syntheses in flight need, what is usable.
+CAPACITY_LOAD = Gauge("mouthpiece_capacity_load_cores",
+                      "Cores the local syntheses in flight need to keep up in real time (sum of their measured costs)",
+                      registry=REGISTRY)
+CAPACITY_AVAILABLE = Gauge("mouthpiece_capacity_available_cores",
+                           "Cores the local syntheses really got when they could use every core (measured)",
+                           registry=REGISTRY)
+CAPACITY_USABLE = Gauge("mouthpiece_capacity_usable_cores",
+                        "Cores the local syntheses may count on (available x GATEWAY_CAPACITY_MAX_LOAD)",
+                        registry=REGISTRY)
+CAPACITY_HEADROOM_LINES = Gauge("mouthpiece_capacity_headroom_lines",
+                                "Lines of this engine that would start now (cores and concurrency left)",
+                                ["provider"], registry=REGISTRY)
+CAPACITY_IN_FLIGHT = Gauge("mouthpiece_capacity_in_flight", "Local syntheses in flight", ["provider"],
+                           registry=REGISTRY)
+CAPACITY_WAITING = Gauge("mouthpiece_capacity_waiting", "Lines waiting for cores", ["provider"], registry=REGISTRY)
+ENGINE_RTF = Gauge("mouthpiece_engine_rtf", "Measured cost of a local engine: core-seconds per audio-second (EWMA)",
+                   ["provider"], registry=REGISTRY)
+CAPACITY_DECISIONS = Counter("mouthpiece_capacity_decisions_total",
+                             "Admissions of local syntheses: start, wait, refuse (to the next provider), expired "
+                             "(waited, then refused)", ["provider", "decision"], registry=REGISTRY)
+CAPACITY_WAIT = Histogram("mouthpiece_capacity_wait_seconds", "How long a line waited for cores before it started",
+                          ["provider"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8),
+                          registry=REGISTRY)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 from opentelemetry.context import Context
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
 from gateway.core.aio import Resume, start
 from gateway.core.errors import ErrorKind, ProviderError
@@ -62,6 +62,8 @@ class ChainPlan:
     output_format: str = "wav"
     #: OpenTelemetry context of the request span; attempt spans are its children.
     trace_context: Context | None = None
+    #: A live line's first audio is due within the first-audio budget; offline work (bake) within the timeout.
+    live: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,14 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, retry: RetrySettings) -> "RetryPolicy":
         return cls(retry.attempts, retry.initial_s, retry.max_s)
+
+    def backoff_s(self, retry: int) -> float:
+        """The wait before retry number ``retry`` (1, 2, ...): doubling from ``initial_s``, at most ``max_s``."""
+        return min(self.max_s, self.initial_s * 2 ** (retry - 1))
+
+    def ladder(self) -> list[float]:
+        """Every wait, in order: ``[1.0, 2.0, 4.0]`` with the defaults (the original contract's 3 retries)."""
+        return [self.backoff_s(n) for n in range(1, max(1, self.attempts))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +141,7 @@ class ProviderChain:
         timed_out_families: set[str] = set()
         candidates = tuple((s.provider.family, s.voice) for s in plan.steps
                            if s.provider.family not in ("cache", "canned"))
+        first_audio_by = clock.due(self.deadlines.first_audio_budget_s if plan.live else self.deadlines.first_audio_s)
         for index, step in enumerate(plan.steps):
             if not remaining:
                 break
@@ -152,12 +163,13 @@ class ProviderChain:
                 break
             request = SynthesisRequest(tuple(remaining), step.voice, plan.settings, plan.request_id,
                                        plan.character, plan.text, plan.output_format,
-                                       candidates if step.cache_candidates is None else step.cache_candidates)
+                                       candidates if step.cache_candidates is None else step.cache_candidates,
+                                       first_audio_by, plan.live)
             if previous is not None:
                 FALLBACKS.labels(previous, name, last_error.kind.value if last_error else "unknown").inc()
                 outcome.fallbacks += 1
                 yield StatusEvent("provider_switch", provider=name,
-                                  message=f"{previous} failed; continuing with {name}",
+                                  message=f"{previous} {_failed(last_error)}; continuing with {name}",
                                   detail={"from": previous, "resume_segment": remaining[0].index,
                                           "at_ms": base_ms,
                                           "reason": last_error.kind.value if last_error else None})
@@ -193,6 +205,8 @@ class ProviderChain:
                             yield SegmentEndEvent(event.segment, base_ms + event.end_ms)
                         elif isinstance(event, FinalEvent):
                             outcome.stats = dict(event.stats)
+                        elif isinstance(event, StatusEvent):  # the provider's own (capacity_wait)
+                            yield event
                     if remaining:
                         raise ProviderError(ErrorKind.RETRYABLE, "stream ended before the line was complete",
                                             provider=name)
@@ -231,13 +245,13 @@ class ProviderChain:
         name = step.provider.name
         if exc.kind.counts_on_breaker:
             step.breaker.failure()
-        if exc.kind is not ErrorKind.UNAVAILABLE:
+        if exc.kind not in (ErrorKind.UNAVAILABLE, ErrorKind.CAPACITY):  # neither is the provider's fault
             self.signals.attempt(name, False, None)
         if exc.retry_after_s:
             self.cooldown_until[name] = time.monotonic() + exc.retry_after_s
         PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()
         outcome.attempts.append(Attempt(name, exc.kind.value, message=exc.message, after_audio=audio_started))
-        log_fn = log.debug if exc.kind is ErrorKind.UNAVAILABLE else log.warning
+        log_fn = log.debug if exc.kind in (ErrorKind.UNAVAILABLE, ErrorKind.CAPACITY) else log.warning
         log_fn("provider_failed", provider=name, kind=exc.kind.value, error=exc.message, after_audio=audio_started)
 
     async def _first_event(self, step: ChainStep, request: SynthesisRequest, clock: Clock,
@@ -249,7 +263,7 @@ class ProviderChain:
             # The budget is asked last, so a slot is taken only for a retry that will really be made.
             stop=(stop_after_attempt(max(1, self.retry.attempts)) | stop_before_delay(self.deadlines.first_audio_s)
                   | (lambda _state: not self.budget.try_acquire())),
-            wait=wait_exponential(multiplier=self.retry.initial_s, min=self.retry.initial_s, max=self.retry.max_s),
+            wait=lambda state: self.retry.backoff_s(state.attempt_number),
             retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.kind.retryable
                                      and not e.retry_after_s and clock.remaining() > self.retry.initial_s),
             reraise=True,
@@ -316,6 +330,10 @@ class ProviderChain:
                 yield event
         finally:
             await _close(agen)
+
+
+def _failed(error: ProviderError | None) -> str:
+    return "is at capacity" if error is not None and error.kind is ErrorKind.CAPACITY else "failed"
 
 
 async def _close(agen) -> None:  # noqa: ANN001

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
+from gateway.policy.capacity import EngineCapacity
 from gateway.upstream.breaker import BreakerSnapshot
 
 
@@ -36,10 +37,12 @@ class ProviderStatus:
     signal: ProviderSignal
     #: What the provider reports of itself (model, library, quota_used_ratio, ...).
     detail: dict = field(default_factory=dict)
+    #: A local engine's share of the cores: in flight, waiting, measured cost, headroom.
+    capacity: EngineCapacity | None = None
 
     @classmethod
-    def combine(cls, own: ProviderHealth, breaker: BreakerSnapshot, family: str,
-                signal: ProviderSignal) -> "ProviderStatus":
+    def combine(cls, own: ProviderHealth, breaker: BreakerSnapshot, family: str, signal: ProviderSignal,
+                capacity: EngineCapacity | None = None) -> "ProviderStatus":
         """An open breaker means down; a half-open one makes an up provider degraded."""
         state = own.state
         if breaker.state == "open":
@@ -47,7 +50,7 @@ class ProviderStatus:
         elif breaker.state == "half-open" and state is HealthState.UP:
             state = HealthState.DEGRADED
         reason = own.reason or (f"breaker {breaker.state}" if breaker.state != "closed" else "")
-        return cls(state, reason, family, breaker, signal, dict(own.detail or {}))
+        return cls(state, reason, family, breaker, signal, dict(own.detail or {}), capacity)
 
 
 class ProviderStats:

@@ -28,6 +28,11 @@ class SynthesisRequest:
     output_format: str = "wav"
     #: (family, voice) pairs in chain order, for providers that serve other providers' lines (the cache).
     cache_candidates: tuple[tuple[str, str], ...] = ()
+    #: ``time.monotonic()`` by which the line's first audio is due (its first-audio budget); None: no budget.
+    #: Local engines are admitted against it (:mod:`gateway.policy.capacity`).
+    first_audio_by: float | None = None
+    #: A live line is listened to as it streams (it must keep up); offline work (bake) only has to be done.
+    live: bool = True
 
     @property
     def joined_text(self) -> str:

@@ -51,6 +51,11 @@ def _ttl(health: ProviderHealth) -> float:
     return HEALTH_TTL_S if health.state is HealthState.UP else UNHEALTHY_TTL_S
 
 
+def model_id(settings: Settings, voice: VoiceSettings) -> str:
+    """The ElevenLabs model of a request: the one it names, else ``GATEWAY_ELEVENLABS_MODEL_ID``."""
+    return voice.model_id or settings.elevenlabs.model_id
+
+
 def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, intensity: float | None = None,
                            rate: float = 1.0) -> dict | None:
     """ElevenLabs ``voice_settings`` for our settings, a segment's emotion and its SSML rate (None: the voice's own).
@@ -58,13 +63,15 @@ def voice_settings_payload(settings: VoiceSettings, emotion: str | None = None, 
     The emotion moves stability/style/speed toward its hint (:func:`gateway.text.emotions.elevenlabs_settings`);
     the SSML rate multiplies the speed. Pitch and volume have no ElevenLabs setting and are not rendered.
     """
-    out: dict[str, float] = {}
+    out: dict[str, float | bool] = {}
     if settings.stability is not None:
         out["stability"] = min(1.0, max(0.0, float(settings.stability)))
     if settings.similarity_boost is not None:
         out["similarity_boost"] = min(1.0, max(0.0, float(settings.similarity_boost)))
     if settings.style is not None:
         out["style"] = min(1.0, max(0.0, float(settings.style)))
+    if settings.use_speaker_boost is not None:
+        out["use_speaker_boost"] = bool(settings.use_speaker_boost)
     speed = float(settings.speed or 1.0)
     if abs(speed - 1.0) > 1e-6:
         out["speed"] = speed

@@ -35,6 +35,7 @@ from gateway.providers.elevenlabs_common import (
     PcmAssembler,
     context_texts,
     rest_alignment,
+    model_id,
     voice_settings_payload,
 )
 from gateway.providers.elevenlabs_errors import MAX_ERROR_BODY, classify_http_error
@@ -61,7 +62,7 @@ class ElevenLabsRestProvider(ElevenLabsProvider):
             for event in silence:
                 yield event
             samples += added
-            body: dict = {"text": segment.text, "model_id": self.settings.elevenlabs.model_id}
+            body: dict = {"text": segment.text, "model_id": model_id(self.settings, request.settings)}
             settings_payload = voice_settings_payload(request.settings, segment.prosody.emotion,
                                                       segment.prosody.intensity, segment.prosody.rate)
             if settings_payload:

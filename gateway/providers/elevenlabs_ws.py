@@ -49,6 +49,7 @@ from gateway.providers.elevenlabs_common import (
     CharAlignment,
     ElevenLabsProvider,
     PcmAssembler,
+    model_id,
     voice_settings_payload,
     ws_alignment,
 )
@@ -221,17 +222,17 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
         except InvalidURI:
             self._proxy = True  # connect() reports the bad URL
 
-    def _url(self, voice: str) -> str:
+    def _url(self, voice: str, model: str | None = None) -> str:
         inactivity = min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
-        query = urlencode({"model_id": self.settings.elevenlabs.model_id, "output_format": OUTPUT_FORMAT,
+        query = urlencode({"model_id": model or self.settings.elevenlabs.model_id, "output_format": OUTPUT_FORMAT,
                            "inactivity_timeout": inactivity})
         base = self.settings.elevenlabs.ws_url.rstrip("/")
         return f"{base}/v1/text-to-speech/{quote(voice, safe='')}/stream-input?{query}"
 
-    async def _connect(self, voice: str, key: str):  # noqa: ANN202
+    async def _connect(self, voice: str, key: str, model: str | None = None):  # noqa: ANN202
         timeout = self.settings.deadlines.connect_timeout_s
         try:
-            return await connect(self._url(voice), additional_headers={"xi-api-key": key}, open_timeout=timeout,
+            return await connect(self._url(voice, model), additional_headers={"xi-api-key": key}, open_timeout=timeout,
                                  max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20, ping_timeout=20,
                                  user_agent_header="mouthpiece", logger=_RedactingLogger(key), proxy=self._proxy,
                                  compression="deflate" if self.settings.elevenlabs.ws_compression else None)
@@ -255,7 +256,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
             yield FinalEvent({"provider": self.name, "audio_ms": 0, "sample_rate": SAMPLE_RATE})
             return
         log.debug("elevenlabs_ws_stream", provider=self.name, voice=voice, segments=len(request.segments))
-        ws = await self._connect(voice, key)
+        ws = await self._connect(voice, key, model_id(self.settings, request.settings))
         tracker = _Tracker(request.segments)
         pcm_in = PcmAssembler(self.name)
         last_error: dict | None = None

@@ -31,7 +31,7 @@ from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.text.clean import words_with_offsets
 from gateway.timing.words import words_from_phonemes
@@ -290,9 +290,9 @@ class EspeakProvider(Provider):
     family = "espeak"
     exact_timing = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gate: Gate | None = None) -> None:
         self.settings = settings
-        self._limiter = LoopLimiter(settings.engine_concurrency)
+        self._gate = gate or ConcurrencyGate(settings.engine_concurrency)  #: admits each synthesis
 
     async def start(self) -> None:
         await asyncio.to_thread(load_library)
@@ -320,7 +320,8 @@ class EspeakProvider(Provider):
             raise ProviderError(ErrorKind.UNAVAILABLE, f"espeak has no voice {request.voice!r}", provider=self.name)
         speed = request.settings.speed or 1.0
         rate = int(min(MAX_RATE, max(MIN_RATE, round(DEFAULT_RATE * speed))))
-        async for event in iterate_in_thread(lambda: self._generate(lib, request, voice, rate), self._limiter()):
+        async for event in run_gated(self._gate, SynthesisJob.of(self.name, request),
+                                     lambda: self._generate(lib, request, voice, rate)):
             yield event
 
     def _generate(self, lib: _Library, request: SynthesisRequest, voice: EspeakVoice, rate: int

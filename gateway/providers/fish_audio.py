@@ -83,6 +83,15 @@ LOW_CREDIT = Decimal("1")
 HEALTH_TTL_S = 15.0
 USER_AGENT = "mouthpiece-gateway (fish-audio)"
 TRANSPORTS = ("http", "ws")
+#: Fish Audio backends a request's ``model_id`` may name (the SDK's ``Model`` literal); others keep the setting.
+FISH_MODELS = frozenset({"s1", "s1-mini", "s2-pro", "speech-1.5", "speech-1.6"})
+
+
+def fish_temperature(stability: float | None) -> float:
+    """ElevenLabs' ``stability`` as Fish's sampling ``temperature``: 0 -> 0.9, the neutral 0.5 -> 0.7, 1 -> 0.5."""
+    if stability is None:
+        return 0.7
+    return round(0.9 - 0.4 * min(1.0, max(0.0, float(stability))), 3)
 
 
 class FishAudioProvider(Provider):
@@ -231,8 +240,13 @@ class FishAudioProvider(Provider):
             "prosody": None if abs(speed - 1.0) < 1e-6 and abs(volume) < 0.01 else
             {"speed": round(max(0.5, min(2.0, speed)), 3), "volume": round(volume, 2)},
             "top_p": 0.7,
-            "temperature": 0.7,
+            "temperature": fish_temperature(request.settings.stability),
         }
+
+    def model_for(self, request: SynthesisRequest) -> str:
+        """The backend (``model`` header): the request's ``model_id`` when it names a Fish Audio backend."""
+        asked = request.settings.model_id
+        return asked if asked in FISH_MODELS else self.model
 
     async def stream(self, request: SynthesisRequest) -> AsyncIterator[ProviderEvent]:
         if not self.configured:
@@ -251,7 +265,7 @@ class FishAudioProvider(Provider):
         import ormsgpack
 
         body = ormsgpack.packb(self.tts_request(text, request, segment))
-        headers = self._headers(**{"Content-Type": "application/msgpack", "model": self.model})
+        headers = self._headers(**{"Content-Type": "application/msgpack", "model": self.model_for(request)})
         client = self._client_for_loop()
         try:
             async with client.stream("POST", f"{self.base_url}/v1/tts", content=body, headers=headers) as resp:
@@ -287,7 +301,7 @@ class FishAudioProvider(Provider):
 
         start = {"event": "start", "request": {**self.tts_request("", request, segment)}}
         try:
-            async with websockets.connect(self._ws_url(), additional_headers=self._headers(model=self.model),
+            async with websockets.connect(self._ws_url(), additional_headers=self._headers(model=self.model_for(request)),
                                           open_timeout=self.settings.deadlines.connect_timeout_s, max_size=2 ** 24,
                                           ping_interval=None, user_agent_header=USER_AGENT,
                                           logger=_ws_log) as ws:

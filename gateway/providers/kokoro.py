@@ -39,7 +39,7 @@ from gateway.install.kokoro import (
 )
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.text.clean import split_first_clause
 from gateway.timing.phonemize import espeak_clauses
@@ -144,7 +144,8 @@ class KokoroProvider(Provider):
     family = "kokoro"
     exact_timing = True
 
-    def __init__(self, settings: Settings, *, lead_silence_ms: int | None = 50, warmup: bool = True) -> None:
+    def __init__(self, settings: Settings, *, lead_silence_ms: int | None = 50, warmup: bool = True,
+                 gate: Gate | None = None) -> None:
         self.settings = settings
         self.models_dir = settings.models_dir
         self.lead_silence_ms = lead_silence_ms
@@ -153,7 +154,7 @@ class KokoroProvider(Provider):
         self._vocab: dict[str, int] = {}
         self._packs: dict[str, np.ndarray] = {}
         self._load_lock = asyncio.Lock()
-        self._limiter = LoopLimiter(settings.engine_concurrency)
+        self._gate = gate or ConcurrencyGate(settings.engine_concurrency)  #: admits each synthesis
         self.load_s: float | None = None
 
     # -- lifecycle --
@@ -243,7 +244,8 @@ class KokoroProvider(Provider):
             raise ProviderError(ErrorKind.UNAVAILABLE, f"kokoro model not prepared; {PREPARE_HINT}", provider=self.name)
         pack = self._pack(request.voice)
         speed = float(min(2.0, max(0.5, request.settings.speed or 1.0)))
-        async for event in iterate_in_thread(lambda: self._generate(request, pack, speed), self._limiter()):
+        async for event in run_gated(self._gate, SynthesisJob.of(self.name, request),
+                                     lambda: self._generate(request, pack, speed)):
             yield event
 
     def phonemize(self, text: str, voice: str) -> str:

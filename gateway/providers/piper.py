@@ -15,7 +15,7 @@ from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.install.piper import piper_model_path
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
-from gateway.providers.threaded import LoopLimiter, iterate_in_thread
+from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.timing.words import words_from_phonemes
 
@@ -27,12 +27,12 @@ class PiperProvider(Provider):
     family = "piper"
     exact_timing = True
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gate: Gate | None = None) -> None:
         self.settings = settings
         self.model_path: Path = piper_model_path(settings.models_dir)
         self._voice = None
         self._error = ""
-        self._limiter = LoopLimiter(settings.engine_concurrency)
+        self._gate = gate or ConcurrencyGate(settings.engine_concurrency)  #: admits each synthesis
         self._load_lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -79,7 +79,8 @@ class PiperProvider(Provider):
         if self._voice is None:
             raise ProviderError(ErrorKind.UNAVAILABLE, self._error or "piper not loaded", provider=self.name)
         try:
-            async for event in iterate_in_thread(lambda: self._synthesize(request), self._limiter()):
+            async for event in run_gated(self._gate, SynthesisJob.of(self.name, request),
+                                         lambda: self._synthesize(request)):
                 yield event
         except ProviderError:
             raise

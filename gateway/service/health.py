@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import structlog
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import DEGRADATION_LEVEL, LEVEL_TRANSITIONS, PROVIDER_QUOTA_USED
+from gateway.policy.capacity import CapacitySnapshot
+from gateway.policy.capacity_gate import Capacity
 from gateway.policy.degradation import DegradationLevel, LevelController, assess
 from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.policy.retry_budget import RetryBudget
@@ -23,12 +26,14 @@ from gateway.upstream.breaker import ProviderBreaker
 from gateway.video.pool import VideoPool
 
 log = structlog.get_logger(__name__)
+#: Best first: a family's state is that of its best provider.
+STATE_ORDER = [HealthState.UP, HealthState.DEGRADED, HealthState.DOWN]
 VIDEO_DISABLED = {"healthy": False, "mode": "disabled", "reason": "no video workers configured"}
 
 
 @dataclass(slots=True)
 class HealthReport:
-    status: str  #: ok, degraded or draining
+    status: str  #: the original contract's: healthy, degraded or unhealthy (:func:`overall_status`)
     degradation_level: DegradationLevel
     reasons: list[str]
     warnings: list[str]
@@ -39,12 +44,16 @@ class HealthReport:
     video: dict
     media: dict = field(default_factory=dict)  #: the media store: backend, ok, error
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
+    #: The local engines' shared cores (None: capacity admission is off).
+    capacity: CapacitySnapshot | None = None
+    services: dict[str, str] = field(default_factory=dict)  #: the original contract's map (:func:`service_states`)
+    timestamp: str = ""  #: when the report was made, ISO 8601 UTC (``2025-12-10T12:00:00Z``)
 
 
 class HealthReporter:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  signals: HealthSignals, thresholds: Thresholds, levels: LevelController, budget: RetryBudget,
-                 redis: RedisLink | None, video: VideoPool) -> None:
+                 redis: RedisLink | None, video: VideoPool, capacity: Capacity | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -54,17 +63,20 @@ class HealthReporter:
         self.budget = budget
         self.redis = redis
         self.video = video
+        self.capacity = capacity
         self.draining = False
         set_level_gauge(DegradationLevel.NORMAL)
 
     async def report(self) -> HealthReport:
         reports = await asyncio.gather(*(p.health() for p in self.providers.values()), return_exceptions=True)
+        capacity = self.capacity.snapshot() if self.capacity is not None else None
         statuses: dict[str, ProviderStatus] = {}
         for (name, provider), own in zip(self.providers.items(), reports):
             if isinstance(own, BaseException):
                 own = ProviderHealth(HealthState.DOWN, f"health check failed: {type(own).__name__}")
             statuses[name] = ProviderStatus.combine(own, self.breakers[name].snapshot(), provider.family,
-                                                    self.signals.signal(name))
+                                                    self.signals.signal(name),
+                                                    capacity.engines.get(name) if capacity else None)
             quota = statuses[name].detail.get("quota_used_ratio")
             if isinstance(quota, (int, float)):
                 PROVIDER_QUOTA_USED.labels(name).set(quota)
@@ -79,11 +91,47 @@ class HealthReporter:
             log.warning("degradation_level_changed", old=previous.value, new=current.level.value,
                         reasons=current.reasons)
         set_level_gauge(current.level)
-        status = "draining" if self.draining else ("ok" if current.level is DegradationLevel.NORMAL else "degraded")
-        return HealthReport(status, current.level, current.reasons, current.warnings, self.levels.forced,
-                            self.draining, self.budget.snapshot(),
+        services = service_states(statuses, video)
+        return HealthReport(overall_status(services, current.level, self.draining), current.level, current.reasons,
+                            current.warnings, self.levels.forced, self.draining, self.budget.snapshot(),
                             None if self.redis is None else self.redis.snapshot(), video or dict(VIDEO_DISABLED),
-                            media, statuses)
+                            media, statuses, capacity, services, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def service_states(providers: dict[str, ProviderStatus], video: dict | None) -> dict[str, str]:
+    """The original contract's ``services``: ``up``/``degraded``/``down`` per provider; a vendor served by several
+    providers (ElevenLabs WebSocket and REST) also under its family's name, as its best transport; the video pool
+    (when one is configured) under the contract's name ``gpu_server``."""
+    services = {name: status.state.value for name, status in providers.items()}
+    families: dict[str, list[HealthState]] = {}
+    for status in providers.values():
+        families.setdefault(status.family, []).append(status.state)
+    for family, states in families.items():
+        if len(states) > 1 and family not in services:
+            services[family] = min(states, key=STATE_ORDER.index).value
+    if video is not None:
+        services["gpu_server"] = video_state(video).value
+    return services
+
+
+def video_state(video: dict) -> HealthState:
+    """The pool: ``up`` while every worker is healthy, ``degraded`` while some are (or Redis is bypassed)."""
+    if not video.get("healthy"):
+        return HealthState.DOWN
+    workers = video.get("workers") or []
+    if video.get("reason", "ok") != "ok" or any(not w.get("healthy", True) for w in workers):
+        return HealthState.DEGRADED
+    return HealthState.UP
+
+
+def overall_status(services: dict[str, str], level: DegradationLevel, draining: bool) -> str:
+    """``unhealthy`` while no TTS provider can speak (``degraded-3``) or the replica drains (new lines get 503),
+    ``degraded`` while any service is not up or the level is not normal, else ``healthy``."""
+    if draining or level is DegradationLevel.TEXT_ONLY:
+        return "unhealthy"
+    if level is not DegradationLevel.NORMAL or any(state != HealthState.UP for state in services.values()):
+        return "degraded"
+    return "healthy"
 
 
 def set_level_gauge(level: DegradationLevel) -> None:

@@ -20,6 +20,8 @@ from gateway.core.voices import VoiceInfo
 from gateway.media.factory import build_media_store
 from gateway.media.store import MediaStore
 from gateway.observability.metrics import DRAINING
+from gateway.policy.capacity import Rule, engine_threads
+from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.policy.degradation import LevelController
@@ -28,7 +30,7 @@ from gateway.policy.rate_limit import RateLimiter
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
 from gateway.providers.base import Provider
-from gateway.providers.factory import build_providers
+from gateway.providers.factory import LOCAL_ENGINES, build_providers
 from gateway.service.health import HealthReport, HealthReporter
 from gateway.settings import Settings
 from gateway.speak.events import StreamEvent
@@ -59,15 +61,20 @@ class Mouthpiece:
                  providers: dict[str, Provider] | None = None,
                  breakers: dict[str, ProviderBreaker] | None = None, redis: RedisLink | None | object = _BUILD,
                  media: MediaStore | None = None, video: VideoPool | None = None,
-                 catalogue: VoiceCatalogue | None = None, clock: Callable[[], float] = time.perf_counter) -> None:
+                 catalogue: VoiceCatalogue | None = None, capacity: Capacity | None | object = _BUILD,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.settings = s = settings
         self.cast = cast or load_cast(s.characters_file)
         self.catalogue = catalogue or load_catalogue(s.voices_file)
         self.cache = (build_cache(s) if s.cache.enabled else None) if cache is _BUILD else cache
         self.aligner = aligner or build_aligner()
         self.recognizer = recognizer or build_recognizer(models_dir=s.models_dir)
+        #: One model of the cores for every local engine (None: each engine only caps its own concurrency).
+        self.capacity = (Capacity(Rule.from_settings(s), {n: engine_threads(s, n) for n in LOCAL_ENGINES
+                                                          if n in s.enabled_providers and not s.speech.serves(n)})
+                         if s.capacity.enabled else None) if capacity is _BUILD else capacity
         self.providers = providers if providers is not None else build_providers(s, self.cache, self.aligner,
-                                                                                  self.cast)
+                                                                                  self.cast, self.capacity)
         self._check_cast()
         self.redis = (RedisLink(s.redis_url) if s.redis_url else None) if redis is _BUILD else redis
         self.breakers = breakers if breakers is not None else {
@@ -81,20 +88,25 @@ class Mouthpiece:
         self.levels = LevelController(s.thresholds.level_recovery_s)
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
-                                              self.levels, self.retry_budget, self.redis, self.video)
+                                              self.levels, self.retry_budget, self.redis, self.video, self.capacity)
         live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
                                       self.catalogue, live)
         self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
-            preparer=LinePreparer(s, self.cast, self.voice_ids, router, lambda: self.video.mode != "disabled", clock),
+            preparer=LinePreparer(s, self.cast, self.voice_ids, router, self._character_avatars, clock),
             router=router,
             chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
             levels=line_levels, finisher=Finisher(self.media, line_levels, clock), video=self.video,
             cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
         self._tasks: list[asyncio.Task] = []
+
+    def _character_avatars(self) -> bool:
+        """Whether every line of a character with an avatar gets a video without asking: with a pool you configured
+        (not the embedded worker, which renders only lines that name an ``avatar_id``)."""
+        return self.video.mode != "disabled" and not self.settings.video.embedded_worker
 
     def _check_cast(self) -> None:
         voices = {name: {v.voice for v in p.voices()} for name, p in self.providers.items()

@@ -1,10 +1,10 @@
 """Typed settings: one tree, read once at start-up (:class:`Settings`) and passed down.
 
-The speech pools' groups live in :mod:`gateway.settings.pools`, the building blocks in :mod:`gateway.settings.base`.
 Each area is a nested group with its own environment prefix, so every variable keeps the name it has always had
 (``GATEWAY_RETRY_ATTEMPTS`` is ``settings.retry.attempts``, ``GATEWAY_VIDEO_WORKERS`` is
 ``settings.video.workers``). A ``.env`` file in the working directory is read too. Nothing here needs a network,
-a key or Redis: every default is the embedded one.
+a key or Redis: every default is the embedded one. The groups of the video pool and of the speech pools live in
+:mod:`gateway.settings.video` and :mod:`gateway.settings.pools`.
 """
 
 from __future__ import annotations
@@ -12,21 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
-from gateway.settings.base import REPO_ROOT, CommaList, SecretList, group_config
-from gateway.settings.pools import (
-    SPEECH_ENGINES,
-    OpenAISpeechSettings,
-    SpeechPoolSettings,
-    SpeechWorkerSettings,
-    check_urls,
-)
+from gateway.settings.base import CommaList, SecretList, _config
+from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
+from gateway.settings.video import VideoSettings
 
 __all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
-           "SpeechWorkerSettings"]
+           "SpeechWorkerSettings", "VideoSettings"]
 
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
 LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
 
@@ -34,7 +30,7 @@ LOCAL_CHAIN = ("kokoro", "piper", "espeak", "cache", "canned")
 class Deadlines(BaseSettings):
     """How long a provider may take (``GATEWAY_*_TIMEOUT_S``)."""
 
-    model_config = group_config("GATEWAY_")
+    model_config = _config("GATEWAY_")
 
     connect_timeout_s: float = 3.0
     """Deadline to open a connection to a provider."""
@@ -44,17 +40,21 @@ class Deadlines(BaseSettings):
     """Longest allowed silence between two events of a provider's stream."""
     total_timeout_s: float = 60.0
     """Deadline for a whole line, across every provider tried."""
+    first_audio_budget_s: float = 1.0
+    """A live line's first-audio budget: local engines start a line only when its first audio is predicted within it
+    (else it waits for cores or goes on, reason ``capacity``). Offline work (bake) has ``first_audio_timeout_s``."""
 
 
 class RetrySettings(BaseSettings):
     """Retries before the first audio byte (``GATEWAY_RETRY_*``)."""
 
-    model_config = group_config("GATEWAY_RETRY_")
+    model_config = _config("GATEWAY_RETRY_")
 
-    attempts: int = 3
-    """Attempts per provider before failing over (retries happen only before the first audio byte)."""
+    attempts: int = 4
+    """Attempts per provider before failing over: the first try plus 3 retries, as the original contract says
+    (retries happen only before the first audio byte, and only while they start within the first-audio deadline)."""
     initial_s: float = 1.0
-    """First retry back-off; doubles each attempt (1 s -> 2 s -> 4 s)."""
+    """First retry back-off; doubles each retry (1 s -> 2 s -> 4 s)."""
     max_s: float = 4.0
     """Longest retry back-off."""
     budget_percent: float = 0.2
@@ -66,7 +66,7 @@ class RetrySettings(BaseSettings):
 class BreakerSettings(BaseSettings):
     """Circuit breakers of the providers (``GATEWAY_BREAKER_*``)."""
 
-    model_config = group_config("GATEWAY_BREAKER_")
+    model_config = _config("GATEWAY_BREAKER_")
 
     fail_max: int = 5
     """Consecutive failures that open a provider's circuit breaker."""
@@ -77,7 +77,7 @@ class BreakerSettings(BaseSettings):
 class Thresholds(BaseSettings):
     """When a provider counts as slow or failing, and how the level moves (``GATEWAY_*``)."""
 
-    model_config = group_config("GATEWAY_")
+    model_config = _config("GATEWAY_")
 
     latency_warn_s: float = 1.5
     """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
@@ -111,19 +111,46 @@ class EngineSettings(BaseSettings):
 class PiperSettings(EngineSettings):
     """Piper (``GATEWAY_PIPER_*``)."""
 
-    model_config = group_config("GATEWAY_PIPER_")
+    model_config = _config("GATEWAY_PIPER_")
 
 
 class KokoroSettings(EngineSettings):
     """Kokoro (``GATEWAY_KOKORO_*``)."""
 
-    model_config = group_config("GATEWAY_KOKORO_")
+    model_config = _config("GATEWAY_KOKORO_")
+
+
+class CapacitySettings(BaseSettings):
+    """How the local engines share the cores (``GATEWAY_CAPACITY_*``; the rule: docs/resilience.md#capacity)."""
+
+    model_config = _config("GATEWAY_CAPACITY_")
+
+    enabled: bool = True
+    """Admit local syntheses by capacity. False: each engine only caps its concurrency (``engine_concurrency``)."""
+    cores: float | None = Field(None, gt=0)
+    """Cores the local engines share. Unset: the cores this process may run on (``os.sched_getaffinity``)."""
+    max_load: float = Field(0.85, gt=0, le=1)
+    """Share of the measured available cores the syntheses in flight may count on (the rest is headroom)."""
+    margin: float = Field(1.25, ge=1)
+    """Safety factor on every predicted time (first audio, each sentence ready)."""
+    max_gap_s: float = 0.2
+    """A live line keeps up when each sentence is predicted ready before the listener needs it, give or take this."""
+    failover_reserve_s: float = 0.3
+    """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
+    ewma_alpha: float = Field(0.3, gt=0, le=1)
+    """Weight of a new measurement in the moving averages (each engine's costs and audio per character, cores)."""
+    prior_rtf: dict[str, float] = Field(default_factory=lambda: {"piper": 0.12, "kokoro": 0.8, "espeak": 0.01})
+    """Cost of each engine (CPU seconds per audio second) until it is measured; other engines: 1.0."""
+    prior_ms_per_char: float = 65.0
+    """Audio per character of text at speed 1 until it is measured."""
+    max_in_flight: int = Field(6, ge=1)
+    """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
 
 
 class ElevenLabsSettings(BaseSettings):
     """ElevenLabs (``GATEWAY_ELEVENLABS_*``; the key is ``ELEVENLABS_API_KEY``)."""
 
-    model_config = group_config("GATEWAY_ELEVENLABS_")
+    model_config = _config("GATEWAY_ELEVENLABS_")
 
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
         "api_key", "ELEVENLABS_API_KEY", "GATEWAY_ELEVENLABS_API_KEY"))
@@ -141,7 +168,7 @@ class ElevenLabsSettings(BaseSettings):
 class FishSettings(BaseSettings):
     """Fish Audio (``GATEWAY_FISH_*``; the key is ``FISH_API_KEY``)."""
 
-    model_config = group_config("GATEWAY_FISH_")
+    model_config = _config("GATEWAY_FISH_")
 
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices(
         "api_key", "FISH_API_KEY", "GATEWAY_FISH_API_KEY"))
@@ -161,7 +188,7 @@ class FishSettings(BaseSettings):
 class CacheSettings(BaseSettings):
     """The line cache (``GATEWAY_CACHE_*``)."""
 
-    model_config = group_config("GATEWAY_CACHE_")
+    model_config = _config("GATEWAY_CACHE_")
 
     enabled: bool = True
     """Store synthesized lines and serve repeats from the cache."""
@@ -174,7 +201,7 @@ class CacheSettings(BaseSettings):
 class AccessSettings(BaseSettings):
     """API keys and rate limits (``GATEWAY_API_KEYS``, ``GATEWAY_ADMIN_KEY``, ``GATEWAY_RATE_LIMIT_*``)."""
 
-    model_config = group_config("GATEWAY_")
+    model_config = _config("GATEWAY_")
 
     api_keys: SecretList = Field(default_factory=list)
     """Gateway API keys (Bearer) clients must send; comma-separated or a JSON list. Empty: no auth."""
@@ -184,12 +211,14 @@ class AccessSettings(BaseSettings):
     """Speak requests per minute per API key (seed: 10); 0 turns it off. Applies when API keys are set."""
     rate_limit_per_client_per_min: int = 0
     """Speak requests per minute per client address; 0 (default) turns it off (game servers share NAT)."""
+    cors_origins: CommaList = Field(default_factory=list)
+    """Browser origins allowed to call the API (``https://game.example``; ``*``: any). Empty: none (preflights 400)."""
 
 
 class ObservabilitySettings(BaseSettings):
     """Logs and traces (``GATEWAY_LOG_*``, ``GATEWAY_OTEL_*``)."""
 
-    model_config = group_config("GATEWAY_")
+    model_config = _config("GATEWAY_")
 
     log_level: str = "INFO"
     """Log level for the structlog JSON logs."""
@@ -201,65 +230,6 @@ class ObservabilitySettings(BaseSettings):
     """OTLP/HTTP endpoint for spans when ``otel_exporter`` is ``otlp``."""
 
 
-class VideoSettings(BaseSettings):
-    """The avatar video pool (``GATEWAY_VIDEO_*``).
-
-    No workers and no Redis: the pool reports itself unhealthy ("no video workers configured") and every render
-    returns at once without a video.
-    """
-
-    model_config = group_config("GATEWAY_VIDEO_")
-
-    workers: CommaList = Field(default_factory=list)
-    """Worker base URLs (``http://127.0.0.1:8790``), comma-separated or a JSON list."""
-    redis_url: str | None = None
-    """Redis for the job queue and worker registration (unset: direct HTTP to the listed workers)."""
-    redis_prefix: str = "mouthpiece:video:"
-    """Prefix of every Redis key the pool and the workers use."""
-    default_avatar: str | None = None
-    """Avatar used when a render names none (unset: the worker's default)."""
-    fps: int = 25
-    """Video frame rate asked of the workers; a worker rendering slower than this is unhealthy."""
-    min_realtime_factor: float = 1.0
-    """A worker whose measured fps is below ``fps`` times this is taken out of rotation."""
-    deadline_base_s: float = 3.0
-    """Per-job deadline = base + per-audio-second x line length, capped by the max (short lines get tight ones)."""
-    deadline_per_audio_s: float = 1.0
-    """Seconds of deadline per second of audio."""
-    deadline_max_s: float = 30.0
-    """Longest per-job deadline (a render slower than this is a failure)."""
-    max_queue_wait_s: float = 3.0
-    """Queue wait above which the pool reports itself unhealthy."""
-    max_attempts: int = 3
-    """Deliveries of one job before it is given up (a worker dying mid-job costs one)."""
-    claim_idle_s: float = 5.0
-    """A job held this long without a lease renewal is claimed by another dispatcher (XAUTOCLAIM)."""
-    health_interval_s: float = 2.0
-    """Active health check period (readyz + /v1/worker per worker, Redis registrations)."""
-    health_timeout_s: float = 1.5
-    """Timeout of one health probe."""
-    connect_timeout_s: float = 1.0
-    """Timeout to open a connection to a worker."""
-    breaker_fail_max: int = 3
-    """Consecutive failed renders that open a worker's circuit breaker."""
-    breaker_reset_s: float = 15.0
-    """Seconds an open worker breaker waits before a trial render."""
-    media_dir: Path | None = None
-    """Where rendered MP4 files are kept, named by request id (unset: ``<data_dir>/video``)."""
-    media_max_age_s: int = 3600
-    """Video files older than this are deleted."""
-    media_max_bytes: int = 1024 * 1024 * 1024
-    """Total size bound of the video files; the oldest go first."""
-
-    @field_validator("workers")
-    @classmethod
-    def _urls(cls, value: list[str]) -> list[str]:
-        return check_urls(value)
-
-    def job_deadline_s(self, audio_s: float) -> float:
-        return min(self.deadline_max_s, self.deadline_base_s + self.deadline_per_audio_s * max(0.0, audio_s))
-
-
 class MediaSettings(BaseSettings):
     """Where rendered audio and video live, so any replica answers any ``audio_url``/``video_url``
     (``GATEWAY_MEDIA_*``; docs/deploy.md).
@@ -267,7 +237,7 @@ class MediaSettings(BaseSettings):
     Expiry per kind: audio after ``GATEWAY_AUDIO_TTL_S``, video after ``GATEWAY_VIDEO_MEDIA_MAX_AGE_S``.
     """
 
-    model_config = group_config("GATEWAY_MEDIA_")
+    model_config = _config("GATEWAY_MEDIA_")
 
     backend: Literal["auto", "disk", "redis", "s3"] = "auto"
     """``auto``: ``s3`` when ``s3_bucket`` is set, else ``redis`` when a Redis URL is set (``redis_url`` here or
@@ -305,7 +275,7 @@ class MediaSettings(BaseSettings):
 class Settings(BaseSettings):
     """The gateway's settings (``GATEWAY_*``) with one nested group per area."""
 
-    model_config = group_config("GATEWAY_")
+    model_config = _config("GATEWAY_")
 
     host: str = "127.0.0.1"
     """Interface the HTTP server binds to."""
@@ -338,7 +308,8 @@ class Settings(BaseSettings):
     audio_ttl_s: int = 3600
     """How long rendered audio stays downloadable by request id (in every media backend)."""
     engine_concurrency: int = 2
-    """Concurrent syntheses per local engine (more only oversubscribes the CPU)."""
+    """Concurrent syntheses per local engine when capacity admission is off (``GATEWAY_CAPACITY_ENABLED=false``)
+    or the engine is used on its own (more only oversubscribes the CPU)."""
     redis_url: str | None = None
     """Redis URL for the shared cache, breakers, rate limits and media (unset: everything local)."""
     workers: int = Field(1, ge=1)
@@ -355,6 +326,7 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     fish: FishSettings = Field(default_factory=FishSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)

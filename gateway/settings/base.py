@@ -1,16 +1,13 @@
-"""What every settings group is built from: the repository root, list values from the environment, the config of a
-group (its environment prefix, the ``.env`` file, docstrings as field descriptions)."""
+"""What every settings group is made of: list values from the environment, the per-group configuration, worker
+URLs."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BeforeValidator, SecretStr
 from pydantic_settings import NoDecode, SettingsConfigDict
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def split_list(value: object) -> object:
@@ -28,5 +25,15 @@ CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
 SecretList = Annotated[list[SecretStr], NoDecode, BeforeValidator(split_list)]
 
 
-def group_config(prefix: str) -> SettingsConfigDict:
+def _config(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, env_file=".env", extra="ignore", use_attribute_docstrings=True)
+
+
+def check_urls(value: list[str]) -> list[str]:
+    """Worker base URLs: ``http(s)://`` only, without a trailing slash."""
+    out = []
+    for url in value:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
+        out.append(url.rstrip("/"))
+    return out

@@ -9,17 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode
 
-from gateway.settings.base import CommaList, group_config, split_list
-
-
-def check_urls(value: list[str]) -> list[str]:
-    """Worker base URLs: ``http(s)://`` only, without a trailing slash."""
-    out = []
-    for url in value:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError(f"worker URL must start with http:// or https://: {url!r}")
-        out.append(url.rstrip("/"))
-    return out
+from gateway.settings.base import CommaList, _config, check_urls, split_list
 
 
 #: Local engines a speech worker can serve.
@@ -51,7 +41,7 @@ class SpeechWorkerSettings(SpeechPoolSettings):
     No workers (the embedded default): every engine runs inside the gateway process.
     """
 
-    model_config = group_config("GATEWAY_SPEECH_")
+    model_config = _config("GATEWAY_SPEECH_")
 
     workers: CommaList = Field(default_factory=list)
     """Speech worker base URLs (``http://gpu-1:8791``), comma-separated or a JSON list."""
@@ -65,12 +55,16 @@ class SpeechWorkerSettings(SpeechPoolSettings):
     def _urls(cls, value: list[str]) -> list[str]:
         return check_urls(value)
 
+    def serves(self, engine: str) -> bool:
+        """Whether the workers serve ``engine`` (then it does not run in this process)."""
+        return bool(self.workers) and engine in self.engines
+
 
 class OpenAISpeechSettings(SpeechPoolSettings):
     """The ``openai_speech`` provider: any server of the OpenAI speech API, e.g. Kokoro-FastAPI or LocalAI on GPU
     machines (``GATEWAY_OPENAI_SPEECH_*``). With URLs set it joins the chain ahead of the local engines."""
 
-    model_config = group_config("GATEWAY_OPENAI_SPEECH_")
+    model_config = _config("GATEWAY_OPENAI_SPEECH_")
 
     urls: CommaList = Field(default_factory=list)
     """Server base URLs (``http://kokoro-1:8880``; the API lives under ``/v1``), comma-separated or a JSON list."""

@@ -28,6 +28,12 @@ class SpeakInput:
     emotion: str | None = None
     intensity: float | None = None
     text_type: str = "auto"  #: auto (SSML when it starts with <speak>), ssml, or plain (tags stripped)
+    #: Voice settings the request gives (``stability``, ``similarity_boost``, ``style``, ``use_speaker_boost``,
+    #: ``speed``): each one given overrides the character's.
+    voice_settings: dict | None = None
+    model_id: str | None = None  #: a vendor model (ElevenLabs id or Fish Audio backend)
+    #: A live line has a first-audio budget (``GATEWAY_FIRST_AUDIO_BUDGET_S``); offline work (bake) does not.
+    live: bool = True
 
 
 @dataclass(slots=True)
@@ -50,6 +56,7 @@ class Line:
     started: float = field(default_factory=time.perf_counter)
     #: The voice the line aims for and the one each provider speaks it with (docs/voices.md).
     voices: VoicePlan = field(default_factory=lambda: VoicePlan(None))
+    live: bool = True  #: its first audio is due within the first-audio budget
 
     @property
     def display(self) -> str:

@@ -22,6 +22,9 @@ from gateway.text.emotions import Emotion, UnknownEmotion
 from gateway.text.plan import TEXT_TYPES, Planned, plan_segments
 from gateway.text.ssml import SsmlError
 
+#: ``avatar_id`` of the original contract: the character's own avatar.
+DEFAULT_AVATAR = "default"
+
 
 class LinePreparer:
     """Turns requests into prepared lines for one cast, one set of voices and one router."""
@@ -45,10 +48,18 @@ class LinePreparer:
         if not 1 <= fps <= 240:
             raise InputError(400, "fps must be between 1 and 240")
         route = self.router.steps(character, pinned)
-        avatar = inp.avatar_id or (character.avatar if self.video_enabled() else None)
+        settings = character.settings_for(planned.emotion).override(**(inp.voice_settings or {}),
+                                                                    model_id=inp.model_id)
         return Line(uuid.uuid4().hex, planned.text, planned.segments, character, output, route.steps,
-                    route.first_choice, character.settings_for(planned.emotion), inp.visemes, inp.blendshapes, fps,
-                    avatar, planned, started, voices=route.voices)
+                    route.first_choice, settings, inp.visemes, inp.blendshapes, fps,
+                    self.avatar(inp.avatar_id, character), planned, started, voices=route.voices, live=inp.live)
+
+    def avatar(self, asked: str | None, character: Character) -> str | None:
+        """The avatar a line is rendered with: ``"default"`` is the character's own (else the pool's default); no
+        avatar asked is the character's only when :attr:`video_enabled` says every line gets video."""
+        if asked == DEFAULT_AVATAR:
+            return character.avatar or self.settings.video.default_avatar
+        return asked or (character.avatar if self.video_enabled() else None)
 
     def plan_text(self, inp: SpeakInput, character: Character) -> Planned:
         """SSML or plain text -> spoken text and segments with their prosody and emotion (read once)."""

@@ -39,7 +39,7 @@ class Steps:
 
     def plan(self, line: Line, steps: list[ChainStep], trace_context: Context) -> ChainPlan:
         return ChainPlan(steps, line.segments, line.text, line.settings, line.request_id, line.character.id,
-                         line.output.name, trace_context)
+                         line.output.name, trace_context, line.live)
 
     @contextmanager
     def accounting(self, run: LineRun) -> Iterator[Context]:

@@ -2,7 +2,8 @@
 
 Modes (docs/workers.md):
 
-- **disabled** (embedded default): no worker listed and no Redis; unhealthy, ``render`` returns at once.
+- **disabled**: no worker listed and no Redis (``gateway serve`` lists the CPU worker it starts beside itself unless
+  ``GATEWAY_VIDEO_EMBEDDED`` is off); unhealthy, ``render`` returns at once.
 - **direct**: workers listed in ``GATEWAY_VIDEO_WORKERS``, no Redis: ``render`` posts to the least
   loaded healthy worker and fails over to the next one until the job's deadline.
 - **redis**: jobs go through a Redis stream (:mod:`gateway.video.jobs`); this pool runs
@@ -102,7 +103,7 @@ class VideoPool(QueueDispatch, UpstreamPool):
             VIDEO_POOL_HEALTHY.set(0)
             return
         for url in s.workers:
-            self._add_worker(url, "config")
+            self._add_worker(url, "embedded" if url == s.embedded_worker else "config")
         if self.mode == "redis":
             self.queue = JobQueue(s.redis_url, s.redis_prefix)
         await self.health_pass()

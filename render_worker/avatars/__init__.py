@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from render_worker.avatars import blacksmith, innkeeper, rogue
+from render_worker.avatars import blacksmith, guard, innkeeper, narrator, oracle, queen, rogue
 from render_worker.avatars.spec import AvatarSpec
 
-STYLES: dict[str, ModuleType] = {m.SPEC.id: m for m in (innkeeper, blacksmith, rogue)}
+STYLES: dict[str, ModuleType] = {m.SPEC.id: m for m in (innkeeper, blacksmith, rogue, queen, guard, oracle,
+                                                         narrator)}
 BUILTIN: dict[str, AvatarSpec] = {m.SPEC.id: m.SPEC for m in STYLES.values()}
 DEFAULT_AVATAR = "innkeeper"

@@ -109,6 +109,7 @@ class ChaosSettings:
         return {
             "GATEWAY_CHAIN": json.dumps(CHAIN),
             "GATEWAY_CACHE_ENABLED": "false",
+            "GATEWAY_VIDEO_EMBEDDED": "false",  # no render worker beside each replica: the drills are about speech
             "GATEWAY_ADMIN_KEY": ADMIN_KEY,
             "GATEWAY_CONNECT_TIMEOUT_S": str(self.connect_s),
             "GATEWAY_FIRST_AUDIO_TIMEOUT_S": str(self.first_audio_s),

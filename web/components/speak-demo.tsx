@@ -14,20 +14,24 @@ import { Progress } from "@/components/ui/progress";
 import { Select, SelectContent, SelectItem, SelectTrigger, SelectValue } from "@/components/ui/select";
 import { Slider } from "@/components/ui/slider";
 import { Textarea } from "@/components/ui/textarea";
+import { OutagePanel } from "@/components/outage-panel";
 import {
-  API_BASE, ApiError, type Character, EMOTIONS, type HealthReport, type SpeakBody, type StreamEvent, authHeaders,
-  errorFromResponse, getJson, setApiKey,
+  API_BASE, ApiError, type Character, EMOTIONS, type HealthReport, type SpeakBody, type StreamEvent, type VoiceOption,
+  authHeaders, errorFromResponse, getJson, setApiKey, voiceOptions,
 } from "@/lib/api";
 import { AudioScheduler } from "@/lib/audio";
 import { readNdjson } from "@/lib/ndjson";
 import { LineSession, type StepState, type TextOnlyAnswer } from "@/lib/session";
 import { DEFAULT_MAX_CHARS, checkText, cleanText, estimateSegments } from "@/lib/text";
+import { loadTabValue, saveTabValue } from "@/lib/storage";
 import { cn } from "@/lib/utils";
 
 const DEFAULT_LINE = "Welcome to the Gilded Goose, traveller! Warm stew, cold ale, and a soft bed for three silver.";
 
 const FALLBACK_CAST: Character[] = [{ id: "narrator", display_name: "Narrator", emotion: "neutral" }];
 const KEY_STORAGE = "mouthpiece.apiKey";
+/** The voice picker's first choice: the character's own voice on every provider of its chain. */
+const CHARACTER_VOICE = "character";
 
 type RequestProblem =
   | { kind: "unauthorized"; message: string }
@@ -47,15 +51,15 @@ interface HistoryEntry {
   streamMs: number | null;
   serverMs: number | null;
   durationMs: number | null;
-  outcome: "ok" | "text-only" | "error";
+  outcome: "ok" | "text-only" | "error" | "stopped";
 }
 
 type Phase =
   | "idle" | "sending" | "synthesizing" | "playing" | "done" | "text-only" | "error" | "stopped" | "rate-limited" | "refused";
 
-function phaseOf(s: LineSession | null, stopped: boolean): Phase {
+function phaseOf(s: LineSession | null): Phase {
   if (!s) return "idle";
-  if (stopped) return "stopped";
+  if (s.stopped) return "stopped";
   if (s.awaitingFallback) return "synthesizing";
   if (s.textOnly) return s.steps.play === "done" ? "done" : "text-only";
   if (s.error && s.steps.play !== "active") return "error";
@@ -83,7 +87,8 @@ export function SpeakDemo() {
   const [touched, setTouched] = useState(false);
   const [session, setSession] = useState<LineSession | null>(null);
   const [version, setVersion] = useState(0);
-  const [stopped, setStopped] = useState(false);
+  const [voice, setVoice] = useState(CHARACTER_VOICE);
+  const [voices, setVoices] = useState<VoiceOption[]>([]);
   const [problem, setProblem] = useState<RequestProblem | null>(null);
   const [now, setNow] = useState(() => Date.now());
   const [history, setHistory] = useState<HistoryEntry[]>([]);
@@ -101,22 +106,19 @@ export function SpeakDemo() {
 
   // an API key remembered for this tab (gateways with GATEWAY_API_KEYS)
   useEffect(() => {
-    try {
-      const saved = sessionStorage.getItem(KEY_STORAGE);
-      if (saved) {
-        setApiKey(saved);
-        setKeyInput(saved);
-      }
-    } catch {
-      /* storage disabled */
+    const saved = loadTabValue(KEY_STORAGE);
+    if (saved) {
+      setApiKey(saved);
+      setKeyInput(saved);
     }
   }, []);
 
   // the cast: /api/avatar/voices, plus each character's default avatar where the gateway says
   useEffect(() => {
     const ctl = new AbortController();
-    getJson<{ characters: Character[] }>("/api/avatar/voices", ctl.signal)
+    getJson<{ characters: Character[]; voices?: unknown[] }>("/api/avatar/voices", ctl.signal)
       .then(async (r) => {
+        setVoices(voiceOptions(r.voices));
         let list = r.characters?.length ? r.characters : FALLBACK_CAST;
         try {
           const more = await getJson<{ characters: Character[] }>("/api/avatar/characters", ctl.signal);
@@ -174,7 +176,7 @@ export function SpeakDemo() {
             streamMs: session.timings.streamMs,
             serverMs: session.timings.serverMs,
             durationMs: session.timings.durationMs,
-            outcome: session.textOnly ? "text-only" : session.error ? "error" : "ok",
+            outcome: session.stopped ? "stopped" : session.textOnly ? "text-only" : session.error ? "error" : "ok",
           } satisfies HistoryEntry,
           ...h,
         ].slice(0, 8));
@@ -183,7 +185,7 @@ export function SpeakDemo() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session]);
 
-  const phase: Phase = !session && problem ? (problem.kind === "rate_limited" ? "rate-limited" : "refused") : phaseOf(session, stopped);
+  const phase: Phase = !session && problem ? (problem.kind === "rate_limited" ? "rate-limited" : "refused") : phaseOf(session);
   useEffect(() => {
     const say: Partial<Record<Phase, string>> = {
       sending: "Sending the line", synthesizing: "Synthesizing", playing: `Speaking${session?.provider ? ` with ${session.provider}` : ""}`,
@@ -197,12 +199,11 @@ export function SpeakDemo() {
   const count = cleanText(text).length;
   const busy = phase === "sending" || phase === "synthesizing" || phase === "playing" || phase === "text-only";
 
+  // Stop is not a failure: the audio stops, open stages are skipped, the mouth closes
   const stop = useCallback(() => {
     abortRef.current?.abort();
     abortRef.current = null;
-    if (session && !session.finished) session.fail("stopped", "Stopped by you");
     session?.stop();
-    setStopped(true);
   }, [session]);
 
   useEffect(() => {
@@ -225,7 +226,6 @@ export function SpeakDemo() {
     abortRef.current?.abort();
     session?.stop();
     setProblem(null);
-    setStopped(false);
 
     // audio must start from the click (browsers unlock audio on a user gesture)
     let scheduler: AudioScheduler | null = null;
@@ -242,10 +242,12 @@ export function SpeakDemo() {
     const body: SpeakBody = { text, character };
     if (emotion !== "default") body.emotion = emotion;
     if (intensity !== 1) body.intensity = intensity;
-    const who = cast.find((c) => c.id === character);
-    if (video) body.avatar_id = who?.avatar ?? character;
+    if (voice !== CHARACTER_VOICE) body.voice_id = voice;
+    // "default" is the character's own avatar (the original contract's avatar_id)
+    if (video) body.avatar_id = "default";
 
     const s = new LineSession(cleanText(text), estimateSegments(text), video, scheduler);
+    s.body = body;
     setSession(s);
     setVersion(s.version);
     const ctl = new AbortController();
@@ -340,12 +342,7 @@ export function SpeakDemo() {
   function saveKey(e: FormEvent) {
     e.preventDefault();
     setApiKey(keyInput);
-    try {
-      if (keyInput.trim()) sessionStorage.setItem(KEY_STORAGE, keyInput.trim());
-      else sessionStorage.removeItem(KEY_STORAGE);
-    } catch {
-      /* storage disabled */
-    }
+    saveTabValue(KEY_STORAGE, keyInput);
     setProblem(null);
     setCastVersion((v) => v + 1);
     setHealthKey((k) => k + 1);
@@ -433,35 +430,19 @@ export function SpeakDemo() {
           <CardContent>
             <form className="flex flex-col gap-4" onSubmit={onSubmit} noValidate>
               <div className="grid grid-cols-1 gap-3 sm:grid-cols-2">
-                <div className="flex flex-col gap-1.5">
-                  <Label htmlFor="character">Character</Label>
-                  <Select value={character} onValueChange={setCharacter}>
-                    <SelectTrigger id="character" data-testid="character-select" aria-label="Character">
-                      <SelectValue placeholder="Character" />
-                    </SelectTrigger>
-                    <SelectContent>
-                      {(cast.length ? cast : FALLBACK_CAST).map((c) => (
-                        <SelectItem key={c.id} value={c.id}>{c.display_name}</SelectItem>
-                      ))}
-                    </SelectContent>
-                  </Select>
+                <FieldSelect id="character" label="Character" value={character} onChange={setCharacter}
+                             options={(cast.length ? cast : FALLBACK_CAST).map((c) => ({ value: c.id, label: c.display_name }))}>
                   {castError && <p className="text-xs text-destructive">{castError}</p>}
-                </div>
-                <div className="flex flex-col gap-1.5">
-                  <Label htmlFor="emotion">Emotion</Label>
-                  <Select value={emotion} onValueChange={setEmotion}>
-                    <SelectTrigger id="emotion" data-testid="emotion-select" aria-label="Emotion">
-                      <SelectValue placeholder="Emotion" />
-                    </SelectTrigger>
-                    <SelectContent>
-                      <SelectItem value="default">Character default{selected?.emotion ? ` (${selected.emotion})` : ""}</SelectItem>
-                      {EMOTIONS.map((e) => (
-                        <SelectItem key={e} value={e}>{e}</SelectItem>
-                      ))}
-                    </SelectContent>
-                  </Select>
-                </div>
+                </FieldSelect>
+                <FieldSelect id="emotion" label="Emotion" value={emotion} onChange={setEmotion}
+                             options={[{ value: "default", label: `Default${selected?.emotion ? ` (${selected.emotion})` : ""}` },
+                                       ...EMOTIONS.map((e) => ({ value: e, label: e }))]} />
               </div>
+              <FieldSelect id="voice" label="Voice" value={voice} onChange={setVoice}
+                           options={[{ value: CHARACTER_VOICE, label: "The character's voice (its chain)" },
+                                     ...voices.map((v) => ({ value: v.id, label: v.label }))]}>
+                <p className="text-xs text-muted-foreground">A picked voice&apos;s provider goes first; the rest of the chain stays behind it.</p>
+              </FieldSelect>
               <div className="flex flex-col gap-2">
                 <div className="flex items-center justify-between">
                   <Label id="intensity-label">Intensity</Label>
@@ -555,12 +536,34 @@ export function SpeakDemo() {
             </Card>
           )}
           <HealthPanel refreshKey={healthKey} onReport={setHealth} />
+          <OutagePanel health={health} onChange={() => setHealthKey((k) => k + 1)} />
           <HistoryCard entries={history} />
         </div>
       </main>
       <footer className="pb-2 text-center text-xs text-muted-foreground">
         Audio streams as NDJSON from <code>/api/avatar/speak/stream</code>; the mouth follows the viseme track on the audio clock.
       </footer>
+    </div>
+  );
+}
+
+/** A labelled select (the `id` names the trigger, its test id is `<id>-select`); `children` go under it. */
+function FieldSelect({ id, label, value, onChange, options, children }: {
+  id: string; label: string; value: string; onChange: (v: string) => void;
+  options: { value: string; label: string }[]; children?: React.ReactNode;
+}) {
+  return (
+    <div className="flex flex-col gap-1.5">
+      <Label htmlFor={id}>{label}</Label>
+      <Select value={value} onValueChange={onChange}>
+        <SelectTrigger id={id} data-testid={`${id}-select`} aria-label={label}>
+          <SelectValue placeholder={label} />
+        </SelectTrigger>
+        <SelectContent>
+          {options.map((o) => <SelectItem key={o.value} value={o.value}>{o.label}</SelectItem>)}
+        </SelectContent>
+      </Select>
+      {children}
     </div>
   );
 }

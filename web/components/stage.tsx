@@ -5,11 +5,12 @@
 import { useEffect, useRef, useState } from "react";
 
 import { Avatar } from "@/components/avatar";
+import { TimelineInspector } from "@/components/inspector";
 import { Progress } from "@/components/ui/progress";
 import { authHeaders, gatewayUrl, getApiKey } from "@/lib/api";
 import type { LineSession } from "@/lib/session";
 import {
-  type SubtitleParts, dominantViseme, playbackPercent, shapeFromWeights, subtitleAt, visemeWeightsAt,
+  type SubtitleWindow, dominantViseme, playbackPercent, shapeFromWeights, subtitleAt, subtitleWindow, visemeWeightsAt,
 } from "@/lib/track";
 import type { MouthShape, Viseme } from "@/lib/visemes";
 import { VISEME_SHAPES } from "@/lib/visemes";
@@ -19,13 +20,14 @@ interface Frame {
   shape: MouthShape;
   viseme: Viseme;
   expression: Record<string, number>;
-  subtitle: SubtitleParts;
+  subtitle: SubtitleWindow;
   percent: number;
   playing: boolean;
 }
 
 const REST: Frame = {
-  t: 0, shape: VISEME_SHAPES.sil, viseme: "sil", expression: {}, subtitle: { spoken: "", current: "", rest: "" },
+  t: 0, shape: VISEME_SHAPES.sil, viseme: "sil", expression: {},
+  subtitle: { before: "", spoken: "", current: "", rest: "", after: "" },
   percent: 0, playing: false,
 };
 
@@ -39,8 +41,10 @@ function idleBlink(nowMs: number): number {
 function frameFor(session: LineSession | null, nowMs: number): Frame {
   if (!session) return { ...REST, expression: { eyeBlinkLeft: idleBlink(nowMs), eyeBlinkRight: idleBlink(nowMs) } };
   const t = session.clock.mediaTimeMs();
-  const w = visemeWeightsAt(session.visemes.keys, t);
-  const expression = session.curves.sample(t);
+  // after a stop the face runs on from the stop (its tracks end there) so the mouth closes
+  const faceT = session.faceTimeMs();
+  const w = visemeWeightsAt(session.visemes.keys, faceT);
+  const expression = session.curves.sample(faceT);
   const playing = session.clock.started && session.steps.play === "active";
   if (!playing && !("eyeBlinkLeft" in expression && expression.eyeBlinkLeft > 0)) {
     const b = idleBlink(nowMs);
@@ -53,7 +57,7 @@ function frameFor(session: LineSession | null, nowMs: number): Frame {
     shape: shapeFromWeights(w),
     viseme: dominantViseme(w),
     expression,
-    subtitle: subtitleAt(text, session.words, t),
+    subtitle: subtitleWindow(subtitleAt(text, session.words, t)),
     percent: playbackPercent(t, session.durationMs),
     playing,
   };
@@ -73,7 +77,7 @@ export function Stage({ session, character, version }: { session: LineSession | 
       const next = frameFor(s, performance.now());
       // only re-render when something visible changed (idle frames are skipped)
       const e = next.expression;
-      const key = [Math.round(next.t), next.shape.open.toFixed(3), next.shape.width.toFixed(3), next.percent,
+      const key = [Math.round(next.t), next.shape.open.toFixed(3), next.shape.width.toFixed(3), next.shape.press.toFixed(3), next.percent,
         next.playing, (e.eyeBlinkLeft ?? 0).toFixed(2), s?.version ?? -1].join("|");
       if (key !== lastKey) {
         lastKey = key;
@@ -88,10 +92,27 @@ export function Stage({ session, character, version }: { session: LineSession | 
   const videoUrl = session && !session.videoError ? session.videoUrl : null;
   const done = session?.steps.play === "done";
   const pct = done ? 100 : frame.percent;
+  const active = !!session && !session.settled; // a line is being synthesized or heard
+  const [faceVisible, setFaceVisible] = useState(true);
+  const faceRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = faceRef.current;
+    if (!el || typeof IntersectionObserver === "undefined") return;
+    const io = new IntersectionObserver((entries) => {
+      const last = entries[entries.length - 1];
+      setFaceVisible(last.isIntersecting && last.intersectionRatio >= 0.5);
+    }, { threshold: [0, 0.25, 0.5, 0.75, 1] });
+    io.observe(el);
+    return () => io.disconnect();
+  }, []);
+  // on a phone the form sits below the face: while a line plays and the face is scrolled away, a small copy of it
+  // stays pinned to the top of the screen
+  const pinned = active && !faceVisible;
+  const sub = frame.subtitle;
 
   return (
     <div className="flex flex-col gap-3" data-testid="stage" data-clock-ms={Math.round(frame.t)} data-version={version}>
-      <div className="relative mx-auto w-full max-w-[240px] sm:max-w-[340px]">
+      <div className="relative mx-auto w-full max-w-[240px] sm:max-w-[340px]" ref={faceRef}>
         {videoUrl ? (
           <VideoPlayer
             url={gatewayUrl(videoUrl)}
@@ -110,22 +131,32 @@ export function Stage({ session, character, version }: { session: LineSession | 
           />
         )}
       </div>
+      {pinned ? (
+        <div className="fixed top-2 right-2 z-40 flex w-32 flex-col items-center gap-1 rounded-xl border bg-card/95 p-1.5 shadow-lg sm:w-40"
+             data-testid="pinned-face" aria-hidden>
+          <Avatar character={character} shape={frame.shape} expression={frame.expression} viseme={frame.viseme}
+                  speaking={frame.playing} className="h-auto w-full" label={`${character} face`} />
+          <span className="line-clamp-1 max-w-full text-xs font-medium">{sub.current || "…"}</span>
+        </div>
+      ) : null}
       <p
         className="min-h-[3.5rem] rounded-md bg-muted/60 px-3 py-2 text-center text-base leading-relaxed sm:text-lg"
         data-testid="subtitles"
         aria-live="off"
       >
-        {frame.subtitle.spoken || frame.subtitle.current ? (
+        {sub.spoken || sub.current ? (
           <>
-            <span data-testid="subtitles-spoken">{frame.subtitle.spoken}</span>
-            {frame.subtitle.current && (
+            {sub.before ? <span className="text-muted-foreground">{sub.before}</span> : null}
+            <span data-testid="subtitles-spoken">{sub.spoken}</span>
+            {sub.current && (
               <mark className="rounded bg-primary/20 px-0.5 text-foreground" data-testid="subtitles-current">
-                {frame.subtitle.current}
+                {sub.current}
               </mark>
             )}
             <span className="text-transparent select-none" aria-hidden>
-              {frame.subtitle.rest}
+              {sub.rest}
             </span>
+            {sub.after ? <span className="text-muted-foreground" aria-hidden>{sub.after}</span> : null}
           </>
         ) : (
           <span className="text-muted-foreground">{session ? "…" : "Subtitles appear here as the words are spoken."}</span>
@@ -137,6 +168,7 @@ export function Stage({ session, character, version }: { session: LineSession | 
           {(frame.t / 1000).toFixed(2)} / {((session?.durationMs ?? 0) / 1000).toFixed(2)} s
         </span>
       </div>
+      <TimelineInspector session={session} t={frame.t} version={version} current={frame.viseme} />
     </div>
   );
 }

@@ -9,6 +9,8 @@
 //   TEXTONLY_URL    optional: a gateway where every provider is down (text-only answers)
 //   VIDEO_URL       optional: a gateway with a video pool (GATEWAY_VIDEO_WORKERS) whose avatars include blacksmith
 //   RATE_LIMITED    "1" when FALLBACK_URL allows one speak request per minute per client (a real 429 is checked)
+//   ADMIN_URL       optional: a gateway with an admin key (GATEWAY_ADMIN_KEY) for the outage switch
+//   ADMIN_KEY       that gateway's admin key
 //   CHROMIUM        browser binary (default /usr/bin/chromium)
 //   ARTIFACTS       folder for screenshots and the JSON report (default ./e2e-artifacts)
 //   E2E_TIMEOUT_MS  per-wait timeout (default 45000)
@@ -25,6 +27,8 @@ const FALLBACK_URL = (process.env.FALLBACK_URL ?? "").replace(/\/$/, "");
 const TEXTONLY_URL = (process.env.TEXTONLY_URL ?? "").replace(/\/$/, "");
 const VIDEO_URL = (process.env.VIDEO_URL ?? "").replace(/\/$/, "");
 const RATE_LIMITED = process.env.RATE_LIMITED === "1";
+const ADMIN_URL = (process.env.ADMIN_URL ?? "").replace(/\/$/, "");
+const ADMIN_KEY = process.env.ADMIN_KEY ?? "";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const ARTIFACTS = resolve(process.env.ARTIFACTS ?? "e2e-artifacts");
 const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 45000);
@@ -68,7 +72,7 @@ async function tabTo(page, selector, max = 40) {
 }
 
 /** Sample the stage every `everyMs` while `until()` is false (or `forMs` passed). */
-async function sampleStage(page, forMs, everyMs = 40) {
+async function sampleStage(page, forMs, everyMs = 40, inspector = false) {
   const out = [];
   const end = Date.now() + forMs;
   while (Date.now() < end) {
@@ -84,9 +88,13 @@ async function sampleStage(page, forMs, everyMs = 40) {
         open: Number(face?.getAttribute("data-mouth-open") ?? NaN),
         subtitle: (subs?.textContent ?? "") + (cur?.textContent ?? ""),
         phase: phase?.getAttribute("data-phase") ?? null,
+        playhead: Number(document.querySelector('[data-testid="playhead"]')?.getAttribute("data-t") ?? NaN),
+        legend: document.querySelector('[data-testid="viseme-legend"] [data-active="true"]')?.getAttribute("data-viseme") ?? null,
+        now: document.querySelector('[data-testid="current-viseme"]')?.getAttribute("data-viseme") ?? null,
         at: performance.now(),
       };
     });
+    if (!inspector) { delete s.playhead; delete s.legend; delete s.now; }
     out.push(s);
     if (s.phase === "done" || s.phase === "error") break;
     await sleep(everyMs);
@@ -96,7 +104,78 @@ async function sampleStage(page, forMs, everyMs = 40) {
 
 async function newContext(browser, opts = {}) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, ...opts });
+  await ctx.grantPermissions(["clipboard-read", "clipboard-write"]).catch(() => {});
   return ctx;
+}
+
+/**
+ * Keep a copy of the next /api/avatar/speak/stream response: the request goes to the gateway from the test, and the
+ * page gets exactly its bytes (at once rather than streamed: the browser cannot hand a streamed body back). Resolves
+ * to the NDJSON events.
+ */
+async function captureNextStream(page) {
+  let resolve;
+  const events = new Promise((r) => { resolve = r; });
+  let taken = false;
+  const handler = async (route) => {
+    if (taken) return route.continue();
+    taken = true;
+    const response = await route.fetch({ timeout: TIMEOUT * 2 });
+    const body = await response.text();
+    await route.fulfill({ response, body });
+    resolve(body.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l)));
+    await page.unroute("**/api/avatar/speak/stream", handler).catch(() => {});
+  };
+  await page.route("**/api/avatar/speak/stream", handler);
+  return { events }; // (wrapped: an async function returning the promise itself would wait for it)
+}
+
+const VISEME_NAMES = ["sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou"];
+
+/** Every span the stream sent (`visemes` events), as the inspector should draw them. */
+function wireVisemes(events) {
+  return events.filter((e) => e.type === "visemes").flatMap((e) => e.visemes ?? [])
+    .map((v) => ({ viseme: v.viseme ?? VISEME_NAMES[v.id] ?? "sil", start: v.start_ms, end: v.end_ms }))
+    .filter((v) => v.end > v.start).sort((a, b) => a.start - b.start);
+}
+
+async function inspectorVisemes(page) {
+  return page.locator('[data-testid="inspector-viseme"]').evaluateAll((els) => els.map((e) => ({
+    viseme: e.getAttribute("data-viseme"), start: Number(e.getAttribute("data-start")), end: Number(e.getAttribute("data-end")),
+  })));
+}
+
+/** WCAG contrast of an element's text against its (possibly translucent) background over the card. */
+async function contrastOf(page, selector) {
+  return page.locator(selector).first().evaluate((el) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 1;
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    const rgba = (css) => {
+      g.clearRect(0, 0, 1, 1);
+      g.fillStyle = "#000";
+      g.fillStyle = css;
+      g.fillRect(0, 0, 1, 1);
+      const [r, gg, b, a] = g.getImageData(0, 0, 1, 1).data;
+      return [r, gg, b, a / 255];
+    };
+    let bgEl = el.parentElement;
+    let under = [255, 255, 255, 1];
+    while (bgEl) {
+      const c = rgba(getComputedStyle(bgEl).backgroundColor);
+      if (c[3] > 0.99) { under = c; break; }
+      bgEl = bgEl.parentElement;
+    }
+    const own = rgba(getComputedStyle(el).backgroundColor);
+    const bg = own.slice(0, 3).map((v, i) => v * own[3] + under[i] * (1 - own[3]));
+    const fg = rgba(getComputedStyle(el).color).slice(0, 3);
+    const lum = (c) => {
+      const [r, gg, b] = c.map((v) => { const s = v / 255; return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; });
+      return 0.2126 * r + 0.7152 * gg + 0.0722 * b;
+    };
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    return (hi + 0.05) / (lo + 0.05);
+  });
 }
 
 async function openDemo(ctx, base, label) {
@@ -120,6 +199,56 @@ async function waitPhase(page, phases, timeout = TIMEOUT) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+/** The timeline inspector against the stream the page received (`events`) and the samples taken while playing. */
+async function inspectorChecks(page, label, events, playing) {
+  const wire = wireVisemes(events);
+  const drawn = await inspectorVisemes(page);
+  const key = (v) => `${v.viseme}@${v.start}-${v.end}`;
+  const drawnKeys = new Set(drawn.map(key));
+  const wireKeys = new Set(wire.map(key));
+  const missing = wire.filter((v) => !drawnKeys.has(key(v)));
+  const extra = drawn.filter((v) => !wireKeys.has(key(v)) && v.viseme !== "sil"); // only silence may fill gaps
+  check(`${label}: the viseme track matches the response`, wire.length > 5 && missing.length === 0 && extra.length === 0,
+    `${wire.length} spans streamed, ${drawn.length} drawn; missing ${JSON.stringify(missing.slice(0, 3))}; extra ${JSON.stringify(extra.slice(0, 3))}`);
+  let gaps = 0;
+  for (let i = 1; i < drawn.length; i++) if (drawn[i].start !== drawn[i - 1].end) gaps++;
+  check(`${label}: the drawn track is contiguous`, drawn.length > 0 && gaps === 0, `${gaps} gaps`);
+  const words = events.filter((e) => e.type === "alignment").flatMap((e) => e.words ?? []);
+  const drawnWords = await page.locator('[data-testid="inspector-words"] [data-word]').evaluateAll((els) =>
+    els.map((e) => `${e.getAttribute("data-word")}@${e.getAttribute("data-start")}`));
+  check(`${label}: word spans are drawn`, words.length > 3 && drawnWords.join(" ") === words.map((w) => `${w.word}@${w.start_ms}`).join(" "),
+    `${words.length} words streamed, ${drawnWords.length} drawn`);
+  const wave = (await page.locator('[data-testid="inspector-waveform"]').getAttribute("d")) ?? "";
+  check(`${label}: the waveform is drawn`, wave.split("M").length > 50, `${wave.split("M").length - 1} columns`);
+  const heads = playing.filter((x) => Number.isFinite(x.playhead));
+  const span = heads.length ? Math.max(...heads.map((x) => x.playhead)) - Math.min(...heads.map((x) => x.playhead)) : 0;
+  check(`${label}: the playhead moves with the audio clock`, heads.length > 5 && span > 500 && heads.every((x) => x.playhead === x.clock),
+    `playhead over ${span} ms in ${heads.length} samples`);
+  const legend = await page.locator('[data-testid="viseme-legend"] [data-viseme]').count();
+  const actives = new Set(playing.map((x) => x.legend).filter(Boolean));
+  const agree = playing.filter((x) => x.legend && x.now).every((x) => x.legend === x.now);
+  check(`${label}: the 15-viseme legend highlights the current viseme`, legend === 15 && actives.size >= 3 && agree,
+    `${legend} entries; active: ${[...actives].join(" ")}`);
+  const segments = events.filter((e) => e.type === "segment_end").length;
+  const latencies = await page.locator('[data-testid="sentence-latency"] tbody tr').evaluateAll((rows) =>
+    rows.map((r) => Number(r.getAttribute("data-first-audio-ms"))));
+  check(`${label}: latency per sentence`, segments >= 1 && latencies.length === segments && latencies.every((v, i) => v > 0 && (i === 0 || v >= latencies[i - 1])),
+    `${segments} sentences: ${latencies.join(", ")} ms`);
+  const final = events.find((e) => e.type === "final");
+  await page.locator('[data-testid="copy-json"]').click();
+  const copied = JSON.parse(await page.evaluate(() => navigator.clipboard.readText()));
+  const same = copied.visemes?.length === drawn.length && copied.visemes.every((v, i) =>
+    v.viseme === drawn[i].viseme && v.start_ms === drawn[i].start && v.end_ms === drawn[i].end && v.id === VISEME_NAMES.indexOf(v.viseme));
+  check(`${label}: copy JSON gives the line's data`, copied.request_id === final?.request_id && same && copied.words?.length === words.length
+    && copied.audio_url === final?.audio_url, `request ${copied.request_id}, ${copied.visemes?.length} visemes`);
+  await page.locator('[data-testid="copy-curl"]').click();
+  const curl = await page.evaluate(() => navigator.clipboard.readText());
+  check(`${label}: copy as curl`, curl.startsWith("curl -s '") && curl.includes("/api/avatar/speak' ") && curl.includes('"character":"innkeeper"'), curl.slice(0, 160));
+  const level = await attr(page, '[data-testid="level-badge"]', "data-level");
+  const contrast = await contrastOf(page, '[data-testid="level-badge"]');
+  check(`${label}: the normal badge's contrast is at least 4.5:1`, level === "normal" && contrast >= 4.5, `${level}: ${contrast.toFixed(2)}:1`);
+}
+
 async function mainScenario(browser) {
   const label = "speak";
   const ctx = await newContext(browser);
@@ -207,6 +336,16 @@ async function mainScenario(browser) {
     check(`${label}: the line is in the history`, rows === 1, `${rows} rows`);
     await shot(page, "03-done");
 
+    // the timeline inspector, against a copy of the very response the page got
+    const streamed = await captureNextStream(page);
+    await page.locator('[data-testid="line-input"]').fill("Two rooms are left, one with a view of the river. Breakfast is served at dawn.");
+    await page.locator('[data-testid="speak-button"]').click();
+    await waitPhase(page, ["playing", "error"]);
+    const inspected = (await sampleStage(page, 15000, 40, true)).filter((x) => x.phase === "playing");
+    await waitPhase(page, ["done", "error"]);
+    await inspectorChecks(page, "inspector", await streamed.events, inspected);
+    await shot(page, "03b-inspector");
+
     // speak again (Speak button via keyboard) and capture the face mid-line
     check(`${label}: Tab reaches Speak`, await tabTo(page, '[data-testid="speak-button"]'));
     await page.keyboard.press("Enter");
@@ -214,10 +353,22 @@ async function mainScenario(browser) {
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="stage"]')?.getAttribute("data-clock-ms")) > 900,
       null, { timeout: TIMEOUT, polling: 20 });
     await shot(page, "02-speaking");
-    // Escape stops the line
+    // Escape stops the line: not a failure, and the mouth closes
     await page.keyboard.press("Escape");
     const stopped = await waitPhase(page, ["stopped"], 5000).catch(() => null);
     check(`${label}: Escape stops the line`, stopped === "stopped", stopped);
+    await stopChecks(page, label, 3);
+
+    // the Stop button does the same, mid-line
+    await page.locator('[data-testid="line-input"]').fill("Stay a while and listen, for this tale is long and winding, and it will take some time to tell.");
+    await page.locator('[data-testid="speak-button"]').click();
+    await waitPhase(page, ["playing"]);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="stage"]')?.getAttribute("data-clock-ms")) > 700,
+      null, { timeout: TIMEOUT, polling: 20 });
+    await page.locator('[data-testid="stop-button"]').click();
+    check(`${label}: Stop stops the line`, (await waitPhase(page, ["stopped"], 5000).catch(() => null)) === "stopped");
+    await stopChecks(page, "stop-button", 4);
+    await shot(page, "11-stopped");
 
     // ask for a video on a gateway without video workers: the line is audio-only (degraded-1) and says why
     check(`${label}: Tab reaches the video toggle`, await tabTo(page, '[data-testid="video-toggle"]'));
@@ -241,6 +392,24 @@ async function mainScenario(browser) {
   }
 }
 
+/** After a stop: no stage failed, no failure notice, the mouth back at rest, the history says "stopped". */
+async function stopChecks(page, label, rows) {
+  const steps = await page.locator('[data-testid="steps"] [data-step]').evaluateAll((els) =>
+    Object.fromEntries(els.map((e) => [e.getAttribute("data-step"), e.getAttribute("data-state")])));
+  check(`${label}: a stop is not shown as a failure`, !Object.values(steps).includes("failed")
+    && (await page.locator('[data-testid="notice-stream-error"]').count()) === 0
+    && (await attr(page, '[data-testid="phase-badge"]', "class"))?.includes("destructive") === false, JSON.stringify(steps));
+  const closed = await page.waitForFunction(() => {
+    const face = document.querySelector('[data-testid="avatar"]');
+    return face && Number(face.getAttribute("data-mouth-open")) <= 0.02 ? face.getAttribute("data-viseme") : null;
+  }, null, { timeout: 2000, polling: 20 }).then((h) => h.jsonValue()).catch(() => null);
+  check(`${label}: the mouth closes after a stop`, closed !== null,
+    `open ${await attr(page, '[data-testid="avatar"]', "data-mouth-open")}`);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="history"] tbody tr').length >= n, rows, { timeout: 5000 }).catch(() => {});
+  const outcome = await attr(page, '[data-testid="history"] tbody tr', "data-outcome");
+  check(`${label}: the history says stopped`, outcome === "stopped", outcome);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 async function inputScenario(browser) {
   const label = "input";
@@ -249,6 +418,13 @@ async function inputScenario(browser) {
   try {
     const input = page.locator('[data-testid="line-input"]');
     const speak = page.locator('[data-testid="speak-button"]');
+    for (const who of ["Queen", "Narrator"]) {
+      await page.locator('[data-testid="character-select"]').click();
+      await page.getByRole("option", { name: new RegExp(who) }).click();
+      const fit = await page.locator('[data-testid="emotion-select"] > span').first().evaluate((e) =>
+        ({ text: e.textContent, clipped: e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1 }));
+      check(`${label}: the emotion select shows its whole text (${who})`, !fit.clipped && /Default \(\w+\)/.test(fit.text ?? ""), fit.text);
+    }
     await input.fill("   ");
     await input.blur();
     check(`${label}: empty text disables Speak`, await speak.isDisabled());
@@ -325,6 +501,121 @@ async function fallbackScenario(browser) {
     const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(`${label}: still no horizontal scrolling after a line`, overflow2 <= 1, `overflow ${overflow2}px`);
     await shot(page, "06-phone-fallback");
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function phoneScenario(browser) {
+  // 390 x 844: the form is below the face; speaking from it must keep a face in view, a long line must not leave a
+  // screen-high blank subtitle box, and Stop must stop
+  const label = "phone";
+  const ctx = await newContext(browser, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+  const page = await openDemo(ctx, BASE_URL, label);
+  try {
+    const long = "The caravan left at dawn, and the road was long. ".repeat(14).trim();
+    await page.locator('[data-testid="line-input"]').fill(long);
+    const speak = page.locator('[data-testid="speak-button"]');
+    await speak.scrollIntoViewIfNeeded();
+    await speak.tap();
+    await waitPhase(page, ["playing"]);
+    const seen = [];
+    // sample until the face in view has shown a few visemes (a sentence's track comes once it is synthesized)
+    for (let i = 0; i < 160 && (i < 40 || new Set(seen.map((x) => x.viseme)).size < 3); i++) {
+      seen.push(await page.evaluate(() => {
+        const faces = [...document.querySelectorAll('[data-testid="avatar"]')].map((e) => ({ r: e.getBoundingClientRect(), v: e.getAttribute("data-viseme") }));
+        const inView = faces.find(({ r }) => r.height > 60 && r.top >= 0 && r.bottom <= window.innerHeight && r.left >= 0 && r.right <= window.innerWidth);
+        return { inView: !!inView, viseme: inView?.v ?? null, pinned: !!document.querySelector('[data-testid="pinned-face"]'),
+                 speakInView: (() => { const r = document.querySelector('[data-testid="speak-button"]').getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; })(),
+                 subtitles: document.querySelector('[data-testid="subtitles"]').getBoundingClientRect().height };
+      }));
+      await sleep(60);
+    }
+    report.samples[label] = seen;
+    check(`${label}: the Speak button is in view (the face is not)`, seen[0].speakInView, JSON.stringify(seen[0]));
+    check(`${label}: a face stays in view while speaking`, seen.every((x) => x.inView), `${seen.filter((x) => x.inView).length}/${seen.length} samples`);
+    check(`${label}: the face in view is pinned and moves`, seen.some((x) => x.pinned) && new Set(seen.map((x) => x.viseme)).size >= 3,
+      [...new Set(seen.map((x) => x.viseme))].join(" "));
+    const tallest = Math.max(...seen.map((x) => x.subtitles));
+    check(`${label}: a long line keeps the subtitle box small`, tallest < 160, `${Math.round(tallest)} px for ${long.length} characters`);
+    await shot(page, "12-phone-speaking");
+    await page.locator('[data-testid="stop-button"]').tap();
+    check(`${label}: Stop stops the line`, (await waitPhase(page, ["stopped"], 5000).catch(() => null)) === "stopped");
+    await stopChecks(page, label, 1);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(`${label}: no horizontal scrolling with the inspector`, overflow <= 1, `overflow ${overflow}px`);
+  } catch (err) {
+    check(`${label}: scenario ran`, false, err?.stack ?? err);
+    await shot(page, `99-failure-${label}`).catch(() => {});
+  } finally {
+    await ctx.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+async function outageScenario(browser) {
+  // a gateway with an admin key: pick a voice, then break providers from the page and watch the fail-over
+  const label = "outage";
+  const ctx = await newContext(browser);
+  const page = await openDemo(ctx, ADMIN_URL, label);
+  const speakLine = async (text) => {
+    await page.locator('[data-testid="line-input"]').fill(text);
+    await page.locator('[data-testid="speak-button"]').click();
+    await waitPhase(page, ["done", "error"], TIMEOUT * 2);
+    return { provider: await attr(page, '[data-testid="provider-badge"]', "data-provider"),
+             level: await attr(page, '[data-testid="level-badge"]', "data-level") };
+  };
+  try {
+    await page.waitForSelector('[data-testid="outage-panel"][data-access="needs-key"]', { timeout: TIMEOUT });
+    await page.locator('[data-testid="admin-key-input"]').fill(ADMIN_KEY);
+    await page.locator('[data-testid="admin-key-button"]').click();
+    await page.waitForSelector('[data-testid="outage-panel"] li[data-provider]', { timeout: TIMEOUT });
+    check(`${label}: the admin key opens the outage switches`, true);
+    // the chain's first provider (the panel lists them in chain order)
+    const primary = await attr(page, '[data-testid="outage-panel"] li[data-provider]', "data-provider");
+
+    // the voice picker: a voice of another provider goes first
+    await page.locator('[data-testid="voice-select"]').click();
+    const other = page.getByRole("option").filter({ hasText: / · / }).filter({ hasNotText: new RegExp(`^${primary} · `) }).first();
+    const otherProvider = ((await other.textContent()) ?? "").split(" · ")[0];
+    await other.click();
+    const picked = await speakLine("A voice of my choosing.");
+    // (normal, or degraded-1 should this gateway's video worker be too slow right now: the voice is what counts)
+    check(`${label}: a picked voice's provider speaks`, picked.provider === otherProvider && ["normal", "degraded-1"].includes(picked.level ?? ""),
+      `${otherProvider}: ${JSON.stringify(picked)}`);
+    await page.locator('[data-testid="voice-select"]').click();
+    await page.getByRole("option", { name: /character's voice/ }).click();
+
+    await page.locator(`[data-testid="outage-${primary}"]`).click();
+    await page.waitForSelector(`[data-testid="outage-panel"] li[data-provider="${primary}"][data-breaker="open"]`, { timeout: TIMEOUT });
+    const failover = await speakLine("The road north is closed. Turn back.");
+    check(`${label}: with the first provider broken the next one answers (degraded-2)`,
+      failover.provider && failover.provider !== primary && failover.level === "degraded-2", `${primary} broken: ${JSON.stringify(failover)}`);
+    const notice = await page.locator('[data-testid="notice-fallback"]').textContent().catch(() => "");
+    check(`${label}: the page says a fallback answered`, notice.includes(failover.provider ?? "?"), notice);
+    await page.waitForSelector(`[data-testid="health-panel"] li[data-provider="${primary}"][data-state="down"]`, { timeout: TIMEOUT });
+    check(`${label}: the health panel shows the broken provider down`, true);
+    await shot(page, "13-outage-failover");
+
+    await page.locator('[data-testid="outage-all"]').click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="outage-panel"] li[data-breaker]')]
+      .every((li) => li.getAttribute("data-breaker") !== "closed"), null, { timeout: TIMEOUT });
+    await page.locator('[data-testid="line-input"]').fill("Is anyone there?");
+    await page.locator('[data-testid="speak-button"]').click();
+    await page.waitForSelector('[data-testid="notice-text-only"]', { timeout: TIMEOUT });
+    const level3 = await attr(page, '[data-testid="level-badge"]', "data-level");
+    check(`${label}: with every provider broken the line is text only (degraded-3)`, level3 === "degraded-3", level3);
+    await shot(page, "14-outage-text-only");
+
+    await page.locator('[data-testid="outage-restore"]').click();
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="outage-panel"] li[data-breaker]')]
+      .every((li) => li.getAttribute("data-breaker") === "closed"), null, { timeout: TIMEOUT });
+    const back = await speakLine("All is well again.");
+    check(`${label}: restored, the first choice speaks again`, back.provider === primary, JSON.stringify(back));
   } catch (err) {
     check(`${label}: scenario ran`, false, err?.stack ?? err);
     await shot(page, `99-failure-${label}`).catch(() => {});
@@ -445,10 +736,12 @@ try {
   report.browser = browser.version();
   await mainScenario(browser);
   await inputScenario(browser);
+  await phoneScenario(browser);
   if (FALLBACK_URL) await fallbackScenario(browser);
   if (FALLBACK_URL && RATE_LIMITED) await rateLimitScenario(browser);
   if (TEXTONLY_URL) await textOnlyScenario(browser);
   if (VIDEO_URL) await videoScenario(browser);
+  if (ADMIN_URL && ADMIN_KEY) await outageScenario(browser);
 } catch (err) {
   check("browser starts", false, err?.stack ?? err);
 } finally {

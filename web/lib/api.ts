@@ -30,6 +30,31 @@ export interface Character {
   avatar?: string | null;
 }
 
+/** A voice the picker offers: `id` is what goes out as `voice_id`. */
+export interface VoiceOption {
+  id: string;
+  provider: string;
+  label: string;
+}
+
+/** The voices of `GET /api/avatar/voices` (entries with `voice_id` or `id`, `provider`, `name`), sorted by provider. */
+export function voiceOptions(raw: unknown): VoiceOption[] {
+  if (!Array.isArray(raw)) return [];
+  const out: VoiceOption[] = [];
+  const seen = new Set<string>();
+  for (const v of raw) {
+    if (!v || typeof v !== "object") continue;
+    const o = v as Record<string, unknown>;
+    const id = typeof o.voice_id === "string" ? o.voice_id : typeof o.id === "string" ? o.id : null;
+    if (!id || seen.has(id)) continue;
+    seen.add(id);
+    const provider = typeof o.provider === "string" ? o.provider : id.includes(":") ? id.split(":")[0] : "";
+    const name = typeof o.name === "string" && o.name ? o.name : id;
+    out.push({ id, provider, label: provider ? `${provider} · ${name}` : name });
+  }
+  return out.sort((a, b) => a.provider.localeCompare(b.provider) || a.label.localeCompare(b.label));
+}
+
 /** An API key for gateways that require one (GATEWAY_API_KEYS); the page asks for it after a 401. */
 let apiKey: string | null = null;
 
@@ -48,6 +73,8 @@ export function authHeaders(): Record<string, string> {
 export interface SpeakBody {
   text: string;
   character?: string;
+  /** pin a voice: `provider:voice` (the provider goes first) */
+  voice_id?: string;
   emotion?: string;
   intensity?: number;
   avatar_id?: string;

@@ -45,6 +45,8 @@ export class AudioScheduler implements MediaClock {
   private stopped = false;
   /** Seconds the clock was pushed forward because audio arrived late (underruns). */
   stallS = 0;
+  /** The clock never reads less than this (what it read when an underrun moved t0): it waits, never runs back. */
+  private floorMs = 0;
 
   constructor(private ctx: ClockContext, private gain: AudioNode | null = null) {}
 
@@ -65,6 +67,7 @@ export class AudioScheduler implements MediaClock {
     if (this.t0 === null) this.t0 = now + LEAD_S - startMs / 1000;
     let when = this.t0 + startMs / 1000;
     if (when < now + 0.005) {
+      this.floorMs = Math.max(this.floorMs, this.mediaTimeMs());
       const shift = now + LEAD_S - when;
       this.t0 += shift;
       this.stallS += shift;
@@ -103,12 +106,13 @@ export class AudioScheduler implements MediaClock {
       return true;
     });
     this.bufferedMs = Math.min(this.bufferedMs, ms);
+    this.floorMs = Math.min(this.floorMs, ms);
   }
 
   mediaTimeMs(): number {
     if (this.t0 === null) return 0;
     const t = (this.ctx.currentTime - this.t0 - this.latencyS()) * 1000;
-    return Math.max(0, Math.min(t, this.bufferedMs));
+    return Math.max(this.floorMs, Math.min(t, this.bufferedMs));
   }
 
   stop(): void {

@@ -3,9 +3,11 @@
  * timings, failure notices) plus the tracks the face and subtitles sample on the media clock.
  */
 
-import type { FinalEvent, StreamEvent } from "./api";
+import type { FinalEvent, SpeakBody, StreamEvent } from "./api";
 import { AudioScheduler, type MediaClock, WallClock } from "./audio";
+import { decodePcmBase64 } from "./pcm";
 import { CurveTrack, type CurveWindow, VisemeTrack, type WireViseme, type WordSpan } from "./track";
+import { WaveformTrack } from "./waveform";
 
 export type StepState = "pending" | "active" | "done" | "failed" | "skipped";
 
@@ -27,6 +29,22 @@ export interface Timings {
   serverMs: number | null;
   /** audio duration, ms */
   durationMs: number | null;
+}
+
+/** One sentence of the line as it streamed: when its audio came and where it lies in the line. */
+export interface SentenceTiming {
+  segment: number;
+  /** ms from Speak to the sentence's first audio chunk */
+  firstAudioMs: number | null;
+  /** ms from Speak to the sentence's segment_end (completely synthesized) */
+  doneMs: number | null;
+  /** where the sentence's audio lies in the line, ms */
+  startMs: number;
+  endMs: number | null;
+  /** who spoke it */
+  provider: string | null;
+  /** its words (from the alignment event) */
+  words: WordSpan[];
 }
 
 export interface ProviderSwitch {
@@ -57,6 +75,16 @@ export interface TextOnlyAnswer {
 export class LineSession {
   readonly visemes = new VisemeTrack();
   readonly curves = new CurveTrack();
+  readonly waveform = new WaveformTrack();
+  /** per sentence, in order */
+  sentences: SentenceTiming[] = [];
+  /** the request body (for "copy as curl") */
+  body: SpeakBody | null = null;
+  /** stopped by the user: not a failure; the mouth relaxes to rest */
+  stopped = false;
+  /** media time at the stop, and the wall time it happened */
+  stoppedAtMs: number | null = null;
+  private stoppedWall = 0;
   words: WordSpan[] = [];
   text: string;
   spokenText: string | null = null;
@@ -104,7 +132,7 @@ export class LineSession {
 
   /** The gateway has said all it will say about this line (playback may still be running). */
   get finished(): boolean {
-    return this.final !== null || this.error !== null || this.textOnly;
+    return this.final !== null || this.error !== null || this.textOnly || this.stopped;
   }
 
   /** Audio (or the text-only track) length, once known. */
@@ -134,6 +162,7 @@ export class LineSession {
   }
 
   handle(ev: StreamEvent): void {
+    if (this.stopped) return; // whatever was still in flight when the line was stopped
     if (this.timings.firstEventMs === null) this.timings.firstEventMs = this.elapsed();
     switch (ev.type) {
       case "status":
@@ -152,16 +181,23 @@ export class LineSession {
             this.audio?.truncate(at);
             this.visemes.truncate(at);
             this.curves.truncate(at);
+            this.waveform.truncate(at);
             this.words = this.words.filter((w) => w.start_ms < at);
+          }
+          if (typeof d.resume_segment === "number") {
+            const from = d.resume_segment;
+            this.sentences = this.sentences.filter((t) => t.segment < from);
           }
         }
         break;
       case "audio": {
         if (this.timings.firstAudioMs === null) this.timings.firstAudioMs = this.elapsed();
+        this.sentence(ev.segment, ev.start_ms);
+        const pcm = decodePcmBase64(ev.audio);
         const a = this.audio;
-        if (a) a.scheduleBase64(ev.audio, ev.sample_rate, ev.start_ms);
-        const samples = Math.floor((ev.audio.length * 3) / 4 / 2);
-        this.audioReceivedMs = Math.max(this.audioReceivedMs, ev.start_ms + (samples * 1000) / ev.sample_rate);
+        if (a) a.schedule(pcm, ev.sample_rate, ev.start_ms);
+        this.waveform.add(pcm, ev.sample_rate, ev.start_ms);
+        this.audioReceivedMs = Math.max(this.audioReceivedMs, ev.start_ms + (pcm.length * 1000) / ev.sample_rate);
         if (!a && this.clock instanceof WallClock) {
           this.clock.extend(this.audioReceivedMs);
           this.clock.start();
@@ -170,16 +206,26 @@ export class LineSession {
         break;
       }
       case "alignment":
-        if (ev.words?.length) this.addWords(ev.words);
+        if (ev.words?.length) {
+          this.addWords(ev.words);
+          const t = this.sentences.find((x) => x.segment === ev.segment);
+          if (t) t.words = ev.words;
+        }
         break;
       case "visemes":
         if (ev.visemes) this.visemes.add(ev.visemes);
         if (ev.expression) this.curves.add(ev.expression);
         if (this.steps.lipsync === "pending") this.steps.lipsync = "active";
         break;
-      case "segment_end":
+      case "segment_end": {
         this.segmentsDone++;
+        const t = this.sentences.find((x) => x.segment === ev.segment);
+        if (t) {
+          t.doneMs = this.elapsed();
+          t.endMs = ev.end_ms;
+        }
         break;
+      }
       case "final":
         this.applyFinal(ev);
         break;
@@ -194,6 +240,13 @@ export class LineSession {
         break;
     }
     this.changed();
+  }
+
+  /** The sentence's timing entry, made at its first audio chunk. */
+  private sentence(segment: number, startMs: number) {
+    if (this.sentences.some((t) => t.segment === segment)) return;
+    this.sentences.push({ segment, firstAudioMs: this.elapsed(), doneMs: null, startMs, endMs: null,
+                          provider: this.provider, words: [] });
   }
 
   private addWords(words: WordSpan[]) {
@@ -275,6 +328,7 @@ export class LineSession {
 
   /** Called each frame: marks playback done once the clock reaches the end. */
   tick(): boolean {
+    if (this.stopped) return false;
     if (this.steps.play === "active" && this.finished) {
       const end = this.error && !this.textOnly ? this.clock.bufferedMs : this.durationMs;
       if (this.clock.mediaTimeMs() >= end - 1) {
@@ -286,10 +340,31 @@ export class LineSession {
     return false;
   }
 
+  /**
+   * Stop the line (the user pressed Stop, or another line starts): the audio stops, stages still open are
+   * skipped (a stop is not a failure) and the mouth relaxes to rest from where it was.
+   */
   stop(): void {
+    if (this.stopped) return;
+    const at = this.clock.mediaTimeMs();
     this.clock.stop();
-    if (this.steps.play === "active" || this.steps.play === "pending") this.steps.play = "skipped";
+    this.stopped = true;
+    this.awaitingFallback = false;
+    this.stoppedAtMs = at;
+    this.stoppedWall = this.now();
+    this.visemes.truncate(at);
+    this.curves.truncate(at);
+    for (const step of ["synth", "lipsync", "video", "play"] as const) {
+      if (this.steps[step] === "active" || this.steps[step] === "pending") this.steps[step] = "skipped";
+    }
     this.changed();
+  }
+
+  /** The time the face is drawn at: the media clock, or after a stop, time running on from the stop so the mouth
+   * closes (the track ends there) while the subtitles stay where the line was stopped. */
+  faceTimeMs(): number {
+    if (this.stoppedAtMs === null) return this.clock.mediaTimeMs();
+    return this.stoppedAtMs + Math.max(0, this.now() - this.stoppedWall);
   }
 
   /** What went wrong or differently, for the alert under the face. */

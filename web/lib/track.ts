@@ -292,3 +292,54 @@ export function playbackPercent(t: number, durationMs: number): number {
   if (!(durationMs > 0)) return 0;
   return Math.round(clamp(t / durationMs) * 100);
 }
+
+/** Subtitles of a long line: only the sentence being spoken (at most `maxChars`) is laid out. */
+export interface SubtitleWindow extends SubtitleParts {
+  /** text before the window was cut ("…" or "") */
+  before: string;
+  /** text after the window was cut ("…" or "") */
+  after: string;
+}
+
+const SENTENCE_END = /[.!?…]["'”’)\]]*\s+/g;
+
+/**
+ * A window of the subtitles that fits the box: lines up to `maxChars` show whole (nothing jumps as words appear);
+ * longer lines show the sentence being spoken, and a sentence longer than `maxChars` the words around the current
+ * one, cut at spaces, with "…" where text was left out. The box never holds more than about `maxChars`.
+ */
+export function subtitleWindow(parts: SubtitleParts, maxChars = 160): SubtitleWindow {
+  const full = parts.spoken + parts.current + parts.rest;
+  if (full.length <= maxChars) return { ...parts, before: "", after: "" };
+  const pos = parts.spoken.length; // where the current word starts (or the spoken text ends)
+  // the sentence around the current word (between words: around the last one spoken)
+  const anchor = parts.current ? pos : Math.max(0, pos - 1);
+  let start = 0;
+  let end = full.length;
+  for (const m of full.matchAll(SENTENCE_END)) {
+    const boundary = (m.index ?? 0) + m[0].length;
+    if (boundary <= anchor) start = boundary;
+    else {
+      end = (m.index ?? 0) + m[0].trimEnd().length;
+      break;
+    }
+  }
+  if (end - start > maxChars) {
+    // a very long sentence: keep a third of the window behind the current word
+    const from = Math.max(start, pos - Math.floor(maxChars / 3));
+    const to = Math.min(end, from + maxChars);
+    const cutFrom = from > start ? full.indexOf(" ", from) + 1 || from : from;
+    const space = to < end ? full.lastIndexOf(" ", to) : -1;
+    const cutTo = space > cutFrom + parts.current.length ? space : to;
+    start = Math.min(cutFrom, pos);
+    end = Math.max(cutTo, pos + parts.current.length);
+  }
+  const spokenFrom = Math.min(start, pos);
+  return {
+    before: start > 0 ? "… " : "",
+    spoken: full.slice(spokenFrom, pos),
+    current: parts.current,
+    rest: full.slice(pos + parts.current.length, Math.max(end, pos + parts.current.length)),
+    after: end < full.length ? " …" : "",
+  };
+}

@@ -68,9 +68,18 @@ describe("AudioScheduler", () => {
     expect(when).toBeCloseTo(10.5 + LEAD_S, 9);
     expect(a.t0).toBeCloseTo(10.35, 9);
     expect(a.stallS).toBeCloseTo(0.3, 9);
-    // while the gap lasted the clock held at the end of what was heard
+    // while the gap lasted the clock held at the end of what was heard, and it does not run back when the late
+    // chunk starts: it waits there until the chunk's audio catches up
     ctx.currentTime = 10.56;
-    expect(a.mediaTimeMs()).toBeCloseTo(190, 6);
+    expect(a.mediaTimeMs()).toBe(200);
+    ctx.currentTime = 10.6;
+    expect(a.mediaTimeMs()).toBeCloseTo(230, 6);
+    let last = 0;
+    for (let t = 10.0; t < 11; t += 0.005) {
+      ctx.currentTime = t;
+      expect(a.mediaTimeMs()).toBeGreaterThanOrEqual(last);
+      last = a.mediaTimeMs();
+    }
   });
 
   it("cuts audio at a provider switch", () => {

@@ -5,6 +5,7 @@ import { AudioScheduler, type ClockContext } from "@/lib/audio";
 import { LineSession } from "@/lib/session";
 import { checkText, cleanText, estimateSegments } from "@/lib/text";
 import { mouthGeometry } from "@/components/avatar";
+import { shapeAt } from "@/lib/track";
 import { VISEME_SHAPES } from "@/lib/visemes";
 
 const pcmB64 = (ms: number, rate = 1000) => Buffer.from(new Int16Array((ms * rate) / 1000).buffer).toString("base64");
@@ -100,6 +101,62 @@ describe("LineSession", () => {
     expect(n).toHaveLength(1);
     expect(n[0].title).toContain("espeak");
     expect(n[0].detail).toContain("piper down");
+  });
+
+  it("times each sentence from Speak and keeps its words and provider", () => {
+    let now = 0;
+    const s = new LineSession("One. Two.", 2, false, null, () => now);
+    s.handle({ type: "status", code: "provider", provider: "piper", degradation_level: "normal", message: "" });
+    now = 120;
+    s.handle({ type: "audio", segment: 0, start_ms: 0, sample_rate: 1000, encoding: "pcm_s16le", audio: pcmB64(300) });
+    now = 150;
+    s.handle({ type: "audio", segment: 0, start_ms: 300, sample_rate: 1000, encoding: "pcm_s16le", audio: pcmB64(200) });
+    s.handle({ type: "alignment", segment: 0, phonemes: [], words: [{ word: "One", start_ms: 0, end_ms: 400, char_start: 0, char_end: 3 }] });
+    now = 160;
+    s.handle({ type: "segment_end", segment: 0, end_ms: 500 });
+    now = 400;
+    s.handle({ type: "audio", segment: 1, start_ms: 500, sample_rate: 1000, encoding: "pcm_s16le", audio: pcmB64(300) });
+    expect(s.sentences).toEqual([
+      { segment: 0, firstAudioMs: 120, doneMs: 160, startMs: 0, endMs: 500, provider: "piper",
+        words: [{ word: "One", start_ms: 0, end_ms: 400, char_start: 0, char_end: 3 }] },
+      { segment: 1, firstAudioMs: 400, doneMs: null, startMs: 500, endMs: null, provider: "piper", words: [] },
+    ]);
+    expect(s.waveform.endMs).toBe(800); // the waveform grows with the audio
+    // a switch re-speaks sentence 1: its timing starts over
+    s.handle({ type: "status", code: "provider_switch", provider: "espeak", degradation_level: "degraded-2", message: "",
+               detail: { from: "piper", resume_segment: 1, at_ms: 500, reason: "timeout" } });
+    expect(s.sentences.map((t) => t.segment)).toEqual([0]);
+    expect(s.waveform.endMs).toBe(500);
+    now = 700;
+    s.handle({ type: "audio", segment: 1, start_ms: 500, sample_rate: 1000, encoding: "pcm_s16le", audio: pcmB64(300) });
+    expect(s.sentences[1]).toMatchObject({ segment: 1, firstAudioMs: 700, provider: "espeak" });
+  });
+
+  it("stops without a failure: open stages are skipped and the mouth closes", () => {
+    let now = 0;
+    const ctx = fakeCtx();
+    const s = new LineSession("Hello there.", 1, false, new AudioScheduler(ctx), () => now);
+    s.handle({ type: "audio", segment: 0, start_ms: 0, sample_rate: 1000, encoding: "pcm_s16le", audio: pcmB64(1000) });
+    s.handle({ type: "visemes", start_ms: 0, end_ms: 1000, visemes: [{ viseme: "aa", start_ms: 0, end_ms: 1000 }] });
+    ctx.currentTime = 0.45; // 400 ms heard (after the 50 ms lead)
+    now = 1000;
+    s.stop();
+    expect(s.stopped && s.finished && s.settled).toBe(true);
+    expect(s.error).toBeNull();
+    expect(Object.values(s.steps).filter((v) => v === "failed")).toEqual([]);
+    expect(s.steps.play).toBe("skipped");
+    expect(s.notices()).toEqual([]);
+    // the track ends at the stop; the face's time runs on so the mouth relaxes to rest
+    expect(s.stoppedAtMs).toBeCloseTo(400, 0);
+    expect(s.visemes.endMs).toBeCloseTo(400, 0);
+    now = 1100;
+    expect(s.faceTimeMs()).toBeCloseTo(500, 0);
+    expect(shapeAt(s.visemes.keys, s.faceTimeMs()).open).toBe(0);
+    expect(s.clock.mediaTimeMs()).toBeLessThanOrEqual(s.stoppedAtMs ?? 0);
+    // whatever was still in flight is ignored
+    s.handle({ type: "error", code: "network", message: "aborted", complete: false });
+    expect(s.error).toBeNull();
+    expect(s.tick()).toBe(false);
   });
 
   it("keeps a broken stream visible as an error", () => {
