@@ -45,6 +45,7 @@ from gateway.install.kokoro import (
 )
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.kokoro_decode import Frames, KokoroEngine, WindowPlan
+from gateway.providers.kokoro_windows import first_clause_end
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
@@ -300,12 +301,12 @@ class KokoroProvider(Provider):
         except Exception as exc:  # onnxruntime raises its own exception types
             raise self._ort_error(exc) from exc
 
-    def _audio(self, frames: Frames) -> Iterator[np.ndarray]:
+    def _audio(self, frames: Frames, first_end: int | None = None) -> Iterator[np.ndarray]:
         """The piece's audio: one chunk (whole) or one per window; ``frames.count * 600`` samples in all."""
         engine = self._engine()
         try:
             if self.windowed:
-                yield from engine.decode_windows(frames, self.plan)
+                yield from engine.decode_windows(frames, self.plan, first_end)
             else:
                 yield engine.decode_whole(frames)
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -321,7 +322,7 @@ class KokoroProvider(Provider):
             seg_speed = segment_speed(speed, segment, low=0.5, high=2.0)
             gain_db = segment_gain_db(segment)
             for piece, symbols in self._pieces(segment, request.voice, first):
-                first = False
+                opening, first = first, False
                 if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
                     n = PAUSE_MS * SAMPLE_RATE // 1000
                     yield AudioEvent(bytes(2 * n), SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
@@ -334,7 +335,10 @@ class KokoroProvider(Provider):
                 samples = self._timeline(frames, len(symbols))
                 alignment = None
                 start = position
-                for chunk in self._audio(frames):
+                # A request's first piece: its first window may end with its first clause (first audio sooner).
+                clause = (first_clause_end(symbols, frames.durations.tolist(), self.plan.min_first)
+                          if opening and self.settings.kokoro.first_window_at_clause else None)
+                for chunk in self._audio(frames, clause):
                     if not len(chunk):
                         continue
                     pcm = apply_gain((np.clip(chunk, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)

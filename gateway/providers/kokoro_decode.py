@@ -46,12 +46,14 @@ class WindowPlan:
     growth: float = 2.0
     context: int = 8
     fade: int = 4
+    min_first: int = 16  #: a request's first window may end at its first clause, if that is at least this long
 
     @classmethod
-    def from_ms(cls, first_ms: int, growth: float, context_ms: int, crossfade_ms: int) -> WindowPlan:
+    def from_ms(cls, first_ms: int, growth: float, context_ms: int, crossfade_ms: int,
+                min_first_ms: int = 400) -> WindowPlan:
         frame_ms = 1000 * FRAME_SAMPLES / 24000
         return cls(max(1, round(first_ms / frame_ms)), growth, round(context_ms / frame_ms),
-                   round(crossfade_ms / frame_ms))
+                   round(crossfade_ms / frame_ms), max(1, round(min_first_ms / frame_ms)))
 
 
 class KokoroEngine:
@@ -98,9 +100,10 @@ class KokoroEngine:
         """All frames in one run: ``frames.count * 600`` samples, as the full model would make them."""
         return self._fit(self._decode(frames, np.zeros(HARMONICS, np.float32)), frames.count)
 
-    def decode_windows(self, frames: Frames, plan: WindowPlan) -> Iterator[np.ndarray]:
-        """Audio window by window (cross-faded, phase carried); the chunks add up to ``frames.count * 600``."""
-        windows = plan_windows(frames.count, plan.first, plan.growth, plan.context)
+    def decode_windows(self, frames: Frames, plan: WindowPlan, first_end: int | None = None) -> Iterator[np.ndarray]:
+        """Audio window by window (cross-faded, phase carried); the chunks add up to ``frames.count * 600``.
+        ``first_end``: end the first window there when it is shorter (:func:`plan_windows`)."""
+        windows = plan_windows(frames.count, plan.first, plan.growth, plan.context, first_end)
         if len(windows) <= 1:
             yield self.decode_whole(frames)
             return

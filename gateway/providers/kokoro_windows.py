@@ -39,16 +39,21 @@ class Window:
     hi: int
 
 
-def plan_windows(frames: int, first: int, growth: float, context: int) -> list[Window]:
+def plan_windows(frames: int, first: int, growth: float, context: int, first_end: int | None = None) -> list[Window]:
     """Windows covering ``frames`` in order: ``first`` frames, then each ``growth`` times longer.
 
     A remainder shorter than half the next window is folded into the last one (no tiny last window). A line
-    shorter than ``first`` frames (plus half of it) is one window: decoded whole.
+    shorter than ``first`` frames (plus half of it) is one window: decoded whole. ``first_end`` (the end of the
+    first clause's pause, for a request's first piece) ends the first window early when it comes before ``first``:
+    the first audio then waits for that clause only, and the join falls in a pause.
     """
     if frames <= 0:
         return []
     windows: list[Window] = []
     start, size = 0, max(1, first)
+    if first_end is not None and 0 < first_end < min(first, frames):
+        windows.append(Window(0, first_end, 0, min(frames, first_end + context)))
+        start = first_end
     while start < frames:
         end = min(frames, start + size)
         if frames - end < (size * growth) / 2:
@@ -122,6 +127,22 @@ class Stitcher:
     def joins(self) -> list[int]:
         """Sample positions of the joins (the first sample of each window after the first)."""
         return [w.start * FRAME_SAMPLES for w in self.windows[1:]]
+
+
+#: Kokoro symbols after which the speaker pauses: where a short first window may end.
+PAUSE_SYMBOLS = frozenset(",;:.!?…—–")
+
+
+def first_clause_end(symbols: str, durations: list[int], min_frames: int) -> int | None:
+    """Frames up to the end of the first pause symbol at or after ``min_frames`` that leaves at least ``min_frames``
+    after it (None: no such pause). ``durations`` are per token with both pads (``^`` first), as the front gives them.
+    """
+    total, whole = 0, int(sum(durations))
+    for symbol, frames in zip(["^", *symbols, "$"], durations):
+        total += int(frames)
+        if symbol in PAUSE_SYMBOLS and total >= min_frames and whole - total >= min_frames:
+            return total
+    return None
 
 
 def drop_lead(durations: np.ndarray, keep: int | None) -> tuple[np.ndarray, int]:
