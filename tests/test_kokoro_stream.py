@@ -17,7 +17,14 @@ from gateway.install.kokoro import kokoro_decoder_path, kokoro_front_path, kokor
 from gateway.install.kokoro_split import prepare_kokoro_split
 from gateway.providers.kokoro import KokoroProvider
 from gateway.providers.kokoro_decode import WindowPlan
-from gateway.providers.kokoro_windows import FRAME_SAMPLES, Stitcher, drop_lead, phase_offsets, plan_windows
+from gateway.providers.kokoro_windows import (
+    FRAME_SAMPLES,
+    Stitcher,
+    drop_lead,
+    first_clause_end,
+    phase_offsets,
+    plan_windows,
+)
 from gateway.settings import Settings
 from tests.test_kokoro import check_timeline, collect, request
 
@@ -44,6 +51,18 @@ def test_plan_covers_every_frame_once_and_grows():
         assert w.lo == max(0, w.start - 8) and w.hi == min(700, w.end + 8)
     assert len(plan_windows(80, 60, 2.0, 8)) == 1  # a remainder under half the next window is folded in
     assert plan_windows(0, 60, 2.0, 8) == []
+
+
+def test_first_window_may_end_at_the_first_clause():
+    # ^ H a , _ w o r l d . $  -> the pause "," ends at frame 2+5+5+4 = 16
+    symbols, durations = "Ha, world.", [2, 5, 5, 4, 6, 3, 3, 3, 3, 3, 6, 4]
+    assert first_clause_end(symbols, durations, min_frames=16) == 16
+    assert first_clause_end(symbols, durations, min_frames=17) is None  # "." leaves only the end pad after it
+    assert first_clause_end("Halt!", [2, 5, 5, 5, 5, 6, 9], min_frames=16) is None  # nothing after the clause
+    windows = plan_windows(300, first=60, growth=2.0, context=8, first_end=22)
+    assert [(w.start, w.end) for w in windows] == [(0, 22), (22, 82), (82, 300)]
+    assert windows[0].hi == 30 and windows[1].lo == 14
+    assert plan_windows(300, 60, 2.0, 8, first_end=75)[0].end == 60  # a clause past the first window: no change
 
 
 def test_stitcher_rebuilds_a_signal_exactly_and_holds_back_only_the_fade():
