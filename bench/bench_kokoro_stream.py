@@ -16,7 +16,8 @@ Two parts (each short enough for one `flock /tmp/heavy.lock` slot; run both by d
   weights inside the package; it needs torch, so it runs in the interpreter ``--mos-python`` names, e.g. a venv
   with ``pip install .[quality]``; skipped with a note when none has it). "floor" is the whole decode run again
   with its harmonic phase shifted by exactly one period: the same maths, other float rounding, so the model's own
-  numerical noise. "first1s" is windowed with a 1 s first window (the setting's default is 1.5 s).
+  numerical noise. "first1s" is windowed with a 1 s first window (the setting's default is 1.5 s); "clause" ends the
+  first window at the first clause's pause, as a request's first piece does (``first_window_at_clause``).
 
 Run: ``flock /tmp/heavy.lock .venv/bin/python bench/bench_kokoro_stream.py [--repeats 3] [--mos-python PY]``.
 """
@@ -42,7 +43,7 @@ from bench.common import Gateway, median, stream_timing  # noqa: E402
 from gateway.audio.spectral import join_jump_db, log_spectral_distance  # noqa: E402
 from gateway.providers.kokoro import KokoroProvider  # noqa: E402
 from gateway.providers.kokoro_decode import WindowPlan  # noqa: E402
-from gateway.providers.kokoro_windows import FRAME_SAMPLES, plan_windows  # noqa: E402
+from gateway.providers.kokoro_windows import FRAME_SAMPLES, first_clause_end, plan_windows  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 SHORT = [  # 1-3 sentences
@@ -128,23 +129,31 @@ def quality_part(mos_python: str | None) -> dict:
         floor = engine._fit(engine._decode(frames, np.full(9, 1 / 300, np.float32)), frames.count)  # noqa: SLF001
         short_plan = WindowPlan(SHORT_FIRST_FRAMES, provider.plan.growth, provider.plan.context, provider.plan.fade)
         short_first = np.concatenate(list(engine.decode_windows(frames, short_plan)))
+        clause = first_clause_end(provider._symbols(text, "af_heart"), frames.durations.tolist(),  # noqa: SLF001
+                                  provider.plan.min_first)
+        at_clause = np.concatenate(list(engine.decode_windows(frames, provider.plan, clause)))
         windows = plan_windows(frames.count, provider.plan.first, provider.plan.growth, provider.plan.context)
         jumps = join_jump_db(windowed, whole, [w.start * FRAME_SAMPLES for w in windows[1:]])
         floor_jumps = join_jump_db(floor, whole, [w.start * FRAME_SAMPLES for w in windows[1:]])
         seconds = len(whole) / 24000
+        clause_jumps = join_jump_db(at_clause, whole, [w.start * FRAME_SAMPLES for w in plan_windows(
+            frames.count, provider.plan.first, provider.plan.growth, provider.plan.context, clause)[1:]])
         row = {"line": i, "audio_s": round(seconds, 2), "windows": len(windows),
                "rtf_whole": round(t_whole / seconds, 3), "rtf_windowed": round(t_windowed / seconds, 3),
                "length_diff_samples": len(windowed) - len(whole),
                "max_join_jump_db": round(max(jumps), 2) if jumps else None,
                "floor_max_join_jump_db": round(max(floor_jumps), 2) if floor_jumps else None,
+               "clause_first_window_s": round(clause * FRAME_SAMPLES / 24000, 2) if clause else None,
+               "clause_max_join_jump_db": round(max(clause_jumps), 2) if clause_jumps else None,
                "lsd_median_db": round(float(np.median(log_spectral_distance(windowed, whole))), 2),
                "floor_lsd_median_db": round(float(np.median(log_spectral_distance(floor, whole))), 2)}
-        for name, audio in (("whole", whole), ("windowed", windowed), ("floor", floor), ("first1s", short_first)):
+        for name, audio in (("whole", whole), ("windowed", windowed), ("floor", floor), ("first1s", short_first),
+                            ("clause", at_clause)):
             np.save(tmp / f"{i}_{name}.npy", audio)
         rows.append(row)
     mos = score_mos(mos_python, sorted(tmp.glob("*.npy")))
     for row in rows:
-        for name in ("whole", "windowed", "floor", "first1s"):
+        for name in ("whole", "windowed", "floor", "first1s", "clause"):
             value = mos.get(str(tmp / f"{row['line']}_{name}.npy"))
             row[f"mos_{name}"] = round(value, 2) if value is not None else None
     return {"rows": rows, "mos": "distillmos" if mos else "not installed (pass --mos-python)"}
