@@ -205,7 +205,8 @@ class KokoroProvider(Provider):
         if self.warmup and present:  # first run allocates ORT's buffers (~0.3 s): pay it at start-up
             try:
                 frames = self._front(self._symbols("Hello there.", present[0]), self._pack(present[0]), 1.0)
-                self._audio(frames)
+                for _chunk in self._audio(frames):  # a generator: run it
+                    pass
             except ProviderError as exc:
                 log.warning("kokoro: warm-up failed: %s", exc)
         self.load_s = time.perf_counter() - t0
