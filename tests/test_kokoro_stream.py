@@ -7,6 +7,7 @@ Window planning, phase and stitching are checked on numbers (no model); the rest
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ LONG = ("Welcome to the Prancing Pony, traveller; sit by the fire, take off your
 def test_plan_covers_every_frame_once_and_grows():
     windows = plan_windows(700, first=60, growth=2.0, context=8)
     assert windows[0].start == 0 and windows[-1].end == 700
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     sizes = [w.end - w.start for w in windows]
     assert sizes[0] == 60 and sizes[1] == 120 and sizes[2] == 240
     for w in windows:
