@@ -104,11 +104,23 @@ def gateway_part(repeats: int) -> dict:
                     results[mode] = total / audio
                 if "kokoro windowed" in results and "kokoro whole" in results:
                     rtf_ratio.append(results["kokoro windowed"] / results["kokoro whole"])
+        peak_rss = {k: peak_rss_mb(g.proc.pid) for k, g in gws.items()}
     return {"ttfa_ms": {f"{m} | {k}": round(median(v) * 1000) for (m, k), v in ttfa.items()},
             "ttfa_n": {f"{m} | {k}": len(v) for (m, k), v in ttfa.items()},
             "rtf": {m: round(median(v), 3) for m, v in rtf.items()},
             "rtf_windowed_over_whole": round(median(rtf_ratio), 3), "rtf_pairs": len(rtf_ratio),
-            "failed_over_mid_line": failovers}
+            "failed_over_mid_line": failovers, "gateway_peak_rss_mb": peak_rss}
+
+
+def peak_rss_mb(pid: int) -> int | None:
+    """A process's peak resident memory (VmHWM), MB; None off Linux."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
 
 
 def quality_part(mos_python: str | None) -> dict:
