@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from gateway.api.access import secret_matches
 from gateway.export.health import health_json
 from gateway.observability.metrics import ADMIN_ACTIONS
 from gateway.policy.degradation import DegradationLevel
@@ -24,7 +24,7 @@ def admin_access(request: Request) -> Mouthpiece:
         raise HTTPException(403, {"error": "admin_disabled", "message": "The admin API is off: set GATEWAY_ADMIN_KEY."})
     auth = request.headers.get("authorization") or ""
     key = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-admin-key")
-    if not key or not hmac.compare_digest(key, expected.get_secret_value()):
+    if not secret_matches(key, expected.get_secret_value()):  # any characters: a wrong key, never a 500
         raise HTTPException(401, {"error": "unauthorized", "message": "A valid admin key is required."},
                             headers={"WWW-Authenticate": "Bearer"})
     return mouthpiece

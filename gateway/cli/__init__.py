@@ -13,6 +13,7 @@ from pathlib import Path
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.api.protocol import guarded_protocol
 from gateway.cli.align import align_main
 from gateway.cli.bake import bake_main
 from gateway.cli.embedded_video import embedded_video
@@ -29,8 +30,11 @@ from gateway.speak.line import SpeakInput
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port,
                                            "workers": args.workers or settings.workers})
+    limits = settings.ingress  # what a connection may cost before the app sees it (docs/api.md, "Limits")
     common = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
-              "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s))}
+              "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s)),
+              "http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_timeout_s,
+              "limit_concurrency": limits.max_connections, "ws_max_size": limits.ws_max_frame_bytes}
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)
         return 0
