@@ -19,9 +19,9 @@ WS = "/v1/text-to-speech/narrator/stream-input?output_format=pcm_16000"
 
 
 def make_client(tmp_path, **overrides) -> TestClient:
-    settings = Settings(**{"data_dir": tmp_path, "chain": ["espeak", "canned"], "enabled_providers": ["espeak", "canned"],
-                           "cache_enabled": False, "api_keys": [KEY], "admin_key": ADMIN,
-                           "rate_limit_per_key_per_min": 100, "log_level": "ERROR", **overrides})
+    settings = Settings(**{"data_dir": tmp_path, "chain": ["espeak", "canned"],
+                           "enabled_providers": ["espeak", "canned"], "cache_enabled": False, "api_keys": [KEY],
+                           "admin_key": ADMIN, "rate_limit_per_key_per_min": 100, "log_level": "ERROR", **overrides})
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 

@@ -23,7 +23,8 @@ def gateway(tmp_path_factory):
     proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "GATEWAY_CHAIN": "espeak,canned",
                            "GATEWAY_ENABLED_PROVIDERS": "espeak,canned", "GATEWAY_CACHE_ENABLED": "false",
                            "GATEWAY_API_KEYS": KEY, "GATEWAY_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
-                           "GATEWAY_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S), "GATEWAY_KEEP_ALIVE_TIMEOUT_S": str(KEEP_ALIVE_S),
+                           "GATEWAY_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
+                           "GATEWAY_KEEP_ALIVE_TIMEOUT_S": str(KEEP_ALIVE_S),
                            "GATEWAY_LOG_LEVEL": "WARNING"}, data / "gateway.log")
     try:
         proc.wait_ready()
