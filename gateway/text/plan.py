@@ -84,6 +84,14 @@ def _line_prosody(prosody: Prosody, emotion: str | None, intensity: float | None
 TEXT_TYPES = ("auto", "ssml", "plain")
 
 
+class TextTooLong(ValueError):
+    """The written text is longer than ``max_chars`` (raised before any normalization or splitting is done)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"text of {length} characters; the limit is {limit}")
+        self.length, self.limit = length, limit
+
+
 def plan_segments(
     text_or_ssml: str,
     *,
@@ -95,6 +103,7 @@ def plan_segments(
     lang: str | None = None,
     normalize_text: bool = True,
     limits: Limits = DEFAULT_LIMITS,
+    max_chars: int | None = None,
 ) -> Planned:
     """Plan the segments of a request (see the module docstring), reading its text once.
 
@@ -104,7 +113,8 @@ def plan_segments(
     (canonical name, alias or Azure style; unknown raises :class:`UnknownEmotion`, or warns in
     ``lenient`` mode). ``lang``: the voice's language; normalization only runs for English (or
     when neither ``lang`` nor the SSML's ``xml:lang`` says otherwise). Raises
-    :class:`~gateway.text.ssml.SsmlError` for invalid SSML.
+    :class:`~gateway.text.ssml.SsmlError` for invalid SSML. ``max_chars``: the longest written text; longer raises
+    :class:`TextTooLong` as soon as the text is read (before normalization and splitting, whose cost grows with it).
     """
     warnings: list[str] = []
     line_emotion: str | None = None
@@ -120,6 +130,8 @@ def plan_segments(
         line_intensity = None
 
     parsed, ssml = _read(text_or_ssml or "", text_type, pronunciations, lenient, limits)
+    if max_chars is not None and len(parsed.written) > max_chars:  # bounded before the costly steps below
+        raise TextTooLong(len(parsed.written), max_chars)
     warnings.extend(parsed.warnings)
     lang = lang or parsed.lang
 

@@ -123,7 +123,8 @@ def spoken_ok(gw, key: str) -> None:
 
 
 def test_drill_oversized_websocket_text(stack):
-    """Item 1: 1 MB and 5 MB text messages, and 1 MB of unpunctuated text streamed in 1,000-character messages."""
+    """Item 1: 1 MB and 5 MB text messages, 1 MB of unpunctuated text streamed in 1,000-character messages, and
+    (HTTP) three 20,000-character lines of numbers, whose normalization alone takes ~0.5 s of CPU each."""
     gw, standin = stack
     standin.reset()
     key = KEYS[0]
@@ -132,18 +133,22 @@ def test_drill_oversized_websocket_text(stack):
             one_mb = json.dumps({"text": "a" * 1_000_000})
             five_mb = json.dumps({"text": "b" * 5_000_000})
             stream = [{"text": " ", "xi_api_key": key}] + [{"text": "c" * 999 + " "} for _ in range(1000)]
-            return await asyncio.gather(
-                session(ws_url(gw), [{"text": " ", "xi_api_key": key}, one_mb]),
-                session(ws_url(gw), [{"text": " ", "xi_api_key": key}, five_mb]),
-                session(ws_url(gw), stream))
+            async with httpx.AsyncClient(timeout=30) as client:  # HTTP: 20,000 characters of numbers, 3 at once
+                numbers = [client.post(gw.url + "/api/avatar/speak", json={"text": "1234 " * 3999},
+                                       headers={"xi-api-key": KEYS[3]}) for _ in range(3)]
+                return await asyncio.gather(
+                    session(ws_url(gw), [{"text": " ", "xi_api_key": key}, one_mb]),
+                    session(ws_url(gw), [{"text": " ", "xi_api_key": key}, five_mb]),
+                    session(ws_url(gw), stream), *numbers)
         started = time.monotonic()
-        (r1, c1, _), (_, c5, reason5), (rs, cs, _) = asyncio.run(hostile())
+        (r1, c1, _), (_, c5, reason5), (rs, cs, _), *http = asyncio.run(hostile())
         refused_s = time.monotonic() - started
         spoken_ok(gw, key)
         figures = live.check()
     assert c1 == 1009 and r1[-1]["error"] == "message_too_large" and r1[-1]["message"]
     assert c5 == 1009 and reason5, "5 MB: refused by the server's frame limit, with a reason"
     assert cs == 1009 and rs[-1]["error"] in ("too_much_pending_text", "message_too_large")
+    assert [r.status_code for r in http] == [400] * 3 and all("too long" in r.json()["message"] for r in http)
     texts = [r.get("text") or "" for r in standin.requests()]
     assert texts and max(map(len, texts)) <= 1000, "text over the limit reached the vendor"
     assert not any("aaaaaaaaaa" in t or "bbbbbbbbbb" in t for t in texts)
