@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from gateway.api.app import create_app
 from gateway.settings import Settings
+from gateway.text.plan import TextTooLong, plan_segments
 
 KEY, ADMIN = "client-key-0123456789", "admin-key-9876543210"
 WS = "/v1/text-to-speech/narrator/stream-input?output_format=pcm_16000"
@@ -173,7 +174,7 @@ def test_key_in_the_first_message_is_accepted(client):
 
 
 def test_draining_replica_refuses_sessions_1013(client):
-    client.post("/admin/drain", json={"draining": True}, headers=auth(ADMIN))
+    client.app.state.mouthpiece.draining = True  # as SIGTERM or POST /admin/drain do (that one is counted globally)
     received, closed, _ = ws_outcome(client, [])
     assert closed == 1013 and received[-1]["error"] == "draining" and received[-1]["status"] == 503
 
@@ -220,3 +221,10 @@ def test_voice_settings_speed_is_honoured_like_http(client):
         "text": "The road north is long and the nights are cold.", "voice_settings": {"speed": 1.8},
         "visemes": False}).json()["duration"]
     assert abs(http_fast - fast) < 0.25 * fast  # the same setting, the same speech
+
+
+def test_long_text_is_refused_before_it_is_normalized():
+    with pytest.raises(TextTooLong) as exc:
+        plan_segments("1234 " * 3999, max_chars=1000)  # normalizing this would take ~0.5 s of CPU
+    assert exc.value.length == 19994 and exc.value.limit == 1000
+    assert plan_segments("1234 " * 100, max_chars=1000).text.startswith("one thousand")

@@ -51,9 +51,13 @@ class Refusal(Exception):
         return HTTPException(self.status, self.body(), headers=self.headers or None)
 
 
-UNAUTHORIZED = Refusal(401, "unauthorized", "A valid API key is required (Authorization: Bearer <key>).",
-                       {"WWW-Authenticate": "Bearer"})
-DRAINING = Refusal(503, "draining", "This replica is draining; retry on another.", {"Retry-After": "5"}, 5)
+def unauthorized() -> Refusal:
+    return Refusal(401, "unauthorized", "A valid API key is required (Authorization: Bearer <key>).",
+                   {"WWW-Authenticate": "Bearer"})
+
+
+def draining() -> Refusal:
+    return Refusal(503, "draining", "This replica is draining; retry on another.", {"Retry-After": "5"}, 5)
 
 
 def presented_key(headers) -> str | None:  # noqa: ANN001 - any mapping of headers
@@ -61,6 +65,11 @@ def presented_key(headers) -> str | None:  # noqa: ANN001 - any mapping of heade
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return headers.get("xi-api-key")
+
+
+def presented_admin_key(headers) -> str | None:  # noqa: ANN001 - any mapping of headers
+    auth = headers.get("authorization") or ""
+    return auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-admin-key")
 
 
 def secret_matches(given: object, expected: str) -> bool:
@@ -80,7 +89,7 @@ def key_valid(mouthpiece: Mouthpiece, key: object) -> bool:
 
 def check_key(mouthpiece: Mouthpiece, key: object) -> None:
     if not key_valid(mouthpiece, key):
-        raise UNAUTHORIZED.http()
+        raise unauthorized().http()
 
 
 def rate_checks(mouthpiece: Mouthpiece, key: str | None, client: str) -> list[tuple[str, str, int]]:
@@ -104,9 +113,9 @@ async def admit(mouthpiece: Mouthpiece, key: object, client: str) -> None:
     """Key, drain, rate limits (in that order) for one speak request or one WebSocket session; raises
     :class:`Refusal`. Runs on the event loop; only limits counted in Redis (a blocking call) take a worker thread."""
     if not key_valid(mouthpiece, key):
-        raise UNAUTHORIZED
+        raise unauthorized()
     if mouthpiece.draining:
-        raise DRAINING
+        raise draining()
     checks = rate_checks(mouthpiece, key if isinstance(key, str) else None, client)
     if checks and mouthpiece.rate_limiter.link is not None:
         await run_in_threadpool(check_rate, mouthpiece, checks)

@@ -24,7 +24,7 @@ import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.access import UNAUTHORIZED, presented_key, secret_matches
+from gateway.api.access import presented_admin_key, presented_key, secret_matches, unauthorized
 from gateway.settings import Settings
 
 #: Paths whose body is an upload (multipart audio), with the larger limit.
@@ -49,9 +49,7 @@ class Ingress:
             expected = self.access.admin_key
             if expected is None:
                 return True
-            auth = headers.get("authorization") or ""
-            key = auth[7:].strip() if auth.lower().startswith("bearer ") else headers.get("x-admin-key")
-            return secret_matches(key, expected.get_secret_value())
+            return secret_matches(presented_admin_key(headers), expected.get_secret_value())
         keys = self.access.api_keys
         key = presented_key(headers)
         return not keys or any(secret_matches(key, k.get_secret_value()) for k in keys)
@@ -67,9 +65,8 @@ class Ingress:
             await refuse(scope, send, 413, "payload_too_large", f"The body is larger than {limit} bytes.")
             return
         if scope.get("method") in _BODY_METHODS and not self.authorized(path, headers):
-            unauthorized = UNAUTHORIZED.body()
-            await refuse(scope, send, 401, unauthorized["error"], unauthorized["message"],
-                         {"WWW-Authenticate": "Bearer"})
+            refusal = unauthorized()
+            await refuse(scope, send, 401, refusal.error, refusal.message, refusal.headers)
             return
         await self.app(scope, BodyGuard(scope, receive, send, limit, self.limits.body_timeout_s).receive,
                        _guarded_send(send, scope))

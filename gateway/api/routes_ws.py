@@ -24,7 +24,7 @@ import re
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from gateway.api.access import DRAINING, Refusal, admit, key_valid, presented_key
+from gateway.api.access import Refusal, admit, draining, key_valid, presented_key
 from gateway.api.ws_input import (
     POLICY,
     TOO_BIG,
@@ -98,12 +98,6 @@ class Chunker:
         return piece or None
 
 
-class Sessions:
-    """ElevenLabs-protocol sessions open in this process (capacity: ``GATEWAY_WS_MAX_SESSIONS``)."""
-
-    open = 0
-
-
 @router.websocket("/v1/text-to-speech/{voice_id}/stream-input")
 async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     mouthpiece: Mouthpiece = websocket.app.state.mouthpiece
@@ -120,7 +114,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
         await _close_with_error(websocket, "invalid_request", message, POLICY)
         return
     if mouthpiece.draining:  # before reading anything: this replica takes no new sessions
-        await _refuse(websocket, DRAINING)
+        await _refuse(websocket, draining())
         return
     client = websocket.client.host if websocket.client else "unknown"
     try:
@@ -137,17 +131,18 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     except Refusal as refusal:
         await _refuse(websocket, refusal)
         return
-    if Sessions.open >= limits.ws_max_sessions:
+    state = websocket.app.state  # sessions open in this app (capacity: GATEWAY_WS_MAX_SESSIONS)
+    if getattr(state, "ws_sessions", 0) >= limits.ws_max_sessions:
         await _refuse(websocket, Refusal(503, "capacity", f"This replica serves {limits.ws_max_sessions} WebSocket "
                                          "sessions at once; retry shortly or on another replica.",
                                          retry_after_s=1))
         return
-    Sessions.open += 1
+    state.ws_sessions = getattr(state, "ws_sessions", 0) + 1
     try:
         await _session(websocket, mouthpiece, first, options, Piece.template(voice_id, fmt, options, model_id),
                        inactivity)
     finally:
-        Sessions.open -= 1
+        state.ws_sessions -= 1
 
 
 class Piece:
