@@ -13,6 +13,12 @@ Text that arrives token by token is cut into pieces as soon as a clause is compl
 semicolon or colon after enough characters), so first audio does not wait for the 120-character schedule; the
 schedule still cuts long unpunctuated text at a word boundary. Pieces are spoken in order by one task while
 more text keeps arriving.
+
+Input is bounded before any work (:mod:`gateway.api.ws_input`: message size, 1,000 characters of text per message,
+settings validated like HTTP; :class:`Backlog`: text waiting to be spoken), and a session is admitted by the same
+path as an HTTP line (:func:`gateway.api.access.admit`: key, drain, rate limit) plus a cap on sessions per process.
+``voice_settings`` (first message) and ``model_id`` (query) apply to every piece. Every refusal is a JSON message
+``{"message", "error", "code"}`` followed by a close with that code (docs/api.md lists them).
 """
 
 from __future__ import annotations
@@ -139,7 +145,7 @@ async def stream_input(websocket: WebSocket, voice_id: str) -> None:
         return
     state.ws_sessions = getattr(state, "ws_sessions", 0) + 1
     try:
-        await _session(websocket, mouthpiece, first, options, Piece.template(voice_id, fmt, options, model_id),
+        await _session(websocket, mouthpiece, first, options, Piece(voice_id, fmt, options.voice_settings, model_id),
                        inactivity)
     finally:
         state.ws_sessions -= 1
@@ -150,10 +156,6 @@ class Piece:
 
     def __init__(self, voice_id: str, fmt, voice_settings: dict | None, model_id: str | None) -> None:  # noqa: ANN001
         self.voice_id, self.fmt, self.voice_settings, self.model_id = voice_id, fmt, voice_settings, model_id
-
-    @classmethod
-    def template(cls, voice_id: str, fmt, options: SessionOptions, model_id: str | None) -> "Piece":  # noqa: ANN001
-        return cls(voice_id, fmt, options.voice_settings, model_id)
 
     def input(self, text: str) -> SpeakInput:
         return SpeakInput(text, voice_id=self.voice_id, output_format=self.fmt.name, blendshapes=False,
