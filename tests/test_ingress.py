@@ -58,12 +58,16 @@ def test_invalid_utf8_is_400_validation_error(client):
     assert body["error"] == "validation_error" and "UTF-8" in body["message"] and body["fields"][0]["field"] == "body"
 
 
+@pytest.mark.parametrize("text_type", ["auto", "ssml"])
 @pytest.mark.parametrize("text", ['<?xml version="1.0"?><speak>Hello there.</speak>',
                                   '<?xml version="1.0" encoding="UTF-8"?>\n<speak version="1.0" '
                                   'xmlns="http://www.w3.org/2001/10/synthesis" xml:lang="en-US">Hi <break '
-                                  'time="200ms"/> you.</speak>'])
-def test_ssml_with_an_xml_declaration_is_spoken(client, text):
-    r = client.post("/api/avatar/speak", json={"text": text, "visemes": False}, headers=auth())
+                                  'time="200ms"/> you.</speak>',
+                                  ' \n<?xml version="1.0"?>\n<!-- a comment --><speak>Spaces first.</speak>',
+                                  '\ufeff<?xml version="1.0" standalone="yes"?><speak>A byte order mark.</speak>'])
+def test_ssml_with_an_xml_declaration_is_spoken(client, text, text_type):
+    r = client.post("/api/avatar/speak", json={"text": text, "visemes": False, "text_type": text_type},
+                    headers=auth())
     assert r.status_code == 200, r.text
     assert "<" not in r.json()["text"] and r.json()["duration"] > 0.2
 

@@ -84,6 +84,9 @@ def _line_prosody(prosody: Prosody, emotion: str | None, intensity: float | None
 TEXT_TYPES = ("auto", "ssml", "plain")
 
 
+_XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]{0,200}\?>")
+
+
 class TextTooLong(ValueError):
     """The written text is longer than ``max_chars`` (raised before any normalization or splitting is done)."""
 
@@ -236,7 +239,10 @@ def _read(raw: str, text_type: str, pronunciations: Mapping[str, Pronunciation] 
     if text_type not in TEXT_TYPES:
         raise ValueError(f"unknown text_type {text_type!r}; valid: {', '.join(TEXT_TYPES)}")
     if text_type == "ssml" or (text_type == "auto" and is_ssml(raw)):
-        document = raw if text_type == "auto" or raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
+        # An XML declaration says nothing about a string already decoded, and the XML parser refuses one that is
+        # not the very first thing (leading spaces, a BOM) or that ends up inside the <speak> a fragment is wrapped in.
+        body = _XML_DECL.sub("", raw, count=1)
+        document = body if is_ssml(body) else f"<speak>{body}</speak>"
         return parse_ssml(document, lenient=lenient, limits=limits), True
     plain = clean_text(raw)
     marked = mark_pronunciations(plain, pronunciations or {})
