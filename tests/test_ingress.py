@@ -58,6 +58,13 @@ def test_invalid_utf8_is_400_validation_error(client):
     assert body["error"] == "validation_error" and "UTF-8" in body["message"] and body["fields"][0]["field"] == "body"
 
 
+def test_openapi_documents_400_not_422(client):
+    schema = client.get("/openapi.json").json()
+    assert '"422"' not in json.dumps(schema)
+    speak = schema["paths"]["/api/avatar/speak"]["post"]["responses"]
+    assert {"400", "401", "413", "429", "503"} <= set(speak)
+
+
 @pytest.mark.parametrize("text_type", ["auto", "ssml"])
 @pytest.mark.parametrize("text", ['<?xml version="1.0"?><speak>Hello there.</speak>',
                                   '<?xml version="1.0" encoding="UTF-8"?>\n<speak version="1.0" '

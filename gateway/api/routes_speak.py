@@ -24,7 +24,14 @@ from gateway.speak.events import LineFinished
 from gateway.speak.line import SpeakInput
 
 router = APIRouter(tags=["speak"])
-ERRORS = {400: {"model": ErrorResponse}, 404: {"model": ErrorResponse}, 422: {"description": "Malformed body"}}
+ERRORS = {400: {"model": ErrorResponse, "description": "Invalid request: malformed JSON, a body not in UTF-8, wrong or "
+                                                       "missing fields (validation_error), or bad text (bad_request)"},
+          401: {"model": ErrorResponse, "description": "No valid API key"},
+          404: {"model": ErrorResponse, "description": "Unknown character or voice"},
+          408: {"model": ErrorResponse, "description": "The body did not arrive in time"},
+          413: {"model": ErrorResponse, "description": "Body over the limit"},
+          429: {"model": ErrorResponse, "description": "Rate limited (Retry-After)"},
+          503: {"model": ErrorResponse, "description": "Draining (Retry-After)"}}
 
 
 def _mouthpiece(request: Request) -> Mouthpiece:
