@@ -20,8 +20,8 @@ from gateway.settings.ingress import IngressSettings
 from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
 from gateway.settings.video import VideoSettings
 
-__all__ = ["LOCAL_CHAIN", "IngressSettings", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
-           "SpeechWorkerSettings", "VideoSettings"]
+__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "IngressSettings", "OpenAISpeechSettings", "Settings",
+           "SpeechPoolSettings", "SpeechWorkerSettings", "VideoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
