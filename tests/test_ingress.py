@@ -239,3 +239,17 @@ def test_long_text_is_refused_before_it_is_normalized():
         plan_segments("1234 " * 3999, max_chars=1000)  # normalizing this would take ~0.5 s of CPU
     assert exc.value.length == 19994 and exc.value.limit == 1000
     assert plan_segments("1234 " * 100, max_chars=1000).text.startswith("one thousand")
+
+
+def test_lines_in_flight_cap_is_one_admission_for_http_and_websocket(tmp_path):
+    with make_client(tmp_path, max_lines_in_flight=1) as c:
+        budget = c.app.state.mouthpiece.retry_budget
+        budget.request_started()  # a line in flight as the chain counts it (the chaos drill holds real ones)
+        try:
+            r = c.post("/api/avatar/speak", json={"text": "Busy?"}, headers=auth())
+            received, closed, _ = ws_outcome(c, [{"text": " "}])
+        finally:
+            budget.request_finished()
+        assert r.status_code == 503 and r.json()["error"] == "capacity" and r.headers["retry-after"] == "1"
+        assert closed == 1013 and received[-1]["error"] == "capacity"
+        assert c.post("/api/avatar/speak", json={"text": "Free.", "visemes": False}, headers=auth()).status_code == 200

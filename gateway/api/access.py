@@ -6,9 +6,10 @@
 * Drain (SIGTERM or admin): new work gets 503 with ``Retry-After`` / close 1013 while in-flight lines finish.
 * Rate limits on the speak endpoints and WebSocket sessions: per API key and per client address, per minute; 429
   with ``Retry-After`` / close 1013. Counted in Redis when configured, so every replica shares the window.
-* Capacity: WebSocket sessions per process (``GATEWAY_WS_MAX_SESSIONS``); past it close 1013.
+* Capacity: lines in flight per process (``GATEWAY_MAX_LINES_IN_FLIGHT``): 503 ``capacity`` / close 1013; and
+  WebSocket sessions per process (``GATEWAY_WS_MAX_SESSIONS``): close 1013.
 
-:func:`admit` is the order every entry point goes through (key, drain, rate); a refusal is a :class:`Refusal`
+:func:`admit` is the order every entry point goes through (key, drain, capacity, rate); a refusal is a :class:`Refusal`
 that HTTP turns into its status and a WebSocket into its close code (docs/api.md, "Errors and close codes").
 """
 
@@ -110,12 +111,16 @@ def check_rate(mouthpiece: Mouthpiece, checks: list[tuple[str, str, int]]) -> No
 
 
 async def admit(mouthpiece: Mouthpiece, key: object, client: str) -> None:
-    """Key, drain, rate limits (in that order) for one speak request or one WebSocket session; raises
+    """Key, drain, capacity, rate limits (in that order) for one speak request or one WebSocket session; raises
     :class:`Refusal`. Runs on the event loop; only limits counted in Redis (a blocking call) take a worker thread."""
     if not key_valid(mouthpiece, key):
         raise unauthorized()
     if mouthpiece.draining:
         raise draining()
+    most = mouthpiece.settings.ingress.max_lines_in_flight
+    if mouthpiece.in_flight >= most:  # before the rate limit: a request refused here is not counted
+        raise Refusal(503, "capacity", f"This replica is speaking {most} lines at once, its maximum; retry shortly "
+                      "or on another replica.", {"Retry-After": "1"}, 1)
     checks = rate_checks(mouthpiece, key if isinstance(key, str) else None, client)
     if checks and mouthpiece.rate_limiter.link is not None:
         await run_in_threadpool(check_rate, mouthpiece, checks)

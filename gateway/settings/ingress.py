@@ -32,6 +32,9 @@ class IngressSettings(BaseSettings):
     max_connections: int = Field(1000, ge=1)
     """Connections and WebSockets served at once per server process; past it, HTTP answers 503 and a WebSocket
     handshake is refused (the server's own limit, before the app runs)."""
+    max_lines_in_flight: int = Field(64, ge=1)
+    """Lines being spoken at once per process (speak, stream, WebSocket pieces); past it a new speak request
+    answers 503 ``capacity`` with ``Retry-After: 1`` and a new WebSocket session closes 1013 (one admission path)."""
     ws_max_frame_bytes: int = Field(1024 * 1024, ge=1024)
     """Largest WebSocket message the server accepts at all: larger ones close 1009 (message too big) before they
     are buffered whole or reach the app."""

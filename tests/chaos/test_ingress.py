@@ -26,7 +26,7 @@ from tests.conftest import GatewayProcess
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(120)]
 VENDOR_KEY, ADMIN = "sk_ingress_standin_5c1e", "ingress-admin-77"
 KEYS = [f"ingress-key-{i}" for i in range(4)]  # one per drill: the rate limit counts per key
-RATE_PER_MIN, HEADER_TIMEOUT_S, BODY_TIMEOUT_S = 6, 2.0, 2.0
+RATE_PER_MIN, HEADER_TIMEOUT_S, BODY_TIMEOUT_S, MAX_LINES = 6, 2.0, 2.0, 2
 LIVE_BUDGET_S, LAG_BUDGET_S = 0.200, 0.100
 LINE = "The lanterns are lit, and the gate is shut for the night. "
 
@@ -42,6 +42,7 @@ def stack(tmp_path_factory):
                          "GATEWAY_CACHE_ENABLED": "false", "GATEWAY_DATA_DIR": str(work / "data"),
                          "GATEWAY_API_KEYS": ",".join(KEYS), "GATEWAY_ADMIN_KEY": ADMIN,
                          "GATEWAY_RATE_LIMIT_PER_KEY_PER_MIN": str(RATE_PER_MIN),
+                         "GATEWAY_MAX_LINES_IN_FLIGHT": str(MAX_LINES),
                          "GATEWAY_HEADER_TIMEOUT_S": str(HEADER_TIMEOUT_S),
                          "GATEWAY_BODY_TIMEOUT_S": str(BODY_TIMEOUT_S),
                          "GATEWAY_LOG_LEVEL": "WARNING"}, work / "gateway.log")
@@ -156,9 +157,19 @@ def test_drill_oversized_websocket_text(stack):
     assert figures["live_samples"] > 20
 
 
+def _stream_line(gw, key: str, started: threading.Event, out: list) -> None:
+    with httpx.stream("POST", gw.url + "/api/avatar/speak/stream", json={"text": LINE}, headers={"xi-api-key": key},
+                      timeout=60) as r:
+        for raw in r.iter_lines():
+            if raw:
+                out.append(json.loads(raw))
+                started.set()
+
+
 def test_drill_websocket_admission_rate_and_drain(stack):
-    """Item 2: a throttled key and a draining replica are refused on the WebSocket as on HTTP."""
-    gw, _ = stack
+    """Item 2: a throttled key, a draining replica and a replica at its lines-in-flight maximum are refused on the
+    WebSocket as on HTTP."""
+    gw, standin = stack
     key = KEYS[1]
     admin = {"Authorization": f"Bearer {ADMIN}"}
     with LiveMonitor(gw.url) as live:
@@ -174,7 +185,24 @@ def test_drill_websocket_admission_rate_and_drain(stack):
         finally:
             httpx.post(gw.url + "/admin/drain", json={"draining": False}, headers=admin)
         spoken_ok(gw, KEYS[2])
+        standin.set_faults(stall_ms=400)  # the vendor drips its chunks: lines stay in flight for seconds
+        try:
+            streams = [([], threading.Event()) for _ in range(MAX_LINES)]
+            talkers = [threading.Thread(target=_stream_line, args=(gw, KEYS[2], ev, out)) for out, ev in streams]
+            for t in talkers:
+                t.start()
+            assert all(ev.wait(20) for _, ev in streams), "the held lines did not start"
+            full_http = httpx.post(gw.url + "/api/avatar/speak", json={"text": "Hi."}, headers={"xi-api-key": KEYS[2]},
+                                   timeout=10)
+            full_ws, full_code, _ = asyncio.run(session(ws_url(gw), [{"text": " "}], {"xi-api-key": KEYS[2]}))
+        finally:
+            standin.control("DELETE", "faults")
+        for t in talkers:
+            t.join(60)
         live.check()
+    assert full_http.status_code == 503 and full_http.json()["error"] == "capacity" and full_http.headers["retry-after"]
+    assert full_code == 1013 and full_ws[-1]["error"] == "capacity"
+    assert all(out and out[-1]["type"] == "final" for out, _ in streams), "a held line did not finish"
     assert codes == [1000] * RATE_PER_MIN
     assert code == 1013 and refused[-1]["error"] == "rate_limited" and refused[-1]["retry_after_s"] >= 1
     assert http.status_code == 429 and http.headers["retry-after"]
