@@ -84,6 +84,7 @@ def test_oversized_body_413_before_auth_and_before_reading(client):
     r = client.post("/api/avatar/speak", content=big, headers={"content-type": "application/json"})  # no key
     assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
     assert r.headers["connection"] == "close"
+    assert 'mouthpiece_refused_total{reason="payload_too_large",where="http"}' in client.get("/metrics").text
 
 
 def test_unauthenticated_body_refused_before_it_is_read(client):
@@ -159,6 +160,7 @@ def test_malformed_messages_get_an_error_and_a_close_code(client, messages, code
     received, closed, reason = ws_outcome(client, messages)
     assert closed == code and received and received[-1]["error"] == error and received[-1]["code"] == code
     assert received[-1]["message"] and reason
+    assert f'mouthpiece_refused_total{{reason="{error}",where="websocket"}}' in client.get("/metrics").text
 
 
 def test_unpunctuated_text_faster_than_speech_is_bounded(client):

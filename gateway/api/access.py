@@ -19,9 +19,16 @@ import hmac
 from dataclasses import dataclass, field
 
 from fastapi import HTTPException, Request
+from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
+from gateway.observability.metrics import REGISTRY
 from gateway.service import Mouthpiece
+
+#: Every refusal where input enters (HTTP, WebSocket, the server's protocol), by ``where`` and ``reason`` (the
+#: ``error`` code the client got): floods of oversized, slow or unauthenticated input show on dashboards.
+REFUSED = Counter("mouthpiece_refused_total", "Requests and WebSocket sessions refused where input enters",
+                  ["where", "reason"], registry=REGISTRY)
 
 #: WebSocket close codes (RFC 6455 §7.4.1) a refusal maps to.
 WS_POLICY = 1008
@@ -134,6 +141,7 @@ async def speak_access(request: Request) -> None:
         await admit(request.app.state.mouthpiece, presented_key(request.headers),
                     request.client.host if request.client else "unknown")
     except Refusal as refusal:
+        REFUSED.labels("http", refusal.error).inc()
         raise refusal.http() from None
 
 

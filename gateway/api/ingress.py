@@ -24,7 +24,7 @@ import orjson
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.api.access import presented_admin_key, presented_key, secret_matches, unauthorized
+from gateway.api.access import REFUSED, presented_admin_key, presented_key, secret_matches, unauthorized
 from gateway.settings import Settings
 
 #: Paths whose body is an upload (multipart audio), with the larger limit.
@@ -124,6 +124,7 @@ async def refuse(scope: Scope, send: Send, status: int, error: str, message: str
     state = scope.setdefault("state", {})
     started = state.get("ingress_started")
     state["ingress_refused"] = True
+    REFUSED.labels("http", error).inc()
     if started:
         return
     body = orjson.dumps({"error": error, "message": message, "request_id": state.get("request_id")})

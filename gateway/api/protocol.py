@@ -16,6 +16,7 @@ import functools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from gateway.api.access import REFUSED
 from gateway.settings import IngressSettings
 
 _REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
@@ -94,8 +95,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, message: str) -> None:
         self._disarm()
         self._awaiting_headers = False
-        body = orjson.dumps({"error": "request_timeout" if status == 408 else "headers_too_large",
-                             "message": message})
+        error = "request_timeout" if status == 408 else "headers_too_large"
+        REFUSED.labels("server", error).inc()
+        body = orjson.dumps({"error": error, "message": message})
         head = (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
                 b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body)))
         self.transport.write(head + body)

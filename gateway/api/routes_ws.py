@@ -30,7 +30,7 @@ import re
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from gateway.api.access import Refusal, admit, draining, key_valid, presented_key
+from gateway.api.access import REFUSED, Refusal, admit, draining, key_valid, presented_key
 from gateway.api.ws_input import (
     POLICY,
     TOO_BIG,
@@ -292,6 +292,7 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
 async def _close_with_error(websocket: WebSocket, error: str, message: str, code: int) -> None:
     """Send ``{"message", "error", "code"}`` and close with ``code`` (the reason: the message, cut to the 123 bytes
     a close frame holds)."""
+    REFUSED.labels("websocket", error).inc()
     try:
         await websocket.send_json({"message": message, "error": error, "code": code})
         await websocket.close(code, reason=message.encode()[:120].decode("utf-8", "ignore"))
@@ -301,6 +302,7 @@ async def _close_with_error(websocket: WebSocket, error: str, message: str, code
 
 async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
     """A refusal of the admission path, as HTTP's body plus ``code``: 1008 (key) or 1013 (drain, rate, capacity)."""
+    REFUSED.labels("websocket", refusal.error).inc()
     try:
         await websocket.send_json({**refusal.body(), "code": refusal.ws_code, "status": refusal.status})
         await websocket.close(refusal.ws_code, reason=refusal.message.encode()[:120].decode("utf-8", "ignore"))
