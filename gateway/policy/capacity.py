@@ -320,11 +320,11 @@ class CapacityModel:
         for s, b, a in zip(self.running, before, after):
             if self._on_time(s, b, now) and not self._on_time(s, a, now):
                 return f"a {s.engine.name} line in flight would miss its budget or fall behind", ready[0]
-        # A line past the first audio the model expected is proof the model is optimistic now: only a line that
+        # A live line past the first audio the model expected is proof the model is optimistic now: only a line that
         # cannot delay it by more than max_gap_s (all its work taken from the late line's share) starts beside it.
         share = self.usable / (len(self.running) + 1)
         for s in self.running:
-            if s.first_at is None and s.target is not None and now > s.expected and \
+            if s.job.live and s.first_at is None and s.target is not None and now > s.expected and \
                     work[-1] * m / min(s.engine.threads, share) > self.rule.max_gap_s:
                 return (f"a {s.engine.name} line in flight is {now - s.expected:.2f} s past the first audio "
                         f"expected of it"), ready[0]
