@@ -57,8 +57,9 @@ def report(seed: int, load: LoadGenerator, ws: WsLoad, sampler: Sampler, injecto
             "|---|---|---|---|---|---|"]
     for i in range(len(load.cluster.replicas)):
         for name, w in zip(("first", "last"), figures(sampler, i)):
-            rows.append(f"| {i} | {name} | " + (f"{w.rss_mb:.1f} MB | {w.fds:.0f} | {w.threads:.0f} | "
-                                                f"{w.lag_p99_ms:.1f} ms ({w.lag_samples}) |" if w else "- | - | - | - |"))
+            cells = (f"{w.rss_mb:.1f} MB | {w.fds:.0f} | {w.threads:.0f} | {w.lag_p99_ms:.1f} ms ({w.lag_samples}) |"
+                     if w else "- | - | - | - |")
+            rows.append(f"| {i} | {name} | {cells}")
     faults = "\n".join(f"- {f.kind} {f.detail} for {f.duration_s} s: {'; '.join(f.done) or 'not reached'}"
                        for f in injector.faults)
     return (f"Soak: seed {seed}, {SOAK_S:.0f} s of load ({WARMUP_S:.0f} s warm-up), {wall_s:.0f} s in all.\n\n"
