@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 import structlog
@@ -19,6 +20,8 @@ from gateway.api.ingress import Ingress
 from gateway.api.routes_demo import mount_demo
 from gateway.core.errors import InputError
 from gateway.observability.logging import configure_logging
+from gateway.observability.metrics import worker_exited
+from gateway.observability.process import ProcessMonitor
 from gateway.observability.tracing import configure_tracing
 from gateway.service import Mouthpiece
 from gateway.settings import Settings
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        monitor = ProcessMonitor()
+        monitor.start()  # lag and process metrics from the start, model loading included
         mouthpiece = Mouthpiece(settings)
         app.state.mouthpiece = mouthpiece
         await mouthpiece.start()
@@ -69,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         uninstall_drain()
         await mouthpiece.close()
+        await monitor.stop()
+        worker_exited(os.getpid())
 
     app = FastAPI(title="Mouthpiece", version=__version__, lifespan=lifespan,
                   description="Speech and lip-sync data for game characters, through a resilient provider chain.")
