@@ -31,7 +31,7 @@ ERRORS = {400: {"model": ErrorResponse, "description": "Invalid request: malform
           408: {"model": ErrorResponse, "description": "The body did not arrive in time"},
           413: {"model": ErrorResponse, "description": "Body over the limit"},
           429: {"model": ErrorResponse, "description": "Rate limited (Retry-After)"},
-          503: {"model": ErrorResponse, "description": "Draining (Retry-After)"}}
+          503: {"model": ErrorResponse, "description": "Draining, or at its maximum of lines in flight (Retry-After)"}}
 
 
 def _mouthpiece(request: Request) -> Mouthpiece:
