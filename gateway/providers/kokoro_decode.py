@@ -46,11 +46,11 @@ class WindowPlan:
     growth: float = 2.0
     context: int = 8
     fade: int = 4
-    min_first: int = 16  #: a request's first window may end at its first clause, if that is at least this long
+    min_first: int = 40  #: a request's first window may end at its first clause, if that is at least this long
 
     @classmethod
     def from_ms(cls, first_ms: int, growth: float, context_ms: int, crossfade_ms: int,
-                min_first_ms: int = 400) -> WindowPlan:
+                min_first_ms: int = 1000) -> WindowPlan:
         frame_ms = 1000 * FRAME_SAMPLES / 24000
         return cls(max(1, round(first_ms / frame_ms)), growth, round(context_ms / frame_ms),
                    round(crossfade_ms / frame_ms), max(1, round(min_first_ms / frame_ms)))

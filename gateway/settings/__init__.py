@@ -129,7 +129,8 @@ class KokoroSettings(EngineSettings):
     frames, and under about 1.5 s those statistics are too few (benchmarks.md#kokoro-streaming)."""
     first_window_at_clause: bool = True
     """A request's first window ends with its first clause (at its pause) when that comes sooner and holds at least
-    0.4 s: first audio waits for that clause only, as with ``whole``, while prosody still comes from the sentence."""
+    1 s (shorter windows sound worse): first audio waits for that clause only, as with ``whole``, while prosody still
+    comes from the sentence."""
     window_growth: float = Field(2.0, ge=1.0, le=8.0)
     """Each window is this many times longer than the one before (fewer joins, less overlap to decode twice)."""
     context_ms: int = Field(200, ge=0, le=1000)
