@@ -38,7 +38,9 @@ from gateway.install.kokoro import (
     missing_voices,
 )
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.delivery import Delivery
+from gateway.providers.onnx_options import session_options
+from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.text.clean import split_first_clause
@@ -183,11 +185,7 @@ class KokoroProvider(Provider):
         import onnxruntime as ort
 
         t0 = time.perf_counter()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, self.settings.kokoro.intra_threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.kokoro.spinning else "0")
-        opts.log_severity_level = 3
+        opts = session_options(self.settings.kokoro)
         session = ort.InferenceSession(str(kokoro_model_path(self.models_dir)), sess_options=opts,
                                        providers=["CPUExecutionProvider"])
         outputs = [o.name for o in session.get_outputs()]
@@ -256,10 +254,12 @@ class KokoroProvider(Provider):
     def _symbols(self, text: str, voice: str) -> str:
         return "".join(c for c in self.phonemize(text, voice) if c in self._vocab)
 
-    def _pieces(self, segment: Segment, voice: str, first: bool) -> Iterator[tuple[Segment, str]]:
+    def _pieces(self, segment: Segment, voice: str, first: bool, delivery: Delivery
+                ) -> Iterator[tuple[Segment, str]]:
         parts = split_first_clause(segment) if first else [segment]
         for part in parts:
-            yield from self._fit(part, voice, 0)
+            for piece in delivery.pieces(part):  # bounded length (gateway.text.pieces)
+                yield from self._fit(piece, voice, 0)
 
     def _fit(self, segment: Segment, voice: str, depth: int) -> Iterator[tuple[Segment, str]]:
         symbols = self._symbols(segment.text, voice)
@@ -294,13 +294,14 @@ class KokoroProvider(Provider):
     def _generate(self, request: SynthesisRequest, pack: np.ndarray, speed: float) -> Iterator[ProviderEvent]:
         position = 0  # samples since this stream's start
         first = True
+        delivery = Delivery(self.settings, self.name, request, SAMPLE_RATE)
         for segment in request.segments:
-            silence, added = pause(segment, position, SAMPLE_RATE)
+            silence, added = delivery.gap(segment, position)
             yield from silence
             position += added
             seg_speed = segment_speed(speed, segment, low=0.5, high=2.0)
             gain_db = segment_gain_db(segment)
-            for piece, symbols in self._pieces(segment, request.voice, first):
+            for piece, symbols in self._pieces(segment, request.voice, first, delivery):
                 first = False
                 if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
                     n = PAUSE_MS * SAMPLE_RATE // 1000
@@ -312,12 +313,14 @@ class KokoroProvider(Provider):
                     continue
                 audio, frames = self._infer(symbols, pack, seg_speed)
                 audio, samples = self._fit_timeline(audio, frames, len(symbols))
-                pcm = apply_gain((np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)
+                audio, _, samples = delivery.trim(audio, samples)
+                pcm = delivery.level(audio, gain_db)
                 yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
                 phonemes = self._spans(["^", *symbols, "$"], samples, position)
                 words = words_from_phonemes(phonemes, piece)
                 yield AlignmentEvent(tuple(phonemes), tuple(words), segment.index)
                 position += len(audio)
+            delivery.end_segment(segment)
             yield SegmentEndEvent(segment.index, samples_to_ms(position, SAMPLE_RATE))
         yield FinalEvent(stats={"provider": self.name, "audio_ms": samples_to_ms(position, SAMPLE_RATE),
                                 "sample_rate": SAMPLE_RATE, "voice": request.voice})

@@ -15,11 +15,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
+from gateway.settings.audio import DeliverySettings
 from gateway.settings.base import CommaList, SecretList, _config
 from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
 from gateway.settings.video import VideoSettings
 
-__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
+__all__ = ["DeliverySettings", "EngineSettings", "LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
            "SpeechWorkerSettings", "VideoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -106,6 +107,12 @@ class EngineSettings(BaseSettings):
     """ONNX Runtime intra-op threads."""
     spinning: bool = False
     """Let ONNX Runtime spin-wait (fast only while every core is free)."""
+    memory_arena: bool = False
+    """Keep ONNX Runtime's CPU memory arena: it grows to the largest input ever seen and never gives memory back
+    (a 1,000-character line took a gateway to 1.7-2.9 GB); off, buffers are freed after each run."""
+    memory_pattern: bool = False
+    """Let ONNX Runtime pre-plan buffers per input shape (helps fixed shapes; text lengths vary, so it only holds
+    memory)."""
 
 
 class PiperSettings(EngineSettings):
@@ -336,6 +343,7 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     speech: SpeechWorkerSettings = Field(default_factory=SpeechWorkerSettings)
     openai_speech: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @model_validator(mode="before")
     @classmethod
