@@ -40,9 +40,9 @@ async def provider(name: str):
     return _providers[name]
 
 
-async def speak(name: str, voice: str, segments: list[Segment], settings: VoiceSettings = VoiceSettings()):
+async def speak(name: str, voice: str, segments: list[Segment], settings: VoiceSettings | None = None):
     p = await provider(name)
-    events = [e async for e in p.stream(SynthesisRequest(tuple(segments), voice, settings))]
+    events = [e async for e in p.stream(SynthesisRequest(tuple(segments), voice, settings or VoiceSettings()))]
     audio = [e for e in events if isinstance(e, AudioEvent)]
     pcm = b"".join(e.pcm for e in audio)
     return pcm, audio[0].sample_rate, [e.end_ms for e in events if isinstance(e, SegmentEndEvent)]

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gateway.audio.loudness import Calibration, Leveller, clipped_samples, integrated_lufs, true_peak_dbtp
+from gateway.audio.loudness import (
+    Calibration,
+    Leveller,
+    clipped_samples,
+    integrated_lufs,
+    true_peak_dbtp,
+)
 from gateway.audio.silence import edge_silence, shorten
 from gateway.settings import Settings
 

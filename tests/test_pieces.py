@@ -3,6 +3,8 @@ time."""
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +20,7 @@ def check(segment: Segment, pieces: list[Segment], max_chars: int, first: int) -
         assert len(piece.text) <= (first if k == 0 else max_chars)
         assert piece.index == segment.index and piece.prosody == segment.prosody
     assert "".join("".join(p.text for p in pieces).split()) == "".join(segment.text.split())
-    assert all(a.char_start + len(a.text) <= b.char_start for a, b in zip(pieces, pieces[1:]))
+    assert all(a.char_start + len(a.text) <= b.char_start for a, b in itertools.pairwise(pieces))
 
 
 def test_short_segment_is_one_piece():

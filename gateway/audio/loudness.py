@@ -105,7 +105,7 @@ class Calibration:
     voices: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "Calibration":
+    def load(cls, path: Path) -> Calibration:
         """The table in ``path`` (YAML ``{voices: {"kokoro/af_heart": -22.7, ...}}``); empty when it is missing."""
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

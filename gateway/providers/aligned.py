@@ -12,15 +12,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from gateway.audio.loudness import Leveller
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
 from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
-from gateway.audio.loudness import Leveller
 from gateway.providers.prosody import pause
 from gateway.providers.threaded import LoopLimiter
 from gateway.timing.aligners import Aligner, AlignmentResult, build_aligner
-
 
 CEILING_DBTP = -1.0  #: where an emotion's gain is applied to vendor audio, its true peak stays under this
 

@@ -42,7 +42,7 @@ class DeliverySettings(BaseSettings):
     """Longest first piece of a line (its first audio waits for it)."""
 
     @model_validator(mode="after")
-    def _ranges(self) -> "DeliverySettings":
+    def _ranges(self) -> DeliverySettings:
         low, high = self.sentence_pause_ms
         if not 0 <= low <= high:
             raise ValueError(f"sentence_pause_ms must be [min, max] with 0 <= min <= max, got {self.sentence_pause_ms}")

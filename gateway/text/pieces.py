@@ -26,7 +26,7 @@ PHRASE_WORDS = ("and", "but", "or", "nor", "so", "yet", "because", "although", "
                 "which", "who", "whom", "whose", "that", "where", "when", "if", "unless", "until", "since",
                 "after", "before", "with", "without", "for", "from", "into", "onto", "about", "through", "over",
                 "under", "between", "against", "towards", "toward", "then", "than", "as")
-_PHRASE = re.compile(r"\s+(?=(?:%s)\b)" % "|".join(PHRASE_WORDS), re.IGNORECASE)
+_PHRASE = re.compile(r"\s+(?=(?:" + "|".join(PHRASE_WORDS) + r")\b)", re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
 
 
