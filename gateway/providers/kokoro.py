@@ -254,11 +254,11 @@ class KokoroProvider(Provider):
     def _symbols(self, text: str, voice: str) -> str:
         return "".join(c for c in self.phonemize(text, voice) if c in self._vocab)
 
-    def _pieces(self, segment: Segment, voice: str, first: bool, delivery: Delivery
+    def _pieces(self, segment: Segment, voice: str, first: bool, delivery: Delivery | None = None
                 ) -> Iterator[tuple[Segment, str]]:
         parts = split_first_clause(segment) if first else [segment]
         for part in parts:
-            for piece in delivery.pieces(part):  # bounded length (gateway.text.pieces)
+            for piece in delivery.pieces(part) if delivery else [part]:  # bounded length (gateway.text.pieces)
                 yield from self._fit(piece, voice, 0)
 
     def _fit(self, segment: Segment, voice: str, depth: int) -> Iterator[tuple[Segment, str]]:
