@@ -13,6 +13,8 @@ One :class:`Delivery` per provider stream (Piper, Kokoro, espeak) does, in order
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +30,16 @@ from gateway.providers.prosody import pause
 from gateway.settings import Settings
 from gateway.text.pieces import bounded_pieces
 
-__all__ = ["Delivery", "calibration", "ends_sentence"]
+__all__ = ["Delivery", "calibration", "ends_sentence", "trim_heap"]
+
+_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+_MALLOC_TRIM = getattr(_LIBC, "malloc_trim", None)  # glibc only
+
+
+def trim_heap() -> None:
+    """Return the C heap's free memory to the OS (glibc ``malloc_trim(0)``; a no-op elsewhere)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s*$""")
 
@@ -62,6 +73,8 @@ class Delivery:
         self._first = True  # no piece yet: the next one is the line's first audio
         self._tail: int | None = None  # silence kept at the end of the last piece
         self._after_sentence = False  # the last segment ended a sentence
+        engine = getattr(settings, provider, None)
+        self.trim_heap = bool(getattr(engine, "trim_heap", False))
 
     def pieces(self, segment: Segment) -> list[Segment]:
         """``segment`` in pieces of bounded length (the line's first piece tighter)."""
@@ -100,8 +113,11 @@ class Delivery:
         return audio, head, counts
 
     def level(self, audio: np.ndarray | bytes, gain_db: float) -> bytes:
-        """The piece levelled (target + ``gain_db``) and limited, as s16le PCM."""
+        """The piece levelled (target + ``gain_db``) and limited, as s16le PCM. (After the engine made the piece:
+        its freed buffers go back to the OS here when the engine's ``trim_heap`` is on.)"""
         self._first = False
+        if self.trim_heap:
+            trim_heap()
         return self.leveller.process(audio, gain_db)
 
 

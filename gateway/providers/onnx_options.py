@@ -2,8 +2,9 @@
 
 By default the CPU memory arena and memory patterns are off: the arena keeps the largest buffers any input ever
 needed (it never shrinks), so one long line used to leave a gateway at 1.7-2.9 GB. Off, ONNX Runtime allocates per
-run and frees after it; with pieces of bounded length (:mod:`gateway.text.pieces`) memory stays flat. Measured in
-docs/benchmarks.md (long lines).
+run and frees after it, and :func:`gateway.providers.delivery.trim_heap` hands the freed memory back to the OS after
+each piece (glibc otherwise keeps it). With pieces of bounded length (:mod:`gateway.text.pieces`) memory stays flat.
+Measured in docs/benchmarks.md (long lines).
 """
 
 from __future__ import annotations
