@@ -112,12 +112,14 @@ def main() -> None:
     parser.add_argument("--kokoro-lines", type=int, default=10)
     parser.add_argument("--peer", type=Path, help="another checkout: its first-audio ratios in the same run")
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-first-audio", action="store_true")
     args = parser.parse_args()
     results = {}
     with contextlib.ExitStack() as stack:
         gw = stack.enter_context(Gateway(**ENV))
-        results["first_audio"] = first_audio_ratios(gw, args.repeats)
-        if args.peer:
+        if not args.skip_first_audio:
+            results["first_audio"] = first_audio_ratios(gw, args.repeats)
+        if args.peer and not args.skip_first_audio:
             peer = stack.enter_context(Gateway(args.peer.resolve(), **ENV))
             results["peer_first_audio"] = first_audio_ratios(peer, 1)
             peer.close()
