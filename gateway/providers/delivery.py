@@ -5,8 +5,9 @@ One :class:`Delivery` per provider stream (Piper, Kokoro, espeak) does, in order
 * :meth:`pieces`: the segment cut into pieces of bounded length (:func:`gateway.text.pieces.bounded_pieces`);
 * :meth:`trim`: a piece's silent lead cut to ``lead_silence_ms`` and its silent tail to ``clause_pause_max_ms``
   (per-symbol sample counts shortened to match, so timings stay exact);
-* :meth:`gap`: before a segment, the SSML break plus the silence that brings the pause after a sentence to the middle
-  of the character's range (``pause_ms``, else ``GATEWAY_DELIVERY_SENTENCE_PAUSE_MS``);
+* :meth:`gap`: before a segment, its SSML break (exactly, the author's pause), or else, after a sentence, the silence
+  that brings the pause to the middle of the character's range (``pause_ms``, else
+  ``GATEWAY_DELIVERY_SENTENCE_PAUSE_MS``);
 * :meth:`level`: gain to the loudness target plus the emotion's, under the true-peak ceiling
   (:class:`gateway.audio.loudness.Leveller`, per-voice calibration from ``config/loudness.yaml``).
 """
@@ -82,12 +83,11 @@ class Delivery:
         return bounded_pieces(segment, self.max_chars, first)
 
     def gap(self, segment: Segment, position: int) -> tuple[list, int]:
-        """Silence before ``segment`` at stream sample ``position``: its break, plus what the pause after a
-        sentence needs to reach the middle of the range. (events, samples added)"""
+        """Silence before ``segment`` at stream sample ``position``: its break, or (none given, after a sentence) what
+        the pause needs to reach the middle of the range. (events, samples added)"""
         pad = 0
-        if self._after_sentence and self._tail is not None:
-            have = self._tail + self.lead_keep + ms_to_samples(segment.break_before_ms, self.sample_rate)
-            pad = max(0, self.target - have)
+        if self._after_sentence and self._tail is not None and segment.break_before_ms <= 0:
+            pad = max(0, self.target - self._tail - self.lead_keep)  # an SSML <break> is the author's pause
         ms = segment.break_before_ms + (pad * 1000 + self.sample_rate // 2) // self.sample_rate
         if ms <= 0:
             return [], 0

@@ -33,7 +33,7 @@ def segment_gain_db(segment: Segment) -> float:
 def apply_gain(pcm: bytes, gain_db: float) -> bytes:
     """Scale s16le PCM by ``gain_db`` with clipping (no-op at 0 dB). No local engine uses it any more: they level
     through :class:`gateway.providers.delivery.Delivery` (loudness target, true-peak limiter, never clipped); kept for
-    the before/after comparison of ``bench/bench_loudness.py``."""
+    callers outside the local engines."""
     if abs(gain_db) < 0.01 or not pcm:
         return pcm
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (10.0 ** (gain_db / 20.0))
