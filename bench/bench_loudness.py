@@ -121,9 +121,10 @@ def main() -> None:
     parser.add_argument("--peer", type=Path, help="another checkout (the 'before'), measured in the same run")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
+    if args.child:  # PYTHONPATH names the checkout being measured
         print(json.dumps(asyncio.run(measure(VOICES))))
         return
+    sys.path.insert(0, str(ROOT))
     from gateway.settings import Settings  # noqa: PLC0415
 
     target = Settings().delivery.target_lufs
