@@ -46,7 +46,10 @@ def gateway(tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_LOG_LEVEL": "WARNING",
            "GATEWAY_CACHE_ENABLED": "false", "GATEWAY_CAPACITY_ENABLED": "false", "GATEWAY_VIDEO_EMBEDDED": "false",
-           "GATEWAY_CHAIN": "kokoro,piper,espeak"}
+           "GATEWAY_CHAIN": "kokoro,piper,espeak",
+           # a 1,000-character line is ~55 s of audio: under this load it takes longer than the default 60 s line
+           # deadline to make, and a line cut at its deadline would not measure the whole line's memory
+           "GATEWAY_TOTAL_TIMEOUT_S": "600"}
     log = open(tmp_path / "gateway.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -113,8 +116,10 @@ def test_twenty_long_lines_leave_memory_bounded(gateway):
         done.set()
         sampler.join()
     after = rss_gb(proc.pid)
+    print(f"\nlong lines: RSS warm {warm:.2f} GB, peak {peak[0]:.2f} GB, after {after:.2f} GB")
     finals = [r["final"] for r in results if r["final"] is not None]
-    assert len(finals) == 12 and all(f["provider"] == "piper" and f["duration"] > 40 for f in finals), finals
+    summary = [(f["provider"], f["duration"], f.get("degradation_reasons")) for f in finals]
+    assert len(finals) == 12 and all(p == "piper" and d > 40 for p, d, _ in summary), summary
     assert all(r["audio"] >= 3 for r in results)
     assert peak[0] <= LIMIT_GB and after <= LIMIT_GB, f"RSS warm {warm:.2f} GB, peak {peak[0]:.2f}, after {after:.2f}"
     assert proc.poll() is None
