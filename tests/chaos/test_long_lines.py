@@ -49,7 +49,7 @@ def gateway(tmp_path):
            "GATEWAY_CHAIN": "kokoro,piper,espeak",
            # a 1,000-character line is ~55 s of audio: under this load it takes longer than the default 60 s line
            # deadline to make, and a line cut at its deadline would not measure the whole line's memory
-           "GATEWAY_TOTAL_TIMEOUT_S": "600"}
+           "GATEWAY_TOTAL_TIMEOUT_S": "600", "GATEWAY_CHUNK_GAP_TIMEOUT_S": "120"}
     log = open(tmp_path / "gateway.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -120,6 +120,6 @@ def test_twenty_long_lines_leave_memory_bounded(gateway):
     finals = [r["final"] for r in results if r["final"] is not None]
     summary = [(f["provider"], f["duration"], f.get("degradation_reasons")) for f in finals]
     assert len(finals) == 12 and all(p == "piper" and d > 40 for p, d, _ in summary), summary
-    assert all(r["audio"] >= 3 for r in results)
+    assert all(r["audio"] >= 3 for r in results)  # every Kokoro line reached its third piece (no fail-over cut it)
     assert peak[0] <= LIMIT_GB and after <= LIMIT_GB, f"RSS warm {warm:.2f} GB, peak {peak[0]:.2f}, after {after:.2f}"
     assert proc.poll() is None
