@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.common import Gateway, median, stream_timing  # noqa: E402
+from bench.common import Gateway, median, stream_timing
 
 TEN_WORDS = "Tell me what business brings you to this gate tonight"  # 10 words, 55 characters
 LONG = " ".join(["the caravan rolled slowly over the hills towards the distant city walls"] * 14)[:1000]

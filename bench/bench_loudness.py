@@ -31,15 +31,15 @@ EMOTION_LINE = "Bring your cloak and a lantern tonight."
 
 async def measure(voices: list[tuple[str, str]]) -> dict:
     """Runs in the checkout being measured (its own gateway package)."""
-    import pyloudnorm  # noqa: PLC0415 - the child may run an older checkout without gateway.audio.loudness
-    import soxr  # noqa: PLC0415
+    import pyloudnorm
+    import soxr
 
-    from gateway.core.events import AudioEvent, SegmentEndEvent  # noqa: PLC0415
-    from gateway.core.segments import Prosody, Segment  # noqa: PLC0415
-    from gateway.providers.base import SynthesisRequest  # noqa: PLC0415
-    from gateway.providers.factory import build_provider  # noqa: PLC0415
-    from gateway.settings import Settings  # noqa: PLC0415
-    from gateway.text.emotions import Emotion  # noqa: PLC0415
+    from gateway.core.events import AudioEvent, SegmentEndEvent
+    from gateway.core.segments import Prosody, Segment
+    from gateway.providers.base import SynthesisRequest
+    from gateway.providers.factory import build_provider
+    from gateway.settings import Settings
+    from gateway.text.emotions import Emotion
 
     def lufs(x: np.ndarray, rate: int) -> float:
         x = x.astype(np.float64) / 32768
@@ -65,7 +65,7 @@ async def measure(voices: list[tuple[str, str]]) -> dict:
         p = providers[name]
 
         async def speak(segments):
-            events = [e async for e in p.stream(SynthesisRequest(tuple(segments), voice))]  # noqa: B023
+            events = [e async for e in p.stream(SynthesisRequest(tuple(segments), voice))]
             audio = [e for e in events if isinstance(e, AudioEvent)]
             x = np.frombuffer(b"".join(e.pcm for e in audio), "<i2")
             return x, audio[0].sample_rate, [e.end_ms for e in events if isinstance(e, SegmentEndEvent)]
@@ -97,7 +97,7 @@ def run_in(root: Path) -> dict:
 
 
 def report(label: str, data: dict, target: float) -> None:
-    from gateway.text.emotions import prosody_deltas  # noqa: PLC0415
+    from gateway.text.emotions import prosody_deltas
 
     print(f"\n### {label}\n")
     print("| voice | neutral LUFS | worst emotion vs target+gain (LU) | max true peak (dBTP) | clipped samples "
@@ -125,7 +125,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(measure(VOICES))))
         return
     sys.path.insert(0, str(ROOT))
-    from gateway.settings import Settings  # noqa: PLC0415
+    from gateway.settings import Settings
 
     target = Settings().delivery.target_lufs
     results = {"after": run_in(ROOT)}
