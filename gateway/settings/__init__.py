@@ -107,16 +107,18 @@ class EngineSettings(BaseSettings):
     """ONNX Runtime intra-op threads."""
     spinning: bool = False
     """Let ONNX Runtime spin-wait (fast only while every core is free)."""
-    memory_arena: bool = False
-    """Keep ONNX Runtime's CPU memory arena: it grows to the largest input ever seen and never gives memory back
-    (a 1,000-character line took a gateway to 1.7-2.9 GB); off, buffers are freed after each run."""
+    memory_arena: bool = True
+    """Allocate from one CPU arena shared by every ONNX Runtime session of the process, grown only by what is
+    requested (``kSameAsRequested``): with pieces of bounded length it settles at their working set and stays
+    there. Off, each run mallocs afresh: memory returns after, but spiked to 2-5 GB with 4 pieces in flight
+    (docs/benchmarks.md, long lines)."""
     memory_pattern: bool = False
     """Let ONNX Runtime pre-plan buffers per input shape (helps fixed shapes; text lengths vary, so it only holds
     memory)."""
     trim_heap: bool = True
-    """After each piece, hand memory freed by the engine back to the OS (glibc ``malloc_trim``). Without it, freed
-    buffers stay in the C heap and a process that once ran a large input keeps the memory (measured: 2.3 GB after
-    six 180-character Kokoro pieces with the arena off; 0.27 GB with this on; docs/benchmarks.md)."""
+    """After each piece, hand memory freed to the C heap back to the OS (glibc ``malloc_trim``): what the engines
+    allocate outside the arena (and everything, with the arena off: 2.3 GB kept after six 180-character Kokoro
+    pieces without it, 0.27 GB with it)."""
 
 
 class PiperSettings(EngineSettings):

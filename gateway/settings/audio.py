@@ -35,7 +35,7 @@ class DeliverySettings(BaseSettings):
     """Longest silence kept at the end of a piece inside a sentence (where a long sentence was cut)."""
     lead_silence_ms: int = Field(40, ge=0)
     """Longest silence kept before a piece's first sound."""
-    piece_max_chars: int = Field(180, ge=40)
+    piece_max_chars: int = Field(150, ge=40)
     """Longest piece (characters) a local engine synthesizes at once: longer sentences are cut at a clause, then a
     phrase, then a word boundary, so first audio and engine memory do not grow with sentence length."""
     first_piece_max_chars: int = Field(80, ge=20)
