@@ -39,7 +39,7 @@ from gateway.install.kokoro import (
 )
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.delivery import Delivery
-from gateway.providers.onnx_options import session_options
+from gateway.providers.onnx_options import open_session, session_options
 from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
@@ -182,12 +182,9 @@ class KokoroProvider(Provider):
     def _load(self) -> None:
         import json
 
-        import onnxruntime as ort
-
         t0 = time.perf_counter()
         opts = session_options(self.settings.kokoro)
-        session = ort.InferenceSession(str(kokoro_model_path(self.models_dir)), sess_options=opts,
-                                       providers=["CPUExecutionProvider"])
+        session = open_session(kokoro_model_path(self.models_dir), self.settings.kokoro)
         outputs = [o.name for o in session.get_outputs()]
         if DURATION_OUTPUT not in outputs:
             raise ProviderError(ErrorKind.UNAVAILABLE, f"model has no duration output ({outputs}); {PREPARE_HINT}",

@@ -1,45 +1,24 @@
-"""ONNX Runtime session options shared by the local engines (Piper, Kokoro): threads, spinning and memory.
+"""ONNX Runtime sessions of the local engines (Piper, Kokoro): threads, spinning and memory, in one place.
 
-Memory (measured, docs/benchmarks.md "Long lines"): ONNX Runtime's default CPU arena is per session and grows by
-powers of two to the largest input it ever saw, never shrinking, so one 1,000-character line left a gateway at
-1.7-2.9 GB. Turning the arena off is worse while busy: every run mallocs its buffers afresh and, with 2 Piper and 2
-Kokoro pieces in flight, resident memory spiked to 2-5 GB (it returns to 0.4 GB after, with
-:func:`gateway.providers.delivery.trim_heap`). What holds: pieces of bounded length (:mod:`gateway.text.pieces`) and
-**one arena shared by every session of the process that grows only by what is requested** (``kSameAsRequested``,
-registered once with ``create_and_register_allocator``; sessions opt in with ``session.use_env_allocators``). It
-settles at the working set of the pieces in flight (about 1.1 GB with both engines' models and 4 pieces) and stays
-there, with no spikes.
+Memory (measured, docs/benchmarks.md "Long lines"): ONNX Runtime's CPU arena grows to the largest input a session
+ever saw and never shrinks, so one 1,000-character line left a gateway at 1.7-2.9 GB. With pieces of bounded length
+(:mod:`gateway.text.pieces`) it is bounded, but still held: 2 Kokoro + 2 Piper 180-character pieces at once kept
+1.35 GB. Turning the arena off is worse while busy (every run mallocs afresh: 4.9 GB spikes, 0.4 GB after); one
+arena shared by the process (``kSameAsRequested``) held 1.1-1.3 GB. What holds: each session keeps its arena for
+speed, and every run ends with **arena shrinkage** (``memory.enable_memory_arena_shrinkage``), which hands the
+chunks that run no longer uses back: the same 4 pieces peaked at 1.0 GB and left 0.39 GB.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+from pathlib import Path
+from typing import Any
 
 import onnxruntime
 
 from gateway.settings import EngineSettings
 
-log = logging.getLogger(__name__)
-
-_lock = threading.Lock()
-_shared: list[bool] = []  # [registered?] once per process
-
-
-def shared_arena() -> bool:
-    """Register the process-wide CPU arena (``kSameAsRequested``) once; False if this ONNX Runtime cannot."""
-    with _lock:
-        if not _shared:
-            try:
-                info = onnxruntime.OrtMemoryInfo("Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0,
-                                                 onnxruntime.OrtMemType.DEFAULT)
-                # max memory 0 (no cap), extend strategy 1 = kSameAsRequested, default chunk sizes
-                onnxruntime.create_and_register_allocator(info, onnxruntime.OrtArenaCfg(0, 1, -1, -1))
-                _shared.append(True)
-            except Exception as exc:  # noqa: BLE001 - an older runtime: fall back to per-session arenas
-                log.warning("onnxruntime: no shared arena (%s); each session keeps its own", exc)
-                _shared.append(False)
-        return _shared[0]
+__all__ = ["ShrinkingSession", "open_session", "session_options"]
 
 
 def session_options(engine: EngineSettings) -> onnxruntime.SessionOptions:
@@ -50,7 +29,29 @@ def session_options(engine: EngineSettings) -> onnxruntime.SessionOptions:
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if engine.spinning else "0")
     opts.enable_cpu_mem_arena = bool(engine.memory_arena)
     opts.enable_mem_pattern = bool(engine.memory_pattern)
-    if engine.memory_arena and shared_arena():
-        opts.add_session_config_entry("session.use_env_allocators", "1")
     opts.log_severity_level = 3
     return opts
+
+
+class ShrinkingSession:
+    """An ``InferenceSession`` whose every ``run`` ends by shrinking its CPU arena (when the engine's
+    ``memory_arena`` and ``arena_shrinkage`` are on); anything else is the session's own."""
+
+    def __init__(self, session: onnxruntime.InferenceSession, engine: EngineSettings) -> None:
+        self._session = session
+        self._options = onnxruntime.RunOptions()
+        if engine.memory_arena and engine.arena_shrinkage:
+            self._options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def run(self, output_names: Any, input_feed: dict, run_options: onnxruntime.RunOptions | None = None) -> Any:
+        return self._session.run(output_names, input_feed, run_options or self._options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
+def open_session(path: Path | str, engine: EngineSettings) -> ShrinkingSession:
+    """A CPU session of the model at ``path`` with :func:`session_options` and arena shrinkage after each run."""
+    session = onnxruntime.InferenceSession(str(path), sess_options=session_options(engine),
+                                           providers=["CPUExecutionProvider"])
+    return ShrinkingSession(session, engine)

