@@ -4,8 +4,8 @@ A real gateway process (``python -m gateway.cli serve``) gets 20 lines of 1,000 
 4 at a time: 12 through Piper, streamed to the end, and 8 through Kokoro, each read until its third piece of audio
 and then dropped by the client (a full Kokoro line is ~35 s of work on 2 cores; the full 20-line load, both engines
 to the end, is ``bench/bench_long_lines.py``). Every engine call is on a bounded piece, so this load reaches the
-engines' steady state. Resident memory (VmRSS) after the load stays <= 1.2 GB, and sampled every 0.2 s during it
-<= 1.5 GB (the transient of four pieces in flight); before
+engines' steady state. Resident memory (VmRSS), sampled every 0.2 s during the load and after it, stays <= 1.2 GB
+(measured: 0.45 GB warm, 0.96 GB peak, 0.54 GB after); before
 bounded pieces and the arena settings one such line took a gateway from 0.39 GB to 1.67 GB (Piper) and 2.9 GB
 (Kokoro). Runs in about 60-80 s; run it under ``flock /tmp/heavy.lock``.
 """
@@ -27,8 +27,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = " ".join(["the caravan rolled slowly over the hills towards the distant city walls"] * 14)[:1000]
-LIMIT_GB = 1.2  #: after the load (the goal of issue 11 and issue 12 #8)
-PEAK_LIMIT_GB = 1.5  #: while 2 Piper and 2 Kokoro pieces are in flight at once (measured ~1.2 GB)
+LIMIT_GB = 1.2  #: after the load (the goal of issue 11 and issue 12 #8), and at any moment during it
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -54,7 +53,7 @@ def gateway(tmp_path):
            # and 4 lines on an engine that runs 2 at a time wait for it longer than the 8 s first-audio deadline
            "GATEWAY_TOTAL_TIMEOUT_S": "600", "GATEWAY_CHUNK_GAP_TIMEOUT_S": "120",
            "GATEWAY_FIRST_AUDIO_TIMEOUT_S": "300"}
-    log = open(tmp_path / "gateway.log", "wb")
+    log = open(tmp_path / "gateway.log", "wb")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -125,5 +124,5 @@ def test_twenty_long_lines_leave_memory_bounded(gateway):
     summary = [(f["provider"], f["duration"], f.get("degradation_reasons")) for f in finals]
     assert len(finals) == 12 and all(p == "piper" and d > 40 for p, d, _ in summary), summary
     assert all(r["audio"] >= 3 for r in results)  # every Kokoro line reached its third piece (no fail-over cut it)
-    assert after <= LIMIT_GB and peak[0] <= PEAK_LIMIT_GB, f"RSS warm {warm:.2f} GB, peak {peak[0]:.2f}, after {after:.2f}"
+    assert after <= LIMIT_GB and peak[0] <= LIMIT_GB, f"RSS warm {warm:.2f} GB, peak {peak[0]:.2f}, after {after:.2f}"
     assert proc.poll() is None
