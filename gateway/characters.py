@@ -6,6 +6,7 @@ start-up with a message naming the character and the field (:class:`CastError`).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -52,6 +53,8 @@ class Character(BaseModel):
                                                      description="word or name -> how this character says it")
     emotion: str = "neutral"
     avatar: str | None = Field(None, description="Default avatar id for video (a request's avatar_id wins).")
+    pause_ms: tuple[int, int] | None = Field(None, description="Silence between sentences on local voices, [min, max] "
+                                             "ms (unset: GATEWAY_DELIVERY_SENTENCE_PAUSE_MS).")
     chain: list[str] | None = None
 
     @field_validator("voices")
@@ -61,6 +64,13 @@ class Character(BaseModel):
         if unknown:
             raise ValueError(f"unknown providers {unknown}; known: {sorted(KNOWN_PROVIDERS)}")
         return voices
+
+    @field_validator("pause_ms")
+    @classmethod
+    def _pause(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 0 <= value[0] <= value[1] <= 5000:
+            raise ValueError("pause_ms must be [min, max] ms with 0 <= min <= max <= 5000")
+        return value
 
     @field_validator("emotion")
     @classmethod
@@ -75,7 +85,8 @@ class Character(BaseModel):
     def settings_for(self, emotion: str | None) -> VoiceSettings:
         """Voice settings for a line spoken with ``emotion`` (the character's own per-emotion entry, if any)."""
         chosen = self.emotions.get(resolve_emotion(emotion).value) if emotion else None
-        return (chosen or self.settings).to_voice_settings()
+        settings = (chosen or self.settings).to_voice_settings()
+        return replace(settings, pause_ms=self.pause_ms) if self.pause_ms is not None else settings
 
 
 

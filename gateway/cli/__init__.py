@@ -21,6 +21,7 @@ from gateway.api.protocol import guarded_protocol
 from gateway.cli.align import align_main
 from gateway.cli.bake import bake_main
 from gateway.cli.embedded_video import embedded_video
+from gateway.cli.loudness import loudness_main
 from gateway.cli.speech_worker import speech_worker_main
 from gateway.core.errors import InputError
 from gateway.export.speak import result_body
@@ -127,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("bake", help="pre-generate a game's dialogue into the cache (see `gateway bake -h`)",
                    add_help=False)
+    sub.add_parser("loudness", help="measure the local voices' loudness into config/loudness.yaml "
+                   "(see `gateway loudness -h`)", add_help=False)
     sub.add_parser("speech-worker", help="serve the local engines over the OpenAI speech API "
                    "(see `gateway speech-worker -h`)", add_help=False)
     argv = sys.argv[1:] if argv is None else argv
@@ -134,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         return align_main(argv[1:])
     if argv and argv[0] == "bake":
         return bake_main(argv[1:])
+    if argv and argv[0] == "loudness":
+        return loudness_main(argv[1:])
     if argv and argv[0] == "speech-worker":
         return speech_worker_main(argv[1:])
     args = parser.parse_args(argv)

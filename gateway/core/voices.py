@@ -52,6 +52,9 @@ class VoiceSettings:
     style: float | None = None
     use_speaker_boost: bool | None = None
     model_id: str | None = None
+    #: Silence between sentences, (min, max) ms, for the local engines (the character's ``pause_ms``); None: the
+    #: gateway's ``GATEWAY_DELIVERY_SENTENCE_PAUSE_MS``.
+    pause_ms: tuple[int, int] | None = None
 
     def key(self) -> str:
         key = f"speed={self.speed:g};stability={self.stability};similarity={self.similarity_boost};style={self.style}"
@@ -60,6 +63,8 @@ class VoiceSettings:
             key += f";boost={self.use_speaker_boost}"
         if self.model_id is not None:
             key += f";model={self.model_id}"
+        if self.pause_ms is not None:
+            key += f";pause={self.pause_ms[0]}-{self.pause_ms[1]}"
         return key
 
     def override(self, **given: object) -> "VoiceSettings":

@@ -12,13 +12,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+from gateway.audio.loudness import Leveller
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
 from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
-from gateway.providers.prosody import apply_gain, pause
+from gateway.providers.prosody import pause
 from gateway.providers.threaded import LoopLimiter
 from gateway.timing.aligners import Aligner, AlignmentResult, build_aligner
+
+CEILING_DBTP = -1.0  #: where an emotion's gain is applied to vendor audio, its true peak stays under this
 
 
 class Alignment:
@@ -51,6 +54,7 @@ class AlignedStream:
         self.samples = samples
         self.rate = rate
         self.methods: dict[str, int] = {}
+        self._leveller: Leveller | None = None  # the emotion's gain under a true-peak ceiling (no clipping)
 
     async def segment(self, segment: Segment, rate: int, chunks: AsyncIterator[bytes],
                       gain_db: float = 0.0) -> AsyncIterator[ProviderEvent]:
@@ -73,7 +77,10 @@ class AlignedStream:
                 data, carry = data[:-1], data[-1:]
             if not data:
                 continue
-            data = apply_gain(data, gain_db)
+            if abs(gain_db) >= 0.01 or self._leveller is not None:  # 0 dB: the vendor's audio as it came
+                if self._leveller is None:
+                    self._leveller = Leveller(rate, voice_lufs=None, target_lufs=0.0, ceiling_dbtp=CEILING_DBTP)
+                data = self._leveller.process(data, gain_db)
             yield AudioEvent(data, rate, segment.index, samples_to_ms(self.samples, rate))
             self.samples += len(data) // 2
             parts.append(data)

@@ -22,7 +22,9 @@ import ctypes.util
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
@@ -30,7 +32,8 @@ from gateway.core.segments import Segment
 from gateway.core.timeline import PhonemeSpan, WordSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.delivery import Delivery
+from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.text.clean import words_with_offsets
@@ -328,20 +331,25 @@ class EspeakProvider(Provider):
                   ) -> Iterator[ProviderEvent]:
         sr = lib.sample_rate
         position = 0
+        delivery = Delivery(self.settings, self.name, request, sr)
         for segment in request.segments:
-            silence, added = pause(segment, position, sr)
+            silence, added = delivery.gap(segment, position)
             yield from silence
             position += added
             seg_rate = int(min(MAX_RATE, max(MIN_RATE, round(rate * segment_speed(1.0, segment)))))
-            with ESPEAK_LOCK:
-                synth = lib.synthesize(segment.text, voice.espeak_name, seg_rate)
-            n = len(synth.pcm) // 2
-            if n:
-                yield AudioEvent(apply_gain(synth.pcm, segment_gain_db(segment)), sr, segment.index,
-                                 samples_to_ms(position, sr))
-                phonemes, words = build_timeline(synth, segment, position, sr)
+            for piece in delivery.pieces(segment):  # bounded length (gateway.text.pieces)
+                with ESPEAK_LOCK:
+                    synth = lib.synthesize(piece.text, voice.espeak_name, seg_rate)
+                if not synth.pcm:
+                    continue
+                audio, head, _ = delivery.trim(np.frombuffer(synth.pcm, dtype="<i2").astype(np.float32) / 32768.0)
+                pcm = delivery.level(audio, segment_gain_db(segment))
+                synth = _Synthesis(pcm, [replace(ev, sample=max(0, ev.sample - head)) for ev in synth.events])
+                yield AudioEvent(pcm, sr, segment.index, samples_to_ms(position, sr))
+                phonemes, words = build_timeline(synth, piece, position, sr)
                 yield AlignmentEvent(tuple(phonemes), tuple(words), segment.index)
-                position += n
+                position += len(pcm) // 2
+            delivery.end_segment(segment)
             yield SegmentEndEvent(segment.index, samples_to_ms(position, sr))
         yield FinalEvent(stats={"provider": self.name, "audio_ms": samples_to_ms(position, sr), "sample_rate": sr,
                                 "voice": request.voice})

@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 
+from gateway.audio.silence import edge_silence
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
@@ -44,9 +45,10 @@ from gateway.install.kokoro import (
     missing_voices,
 )
 from gateway.providers.base import Provider, SynthesisRequest
+from gateway.providers.delivery import Delivery
 from gateway.providers.kokoro_decode import Frames, KokoroEngine, WindowPlan
 from gateway.providers.kokoro_windows import first_clause_end
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.text.clean import split_first_clause
@@ -194,8 +196,7 @@ class KokoroProvider(Provider):
         t0 = time.perf_counter()
         k = self.settings.kokoro
         try:
-            engine = KokoroEngine(kokoro_front_path(self.models_dir), kokoro_decoder_path(self.models_dir),
-                                  intra_threads=k.intra_threads, spinning=k.spinning)
+            engine = KokoroEngine(kokoro_front_path(self.models_dir), kokoro_decoder_path(self.models_dir), k)
         except Exception as exc:  # onnxruntime raises its own exception types (a truncated or foreign file)
             raise ProviderError(ErrorKind.UNAVAILABLE, f"kokoro model does not load ({type(exc).__name__}: "
                                 f"{str(exc)[:200]}); {PREPARE_HINT}", provider=self.name) from exc
@@ -263,10 +264,12 @@ class KokoroProvider(Provider):
     def _symbols(self, text: str, voice: str) -> str:
         return "".join(c for c in self.phonemize(text, voice) if c in self._vocab)
 
-    def _pieces(self, segment: Segment, voice: str, first: bool) -> Iterator[tuple[Segment, str]]:
+    def _pieces(self, segment: Segment, voice: str, first: bool, delivery: Delivery | None = None
+                ) -> Iterator[tuple[Segment, str]]:
         parts = split_first_clause(segment) if first and not self.windowed else [segment]
         for part in parts:
-            yield from self._fit(part, voice, 0)
+            for piece in delivery.pieces(part) if delivery else [part]:  # bounded length (gateway.text.pieces)
+                yield from self._fit(piece, voice, 0)
 
     def _fit(self, segment: Segment, voice: str, depth: int) -> Iterator[tuple[Segment, str]]:
         symbols = self._symbols(segment.text, voice)
@@ -291,12 +294,14 @@ class KokoroProvider(Provider):
         return ProviderError(ErrorKind.RETRYABLE, f"onnxruntime: {type(exc).__name__}: {str(exc)[:200]}",
                              provider=self.name)
 
-    def _front(self, symbols: str, pack: np.ndarray, speed: float) -> Frames:
-        """Durations, F0, energy and frames for a whole piece, the lead-in cut to ``lead_silence_ms``."""
+    def _front(self, symbols: str, pack: np.ndarray, speed: float, keep_tail: int | None = None) -> Frames:
+        """Durations, F0, energy and frames for a whole piece, the lead-in cut to ``lead_silence_ms`` and the silent
+        tail to ``keep_tail`` samples (None: kept), before any decoding."""
         tokens = [self._vocab[c] for c in symbols]
         keep = None if self.lead_silence_ms is None else -(-self.lead_silence_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES)
         try:
-            return self._engine().front(tokens, pack[min(len(tokens), len(pack)) - 1], speed, keep)
+            return self._engine().front(tokens, pack[min(len(tokens), len(pack)) - 1], speed, keep,
+                                        None if keep_tail is None else keep_tail // FRAME_SAMPLES)
         except ProviderError:
             raise
         except Exception as exc:  # onnxruntime raises its own exception types
@@ -316,13 +321,14 @@ class KokoroProvider(Provider):
     def _generate(self, request: SynthesisRequest, pack: np.ndarray, speed: float) -> Iterator[ProviderEvent]:
         position = 0  # samples since this stream's start
         first = True
+        delivery = Delivery(self.settings, self.name, request, SAMPLE_RATE)
         for segment in request.segments:
-            silence, added = pause(segment, position, SAMPLE_RATE)
+            silence, added = delivery.gap(segment, position)
             yield from silence
             position += added
             seg_speed = segment_speed(speed, segment, low=0.5, high=2.0)
             gain_db = segment_gain_db(segment)
-            for piece, symbols in self._pieces(segment, request.voice, first):
+            for piece, symbols in self._pieces(segment, request.voice, first, delivery):
                 opening, first = first, False
                 if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
                     n = PAUSE_MS * SAMPLE_RATE // 1000
@@ -332,30 +338,42 @@ class KokoroProvider(Provider):
                     yield AlignmentEvent((gap,), (), segment.index)
                     position += n
                     continue
-                frames = self._front(symbols, pack, seg_speed)
+                # Silent edges are cut from the frames before decoding (lead-in; tail past the pause's share).
+                frames = self._front(symbols, pack, seg_speed, self._tail_keep(delivery))
                 samples = self._timeline(frames, len(symbols))
-                alignment = None
-                start = position
+                phonemes = self._spans(["^", *symbols, "$"], samples, position)
+                alignment = AlignmentEvent(tuple(phonemes), tuple(words_from_phonemes(phonemes, piece)), segment.index)
                 # A request's first piece: its first window may end with its first clause (first audio sooner).
                 clause = (first_clause_end(symbols, frames.durations.tolist(), self.plan.min_first)
                           if opening and self.settings.kokoro.first_window_at_clause else None)
+                start, last = position, np.zeros(0, np.float32)
                 for chunk in self._audio(frames, clause):
                     if not len(chunk):
                         continue
-                    pcm = apply_gain((np.clip(chunk, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)
-                    yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
+                    last = chunk
+                    yield AudioEvent(delivery.level(chunk, gain_db), SAMPLE_RATE, segment.index,
+                                     samples_to_ms(position, SAMPLE_RATE))
                     position += len(chunk)
-                    if alignment is None:  # the piece's timings as soon as its first audio is out
-                        phonemes = self._spans(["^", *symbols, "$"], samples, start)
-                        alignment = AlignmentEvent(tuple(phonemes), tuple(words_from_phonemes(phonemes, piece)),
-                                                   segment.index)
+                    if alignment is not None:  # the piece's timings as soon as its first audio is out
                         yield alignment
+                        alignment = None
+                if alignment is not None:
+                    yield alignment
+                lead, tail = edge_silence(last)  # the silence really kept, which the next pause counts
+                delivery.kept_tail(tail if lead < len(last) else frames.tail * FRAME_SAMPLES)
                 if position - start != sum(samples):  # the engine pads/cuts to frames * 600; never drift
                     raise ProviderError(ErrorKind.RETRYABLE, f"kokoro: {position - start} samples for a "
                                         f"{sum(samples)}-sample timeline", provider=self.name)
+            delivery.end_segment(segment)
             yield SegmentEndEvent(segment.index, samples_to_ms(position, SAMPLE_RATE))
         yield FinalEvent(stats={"provider": self.name, "audio_ms": samples_to_ms(position, SAMPLE_RATE),
                                 "sample_rate": SAMPLE_RATE, "voice": request.voice})
+
+    def _tail_keep(self, delivery: Delivery) -> int:
+        """Silent samples to keep at a piece's end: the delivery's share of the pause, less what this provider's
+        longer lead-in keeps and one frame for where the sound ends inside a frame."""
+        lead = 0 if self.lead_silence_ms is None else self.lead_silence_ms * SAMPLE_RATE // 1000
+        return max(0, delivery.tail_keep - max(0, lead - delivery.lead_keep) - FRAME_SAMPLES)
 
     @staticmethod
     def _timeline(frames: Frames, n_symbols: int) -> list[int]:

@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from gateway.install.kokoro_split import ASR, ENERGY, F0, HARMONICS, PHASE_INPUT
-from gateway.providers.kokoro_windows import FRAME_SAMPLES, Stitcher, drop_lead, phase_offsets, plan_windows
+from gateway.providers.kokoro_windows import FRAME_SAMPLES, Stitcher, drop_lead, drop_tail, phase_offsets, plan_windows
+from gateway.providers.onnx_options import open_session
+from gateway.settings import EngineSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,7 @@ class Frames:
     energy: np.ndarray
     style: np.ndarray
     durations: np.ndarray
+    tail: int = 0  #: silent frames kept at the end (after :func:`kokoro_windows.drop_tail`)
 
     @property
     def count(self) -> int:
@@ -35,7 +38,7 @@ class Frames:
 
     def window(self, lo: int, hi: int) -> Frames:
         return Frames(self.asr[:, :, lo:hi], self.f0[:, 2 * lo:2 * hi], self.energy[:, 2 * lo:2 * hi], self.style,
-                      self.durations)
+                      self.durations, self.tail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,23 +62,17 @@ class WindowPlan:
 class KokoroEngine:
     """The front and decoder sessions. Not thread-safe per call order; ORT sessions themselves are."""
 
-    def __init__(self, front_path: Path, decoder_path: Path, *, intra_threads: int, spinning: bool) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, intra_threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        opts.log_severity_level = 3
-        self.front_session = ort.InferenceSession(str(front_path), sess_options=opts,
-                                                  providers=["CPUExecutionProvider"])
-        self.decoder_session = ort.InferenceSession(str(decoder_path), sess_options=opts,
-                                                    providers=["CPUExecutionProvider"])
+    def __init__(self, front_path: Path, decoder_path: Path, engine: EngineSettings) -> None:
+        # threads, spinning and memory (arena shrunk after each run) as for every local engine
+        self.front_session = open_session(front_path, engine)
+        self.decoder_session = open_session(decoder_path, engine)
         self.decoded_frames = 0  #: frames fed to the decoder so far (context included): what was computed
         self.decoder_runs = 0
 
-    def front(self, tokens: list[int], style: np.ndarray, speed: float, keep_lead: int | None) -> Frames:
-        """Text side for a whole piece; the first pad cut to ``keep_lead`` frames (None: all kept)."""
+    def front(self, tokens: list[int], style: np.ndarray, speed: float, keep_lead: int | None,
+              keep_tail: int | None = None) -> Frames:
+        """Text side for a whole piece; the first pad cut to ``keep_lead`` frames and the silent tail to ``keep_tail``
+        frames (None: all kept)."""
         asr, f0, energy, dur = self.front_session.run(None, {
             "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
             "style": style.reshape(1, 256).astype(np.float32),
@@ -85,7 +82,9 @@ class KokoroEngine:
         if int(durations.sum()) != asr.shape[2]:  # should not happen: the alignment sums the durations
             durations[-1] += asr.shape[2] - int(durations.sum())
         durations, cut = drop_lead(durations, keep_lead)
-        return Frames(asr[:, :, cut:], f0[:, 2 * cut:], energy[:, 2 * cut:], style.reshape(1, 256), durations)
+        asr, f0, energy = asr[:, :, cut:], f0[:, 2 * cut:], energy[:, 2 * cut:]
+        durations, end, tail = drop_tail(durations, energy, keep_tail)
+        return Frames(asr[:, :, :end], f0[:, :2 * end], energy[:, :2 * end], style.reshape(1, 256), durations, tail)
 
     def _decode(self, frames: Frames, phase: np.ndarray) -> np.ndarray:
         self.decoded_frames += frames.count

