@@ -303,6 +303,30 @@ class DiskLineCache(LineCache):
             return CacheHealth(ok=False, backend=self.backend, reason=self._outage.reason, detail=detail)
         return CacheHealth(ok=True, backend=self.backend, detail=detail)
 
+    async def probe(self) -> None:
+        """A tiny write transaction: an unwritable file or a full disk fails it, its end clears the outage."""
+        if self._closed:
+            return
+        try:
+            await self._run(self._writer, self._probe_sync)
+        except Exception as exc:  # noqa: BLE001 - recorded: health reports it
+            self._failure(exc)
+            return
+        self._outage.success()
+
+    def _probe_sync(self) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # A real change (SQLite skips writing a row that stays the same); its own table, outside the schema.
+            conn.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+            conn.execute("INSERT INTO health_probe VALUES (0, 1) ON CONFLICT(id) DO UPDATE SET n = (n + 1) % 1000000")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     async def close(self) -> None:
         if self._closed:
             return

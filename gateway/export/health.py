@@ -32,6 +32,6 @@ def health_json(report: HealthReport) -> dict:
             "reasons": report.reasons, "warnings": report.warnings,
             "forced_level": report.forced_level.value if report.forced_level else None,
             "draining": report.draining, "retry_budget": report.retry_budget, "redis": report.redis,
-            "video": report.video, "media": report.media,
+            "video": report.video, "media": report.media, "cache": report.cache,
             "capacity": capacity_json(report.capacity),
             "providers": {name: provider_json(status) for name, status in report.providers.items()}}

@@ -97,6 +97,11 @@ class Thresholds(BaseSettings):
     """How often the overall degradation level is recomputed."""
     level_recovery_s: float = 10.0
     """How long a better level must hold before the gateway reports it (hysteresis)."""
+    storage_probe_interval_s: float = 1.0
+    """How often the media store and the line cache are asked to try a small write (health, readiness)."""
+    ready_requires_media: bool = True
+    """``/api/health/ready`` answers 503 while the media store cannot write (lines are still served, audio inline);
+    false: stay ready."""
 
 
 class EngineSettings(BaseSettings):
