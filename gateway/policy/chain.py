@@ -4,7 +4,8 @@
 
 * A provider whose breaker is open is skipped.
 * Until a provider's first audio byte, retryable failures are retried with back-off (tenacity);
-  other failures fail over at once (``bad_request`` errors out: every provider would refuse it).
+  other failures fail over at once (a vendor's ``upstream_rejected`` 400/422 included); ``bad_request`` (a
+  cause of the line's own, such as its length) errors out.
 * After audio started, a failure fails over to the next provider, which continues from the first
   segment (sentence) that was not finished; a ``provider_switch`` status event marks the switch.
 * A stream that ends without every segment spoken ends with an ``error`` event, never a ``final``.
@@ -224,8 +225,8 @@ class ProviderChain:
                     last_error = exc
                     span.set_attribute("outcome", exc.kind.value)
                     self._record_failure(step, exc, outcome, audio_started)
-                    if exc.kind is ErrorKind.BAD_REQUEST:
-                        yield ErrorEvent("bad_request", exc.message)
+                    if exc.kind is ErrorKind.BAD_REQUEST:  # the line's own cause: every provider would refuse it
+                        yield ErrorEvent("bad_request", f"{name} refused the line: {exc.message}")
                         return
                     if exc.kind is not ErrorKind.UNAVAILABLE or audio_started:
                         previous = name  # a skip (no voice, cache miss) is not a fail-over
