@@ -50,6 +50,10 @@ class ProviderStatus:
         elif breaker.state == "half-open" and state is HealthState.UP:
             state = HealthState.DEGRADED
         reason = own.reason or (f"breaker {breaker.state}" if breaker.state != "closed" else "")
+        if breaker.held:
+            reason = "breaker held open by an operator" + (
+                f" until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(breaker.held_until))}"
+                if breaker.held_until else " until lifted")
         return cls(state, reason, family, breaker, signal, dict(own.detail or {}), capacity)
 
 
