@@ -92,8 +92,10 @@ def gateway_proc(tmp_path_factory):
     """A real gateway process on embedded defaults (its own data dir; models from setup)."""
     data = tmp_path_factory.mktemp("gateway-data")
     # Kokoro leads the default chain; on a loaded test machine its first audio can pass the 4 s at which a
-    # primary is demoted by latency, which would move lines to Piper at random. Demotion has its own tests.
-    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "GATEWAY_LATENCY_CRITICAL_S": "60"}, data / "gateway.log")
+    # primary is demoted by latency (or by a delivery slower than real time), which would move lines to Piper at
+    # random. Demotion has its own tests.
+    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "GATEWAY_LATENCY_CRITICAL_S": "60",
+                           "GATEWAY_DELIVERY_RTF_CRITICAL": "0"}, data / "gateway.log")
     try:
         proc.wait_ready()
         yield proc

@@ -196,6 +196,7 @@ class ProviderChain:
                             sample_rate = event.sample_rate
                             start = base_ms + samples_to_ms(samples_done, sample_rate)
                             samples_done += event.num_samples
+                            self.signals.progress(name, id(span), attempt_started, samples_done / sample_rate)
                             yield AudioEvent(event.pcm, event.sample_rate, event.segment, start)
                         elif isinstance(event, AlignmentEvent):
                             yield event if not base_ms else AlignmentEvent(
@@ -212,6 +213,8 @@ class ProviderChain:
                         raise ProviderError(ErrorKind.RETRYABLE, "stream ended before the line was complete",
                                             provider=name)
                     step.breaker.success()
+                    self.signals.delivered(name, samples_done / (sample_rate or 1), time.monotonic() - attempt_started,
+                                           id(span))
                     PROVIDER_ATTEMPTS.labels(name, "ok").inc()
                     outcome.attempts.append(Attempt(name, "ok"))
                     outcome.provider = name
@@ -235,6 +238,8 @@ class ProviderChain:
                 finally:
                     if samples_done:
                         base_ms += samples_to_ms(samples_done, sample_rate)
+                        if not outcome.complete:  # failed or cut off: its pace is not counted, only forgotten
+                            self.signals.delivered(name, None, 0.0, id(span))
                     outcome.audio_ms = base_ms
             finally:
                 span.end()

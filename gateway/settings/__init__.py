@@ -83,6 +83,11 @@ class Thresholds(BaseSettings):
     """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
     latency_critical_s: float = 4.0
     """First-audio latency (EWMA) above which the primary is demoted: the next provider goes first."""
+    delivery_rtf_warn: float = 1.0
+    """Delivery real-time factor (audio seconds per wall second of an attempt, EWMA over the health window) below
+    which a provider is reported slow; a demoted provider is restored only once it is back above this."""
+    delivery_rtf_critical: float = 0.6
+    """Delivery real-time factor below which the provider is demoted: the next provider goes first."""
     error_warn: float = 0.05
     """Error ratio over the health window that is reported as a warning."""
     error_critical: float = 0.20
