@@ -65,11 +65,17 @@ def test_slow_delivery_inside_every_deadline_demotes_with_hysteresis():
 def test_a_slow_delivery_shows_while_still_in_flight():
     signals = HealthSignals(window_s=60, rtf_warn=1.0, rtf_critical=0.6)
     now = time.monotonic()
-    signals.progress("elevenlabs_ws", 1, now - 1.0, 0.25)  # too early to judge
+    signals.progress("elevenlabs_ws", 1, now - 2.0, 0.25)  # the first chunks: the listener's head start
+    signals.progress("elevenlabs_ws", 2, now - 0.5, 0.25)  # too early to judge
+    signals.progress("elevenlabs_ws", 3, now - 0.5, 0.25)
     assert not signals.signal("elevenlabs_ws").slow
-    signals.progress("elevenlabs_ws", 1, now - 2.0, 0.6)  # 2 s in, 0.6 s out: 0.3x
+    signals.progress("elevenlabs_ws", 1, now - 2.0, 0.85)  # 2 s after its first chunk, 0.6 s more: 0.3x
+    assert not signals.signal("elevenlabs_ws").slow  # one line's gap is not the provider's pace
+    signals.progress("elevenlabs_ws", 2, now - 1.5, 0.75)
     assert signals.signal("elevenlabs_ws").slow
     signals.delivered("elevenlabs_ws", None, 0.0, key=1)  # it failed: forgotten, not counted
+    signals.delivered("elevenlabs_ws", None, 0.0, key=2)
+    signals.delivered("elevenlabs_ws", None, 0.0, key=3)
     assert signals.signal("elevenlabs_ws").delivery_rtf is None
 
 

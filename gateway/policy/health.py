@@ -65,8 +65,14 @@ class ProviderStatus:
 
 #: Lines shorter than this say little about a delivery's pace (their first audio dominates): not counted.
 MIN_DELIVERY_AUDIO_S = 0.5
-#: A delivery still in flight is judged once it has run this long (so a slow one shows before it ends).
-LIVE_MIN_WALL_S = 1.5
+#: A finished delivery counts as at most this fast (a cached replay is 100x real time: it would take an EWMA many
+#: slow lines to come down from there).
+RTF_CAP = 2.0
+#: A delivery still in flight is judged once its listener has been playing this long (so a slow one shows before it
+#: ends): audio delivered after its first chunk over the time since that chunk; below 1 the listener is catching up.
+LIVE_MIN_WALL_S = 1.0
+#: ... and only when at least this many are (their median): one line's momentary gap is not the provider's pace.
+LIVE_MIN_DELIVERIES = 2
 
 
 class ProviderStats:
@@ -78,7 +84,8 @@ class ProviderStats:
         self.rtf_ewma: float | None = None
         self.slow = False
         self._deliveries: deque[float] = deque()  # when each counted delivery ended
-        self._live: dict[int, tuple[float, float]] = {}  # deliveries in flight: key -> (started, audio_s so far)
+        #: deliveries in flight: key -> (first audio at, its first chunk's seconds, seconds out so far)
+        self._live: dict[int, tuple[float, float, float]] = {}
         self.ewma_s: float | None = None
         self._events: deque[tuple[float, bool, float | None]] = deque()
         self._errors = 0  # failed attempts in the window, kept as events come and go
@@ -94,14 +101,18 @@ class ProviderStats:
                 self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
         self._trim(now)
 
-    def progress(self, key: int, started: float, audio_s: float) -> None:
-        """A delivery in flight (``key``: the attempt) has ``audio_s`` out since ``started`` (monotonic)."""
-        self._live[key] = (started, audio_s)
+    def progress(self, key: int, first_audio_at: float, audio_s: float) -> None:
+        """A delivery in flight (``key``: the attempt) has ``audio_s`` out; its first audio came at
+        ``first_audio_at`` (monotonic)."""
+        head = self._live[key][1] if key in self._live else audio_s  # the first chunk: the listener's head start
+        self._live[key] = (first_audio_at, head, audio_s)
 
     def live_rtf(self, now: float) -> float | None:
-        """The slowest delivery in flight that has run long enough to judge, or None."""
-        rtfs = [audio / (now - started) for started, audio in self._live.values() if now - started >= LIVE_MIN_WALL_S]
-        return min(rtfs, default=None)
+        """The median pace of the deliveries in flight whose listeners have played long enough to judge (audio out
+        over time since first audio), when there are enough of them; else None."""
+        rtfs = sorted((audio - head) / (now - since) for since, head, audio in self._live.values()
+                      if now - since >= LIVE_MIN_WALL_S)
+        return rtfs[len(rtfs) // 2] if len(rtfs) >= LIVE_MIN_DELIVERIES else None
 
     def delivered(self, audio_s: float, wall_s: float, now: float | None = None, key: int | None = None) -> None:
         """One attempt delivered ``audio_s`` of audio in ``wall_s`` (from its start to its last chunk)."""
@@ -109,12 +120,18 @@ class ProviderStats:
         if audio_s < MIN_DELIVERY_AUDIO_S or wall_s <= 0:
             return
         now = time.monotonic() if now is None else now
-        rtf = audio_s / wall_s
+        rtf = min(audio_s / wall_s, RTF_CAP)
         self.rtf_ewma = rtf if self.rtf_ewma is None else self.alpha * rtf + (1 - self.alpha) * self.rtf_ewma
         self._deliveries.append(now)
         self._trim(now)
 
     def _trim(self, now: float) -> None:
+        while self._events and now - self._events[0][0] > self.window_s:
+            _, ok, latency = self._events.popleft()
+            self._errors -= not ok
+            self._latencies -= latency is not None
+        if not self._latencies:
+            self.ewma_s = None  # no first audio in the window: an old slowness ages out
         while self._deliveries and now - self._deliveries[0] > self.window_s:
             self._deliveries.popleft()
         if not self._deliveries:
@@ -126,17 +143,11 @@ class ProviderStats:
             self.slow = True
 
     def delivery_rtf(self, now: float) -> float | None:
-        """The EWMA of finished deliveries, or the slowest one in flight when that is slower."""
+        """The EWMA of finished deliveries, or the median pace in flight when that is slower."""
         live = self.live_rtf(now)
         if live is None or (self.rtf_ewma is not None and self.rtf_ewma <= live):
             return self.rtf_ewma
         return live
-        while self._events and now - self._events[0][0] > self.window_s:
-            _, ok, latency = self._events.popleft()
-            self._errors -= not ok
-            self._latencies -= latency is not None
-        if not self._latencies:
-            self.ewma_s = None  # no first audio in the window: an old slowness ages out
 
     def quick(self, now: float | None = None) -> ProviderSignal:
         """EWMA and error ratio in O(1) amortized (no p95): what every attempt updates."""

@@ -267,8 +267,8 @@ def test_slow_delivery_inside_deadlines_moves_the_level(fc):
     try:
         time.sleep(1.5)
         inject = time.monotonic() - t0
-        fc.elevenlabs.set_faults(stall_ms=900, targets=["ws"])  # ~2 s of audio in ~5 s; gaps < the 1.5 s deadline
-        time.sleep(5.0)
+        fc.elevenlabs.set_faults(stall_ms=1100, targets=["ws"])  # ~2 s of audio in ~5 s; gaps < the 1.5 s deadline
+        time.sleep(6.0)
         clear = time.monotonic() - t0
         fc.elevenlabs.clear_faults()
         time.sleep(S.health_window_s + S.level_recovery_s + 2.0)
@@ -280,16 +280,19 @@ def test_slow_delivery_inside_deadlines_moves_the_level(fc):
     slow = probes.first(lambda s: _provider(s, "elevenlabs_ws")["signals"]["slow_delivery"]
                         and s.health["degradation_level"] == "degraded-2"
                         and any("delivery" in r for r in s.health["reasons"]), inject)
-    assert slow is not None and slow <= DETECT_S, f"slow delivery not in health within 2 s: {slow}"
-    moved = [r for r in records if r.start > inject + slow + 0.5 and r.end < clear and r.kind != "ws"]
-    assert moved and all(r.provider == "elevenlabs_rest" for r in moved), "the next provider goes first"
+    assert slow is not None and slow <= DETECT_S, f"slow delivery not in health within 2 s: {slow}: " + str(
+        [(round(x.t, 2), x.gateway, x.health["degradation_level"], x.health["reasons"],
+          _provider(x, "elevenlabs_ws")["signals"]) for x in probes.samples if inject < x.t < clear][::4])
+    moved = [r for r in records if inject + slow + 0.5 < r.start < clear and r.kind != "ws"]
+    assert moved and all(r.provider == "elevenlabs_rest" for r in moved), \
+        f"the next provider goes first: {[(round(r.start, 2), r.gateway, r.provider) for r in moved]}, slow {slow}"
     # A demoted provider gets no lines to prove it is fast again: it is tried once its slowness has aged out of
     # the health window, then the level holds for its hysteresis.
     bound = S.health_window_s + S.level_recovery_s + 1.0
     normal = probes.first(lambda s: s.health["degradation_level"] == "normal"
                           and not _provider(s, "elevenlabs_ws")["signals"]["slow_delivery"], clear)
     assert normal is not None and normal <= bound, f"not normal within {bound} s of the fault ending: {normal}"
-    row("5 slow delivery", "ElevenLabs WS: 2 s of audio in ~5 s (stall 900 ms)", stats, slow, normal, wall,
+    row("5 slow delivery", "ElevenLabs WS: 2 s of audio in ~5 s (1.1 s between chunks)", stats, slow, normal, wall,
         notes=f"{len(moved)} lines on elevenlabs_rest meanwhile; recover bound {bound:.1f} s (window + hysteresis)")
 
 
@@ -308,7 +311,7 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
         time.sleep(3.0)
         clear = time.monotonic() - t0
         fc.elevenlabs.clear_faults()
-        time.sleep(S.health_window_s + S.level_recovery_s + 1.5)
+        time.sleep(S.health_window_s + S.level_recovery_s + 2.5)
     finally:
         records = load.stop()
         probes.stop()
@@ -318,11 +321,16 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
     assert during and all(r.provider == "fish_audio" and r.fallbacks >= 1 for r in during), \
         [(r.provider, r.fallbacks, r.error) for r in during[:3]]
     assert all(any("upstream_rejected" in x for x in r.reasons) for r in during)
-    seen = probes.first(lambda s: any("elevenlabs_ws" in r for r in s.health["reasons"]), inject)
-    assert seen is not None and seen <= DETECT_S, f"the rejections not in health within 2 s: {seen}"
-    bound = S.health_window_s + S.level_recovery_s + 1.0
+    seen = probes.first(lambda s: s.health["degradation_level"] == "degraded-2"
+                        and any("elevenlabs" in r and "errors" in r for r in s.health["reasons"]), inject)
+    assert seen is not None and seen <= DETECT_S, f"the rejections not in health within 2 s: {seen}: " + str(
+        [(round(x.t, 2), x.gateway, x.health["degradation_level"], x.health["reasons"],
+          _provider(x, "elevenlabs_ws")["signals"]) for x in probes.samples if inject < x.t < clear][::5])
+    # The error ratio ages out of the health window (a rejection in flight at the end counts too), then the level
+    # holds for its hysteresis.
+    bound = S.health_window_s + S.level_recovery_s + 2.0
     normal = probes.first(lambda s: s.health["degradation_level"] == "normal", clear)
-    assert normal is not None and normal <= bound
+    assert normal is not None and normal <= bound, normal
     counted = httpx.get(fc.pair[0].url + "/metrics").text
     assert 'reason="upstream_rejected"' in counted, "fail-overs counted with their reason"
     # The line's own cause (too long for the vendor) is the client's: a clear 4xx, no fail-over.
