@@ -126,7 +126,8 @@ class MixedLoad:
                 _final(rec, last, audio_events=audio)
 
     async def _ws(self, url: str, body: dict, rec: Req) -> None:
-        ws_url = url.replace("http", "ws") + f"/v1/text-to-speech/{body['character']}/stream-input?output_format=pcm_16000"
+        ws_url = (url.replace("http", "ws") + f"/v1/text-to-speech/{body['character']}/stream-input"
+                  "?output_format=pcm_16000")
         audio, final = 0, False
         async with websockets.connect(ws_url, open_timeout=3) as ws:
             rec.status = 101

@@ -60,8 +60,8 @@ class FaultCluster:
                                   free_port(), workdir / "elevenlabs.log")
         self.fish = Standin("ops.standins.fish", ["--api-key", API_KEY, "--concurrency", "64", "--credit", "100000"],
                             free_port(), workdir / "fish.log")
-        vendors = {"GATEWAY_ELEVENLABS_BASE_URL": self.elevenlabs.url, "GATEWAY_ELEVENLABS_WS_URL": self.elevenlabs.ws_url,
-                   "GATEWAY_FISH_BASE_URL": self.fish.url}
+        vendors = {"GATEWAY_ELEVENLABS_BASE_URL": self.elevenlabs.url,
+                   "GATEWAY_ELEVENLABS_WS_URL": self.elevenlabs.ws_url, "GATEWAY_FISH_BASE_URL": self.fish.url}
         self.pair = [Replica(i, free_port(), _env(**vendors, GATEWAY_REDIS_URL=self.redis.url,
                                                   GATEWAY_DATA_DIR=str(workdir / f"replica-{i}")),
                              workdir / f"replica-{i}.log") for i in range(2)]
@@ -296,7 +296,7 @@ def test_slow_delivery_inside_deadlines_moves_the_level(fc):
         notes=f"{len(moved)} lines on elevenlabs_rest meanwhile; recover bound {bound:.1f} s (window + hysteresis)")
 
 
-# -- 6: a vendor's 400/422 after the gateway's validation ---------------------------------------------------------------
+# -- 6: a vendor's 400/422 after the gateway's validation -------------------------------------------------------------
 
 def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
     fc.reset()
@@ -343,7 +343,7 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
                                   f"400 to the client")
 
 
-# -- 9: an operator's hold on a breaker ---------------------------------------------------------------------------------
+# -- 9: an operator's hold on a breaker -------------------------------------------------------------------------------
 
 def test_breaker_hold_lasts_until_lifted_on_every_replica(fc):
     fc.reset()
@@ -385,7 +385,7 @@ def test_breaker_hold_lasts_until_lifted_on_every_replica(fc):
     assert back and all(r.provider == "elevenlabs_ws" for r in back), "normal service after the lift"
     expired = probes.first(lambda s: not _provider(s, "elevenlabs_ws")["breaker"]["held"], ttl + 1.5)
     assert expired is not None and expired <= RECOVER_S, f"a hold with ttl_s ended by itself: {expired}"
-    row("9 breaker hold", f"admin hold on replica 0, {S.breaker_reset_s + 1.5:.1f} s (> reset {S.breaker_reset_s:.0f} s), "
-        "lifted on replica 1; then ttl_s 1.5", stats, seen, gone, wall,
+    row("9 breaker hold", f"admin hold on replica 0, {S.breaker_reset_s + 1.5:.1f} s (> reset "
+        f"{S.breaker_reset_s:.0f} s), lifted on replica 1; then ttl_s 1.5", stats, seen, gone, wall,
         notes=f"0 lines to the held provider; level normal {normal:.2f} s after the lift (hysteresis); "
               f"ttl hold ended {expired:.2f} s after its expiry")
