@@ -51,15 +51,18 @@ def test_the_watch_probes_without_traffic_and_reports_both(tmp_path):
     async def run() -> None:
         store, audio = _store(tmp_path)
         cache = DiskLineCache(tmp_path / "cache" / "lines.sqlite3")
-        watch = StorageWatch(store, cache, probe_interval_s=0.0)
+        watch = StorageWatch(store, cache, probe_interval_s=60.0)
+        await watch.probe()
         report = await watch.report()
         assert report.media_up and report.cache_up and not report.warnings
         audio.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(audio)
         audio.write_bytes(b"")  # the media directory is gone: nothing written by a request yet
+        await watch.probe()  # what the health loop starts in the background every GATEWAY_STORAGE_PROBE_INTERVAL_S
         report = await watch.report()
         assert not report.media_up and report.warnings[0].startswith("media_unwritable:")
         audio.unlink()
+        await watch.probe()
         report = await watch.report()
         assert report.media_up and report.cache["status"] == "up"
         await cache.close()

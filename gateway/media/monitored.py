@@ -110,11 +110,11 @@ class MonitoredStore(MediaStore):
     async def health(self) -> dict:
         own = await self.inner.health()
         s = self.state
-        ok = s.up and bool(own.get("ok", True))
-        return {**own, "ok": ok, "status": "up" if ok else "down",
-                "error": None if ok else (s.last_error if not s.up else own.get("error")),
-                "since": s.since, "last_error": s.last_error, "last_error_at": s.last_error_at,
-                "failures": s.failures}
+        # Up while lines' audio can be kept: a shared store that is down while its local fallback writes is up here
+        # (its own state is under backend_ok / backend_error).
+        return {**own, "backend_ok": own.get("ok", True), "backend_error": own.get("error"), "ok": s.up,
+                "status": "up" if s.up else "down", "error": None if s.up else s.last_error, "since": s.since,
+                "last_error": s.last_error, "last_error_at": s.last_error_at, "failures": s.failures}
 
     async def close(self) -> None:
         await self.inner.close()

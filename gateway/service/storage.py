@@ -39,20 +39,21 @@ class StorageWatch:
         self.cache = cache
         self.probe_interval_s = probe_interval_s
         self._probed_at = float("-inf")
-        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
 
-    async def probe(self, force: bool = False) -> None:
-        """Probe both, unless they were probed less than an interval ago (health is asked often)."""
-        if not force and time.monotonic() - self._probed_at < self.probe_interval_s:
-            return
-        async with self._lock:
-            if not force and time.monotonic() - self._probed_at < self.probe_interval_s:
-                return
-            await asyncio.gather(self.media.probe(), *([self.cache.probe()] if self.cache is not None else []))
-            self._probed_at = time.monotonic()
+    async def probe(self) -> None:
+        """Probe both now."""
+        self._probed_at = time.monotonic()
+        await asyncio.gather(self.media.probe(), *([self.cache.probe()] if self.cache is not None else []))
+
+    def probe_soon(self) -> None:
+        """Start a probe in the background when one is due (health is asked often, and a store that hangs must not
+        hold up ``/api/health``: the report shows what the last probe and the last writes found)."""
+        if (self._task is None or self._task.done()) and time.monotonic() - self._probed_at >= self.probe_interval_s:
+            self._task = asyncio.get_running_loop().create_task(self.probe(), name="storage-probe")
 
     async def report(self) -> StorageReport:
-        await self.probe()
+        self.probe_soon()
         media = await self.media.health()
         warnings = []
         if media.get("status") != "up":
