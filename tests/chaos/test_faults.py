@@ -186,19 +186,19 @@ class MediaFault:
 
     def inject(self) -> None:
         if self.fc.mounted:
-            with open(self.filler, "wb") as fh:
-                try:
+            try:
+                with open(self.filler, "wb") as fh:
                     while True:
                         fh.write(b"\0" * 65536)
                         fh.flush()
-                except OSError:
-                    pass
+            except OSError:  # full: that is the fault
+                pass
         else:
             _immutable(self.fc.media_dir, True)
 
     def clear(self) -> None:
         if self.fc.mounted:
-            self.filler.unlink()
+            self.filler.unlink(missing_ok=True)
         else:
             _immutable(self.fc.media_dir, False)
 
