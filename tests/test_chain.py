@@ -85,6 +85,19 @@ async def test_bad_request_errors_out_without_fail_over():
     assert b.calls == 0 and not outcome.complete
 
 
+async def test_upstream_rejected_fails_over_once_and_is_counted():
+    a = ScriptedProvider("a", fail_first=99, fail_kind=ErrorKind.REJECTED)
+    b = ScriptedProvider("b")
+    breaker = ProviderBreaker("a", 3, 60)
+    events, outcome = await run(chain(), plan(a, b, breakers={"a": breaker}))
+    assert outcome.provider == "b" and outcome.complete and outcome.fallbacks == 1
+    assert a.calls == 1 and outcome.retries == 0  # not retried: the same request would be refused again
+    assert outcome.attempts[0].outcome == "upstream_rejected"
+    switch = [e for e in events if isinstance(e, StatusEvent) and e.code == "provider_switch"]
+    assert switch[0].detail["reason"] == "upstream_rejected"
+    assert breaker.snapshot().fail_counter == 0  # maybe this line's: not on the breaker
+
+
 async def test_hanging_provider_hits_first_audio_deadline_and_fails_over():
     a = ScriptedProvider("a", hang_before_audio=True)
     b = ScriptedProvider("b")

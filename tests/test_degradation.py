@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from gateway.core.voices import HealthState
 from gateway.policy.degradation import Assessment, LevelController, Thresholds, assess
 from gateway.policy.degradation import DegradationLevel as L
@@ -34,6 +36,55 @@ def test_primary_slow_is_demoted():
     a = assess(providers(), ORDER, signals, Thresholds(latency_critical_s=4.0))
     assert a.level is L.FALLBACK_PROVIDER and a.demoted == {"elevenlabs_ws"}
     assert "slow" in a.reasons[0]
+
+
+def test_slow_delivery_inside_every_deadline_demotes_with_hysteresis():
+    """First audio fast, but 2 s of audio take 5 s: the listener waits. Demoted below the critical RTF; restored only
+    once back above the warning RTF (not merely above the critical one), or when it ages out of the window."""
+    signals = HealthSignals(window_s=60, rtf_warn=1.0, rtf_critical=0.6)
+    t = Thresholds(delivery_rtf_warn=1.0, delivery_rtf_critical=0.6)
+    signals.delivered("elevenlabs_ws", 2.0, 1.6)
+    assert assess(providers(), ORDER, signals, t).level is L.NORMAL  # 1.25x: fine
+    for _ in range(6):
+        signals.attempt("elevenlabs_ws", True, 0.3)
+        signals.delivered("elevenlabs_ws", 2.0, 5.0)  # 0.4x real time
+    a = assess(providers(), ORDER, signals, t)
+    assert a.level is L.FALLBACK_PROVIDER and a.demoted == {"elevenlabs_ws"}
+    assert "delivery" in a.reasons[0] and "real time" in a.reasons[0]
+    signals.delivered("elevenlabs_ws", 2.0, 2.4)  # 0.83x: above critical, below warning -> still demoted
+    assert 0.6 <= signals.signal("elevenlabs_ws").delivery_rtf < 1.0
+    assert assess(providers(), ORDER, signals, t).demoted == {"elevenlabs_ws"}
+    for _ in range(4):
+        signals.delivered("elevenlabs_ws", 2.0, 1.0)  # 2x
+    a = assess(providers(), ORDER, signals, t)
+    assert a.level is L.NORMAL and not a.demoted and not a.warnings
+    signals.delivered("elevenlabs_ws", 0.3, 3.0)  # too short to judge a pace: not counted
+    assert signals.signal("elevenlabs_ws").delivery_rtf > 1.0
+
+
+def test_a_slow_delivery_shows_while_still_in_flight():
+    signals = HealthSignals(window_s=60, rtf_warn=1.0, rtf_critical=0.6)
+    now = time.monotonic()
+    signals.progress("elevenlabs_ws", 1, now - 2.0, 0.25)  # the first chunks: the listener's head start
+    signals.progress("elevenlabs_ws", 2, now - 0.5, 0.25)  # too early to judge
+    signals.progress("elevenlabs_ws", 3, now - 0.5, 0.25)
+    assert not signals.signal("elevenlabs_ws").slow
+    signals.progress("elevenlabs_ws", 1, now - 2.0, 0.85)  # 2 s after its first chunk, 0.6 s more: 0.3x
+    assert not signals.signal("elevenlabs_ws").slow  # one line's gap is not the provider's pace
+    signals.progress("elevenlabs_ws", 2, now - 1.5, 0.75)
+    assert signals.signal("elevenlabs_ws").slow
+    signals.delivered("elevenlabs_ws", None, 0.0, key=1)  # it failed: forgotten, not counted
+    signals.delivered("elevenlabs_ws", None, 0.0, key=2)
+    signals.delivered("elevenlabs_ws", None, 0.0, key=3)
+    assert signals.signal("elevenlabs_ws").delivery_rtf is None
+
+
+def test_slow_delivery_ages_out_of_the_window():
+    signals = HealthSignals(window_s=0.2, rtf_warn=1.0, rtf_critical=0.6)
+    signals.delivered("elevenlabs_ws", 2.0, 6.0)
+    assert signals.signal("elevenlabs_ws").slow
+    time.sleep(0.3)
+    assert not signals.signal("elevenlabs_ws").slow and signals.signal("elevenlabs_ws").delivery_rtf is None
 
 
 def test_error_ratio_warns_then_demotes():

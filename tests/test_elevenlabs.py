@@ -182,8 +182,8 @@ ERROR_KINDS = [
     ("quota_exceeded", ErrorKind.QUOTA),
     ("too_many_concurrent_requests", ErrorKind.OVERLOADED),
     ("system_busy", ErrorKind.RETRYABLE),
-    ("validation_error", ErrorKind.BAD_REQUEST),
-    ("max_character_limit_exceeded", ErrorKind.BAD_REQUEST),
+    ("validation_error", ErrorKind.REJECTED),  # a 422 to a validated line: the vendor's problem, fail over
+    ("max_character_limit_exceeded", ErrorKind.BAD_REQUEST),  # the line's own cause: a 4xx to the client
     ("voice_not_found", ErrorKind.UNAVAILABLE),
     ("internal_server_error", ErrorKind.RETRYABLE),
     ("service_unavailable", ErrorKind.RETRYABLE),
@@ -346,7 +346,11 @@ def test_classify_http_error_table():
     assert kind(429, "too_many_concurrent_requests").kind is ErrorKind.OVERLOADED
     busy = kind(429, "system_busy", {"retry-after": "7"})
     assert busy.kind is ErrorKind.RETRYABLE and busy.retry_after_s == 7
-    assert kind(422).kind is ErrorKind.BAD_REQUEST
+    assert kind(422).kind is ErrorKind.REJECTED
+    assert kind(400, "invalid_request").kind is ErrorKind.REJECTED and kind(413).kind is ErrorKind.BAD_REQUEST
+    assert classify_ws_close(1008, "", {"error": "invalid_message", "message": "m"}).kind is ErrorKind.REJECTED
+    assert classify_ws_close(1008, "", {"error": "max_character_limit_exceeded", "message": "m"}).kind \
+        is ErrorKind.BAD_REQUEST
     assert kind(400, "max_character_limit_exceeded").kind is ErrorKind.BAD_REQUEST
     assert kind(400, "voice_not_found").kind is ErrorKind.UNAVAILABLE
     assert kind(500, "internal").kind is ErrorKind.RETRYABLE and kind(503, "x").kind is ErrorKind.RETRYABLE

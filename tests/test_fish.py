@@ -156,7 +156,7 @@ def test_bad_request_and_unknown_voice(standin):
     standin.faults(error="validation_error", error_count=1)
     with pytest.raises(ProviderError) as err:
         asyncio.run(_collect(FishAudioProvider(_settings(standin)), _request("Halt!")))
-    assert err.value.kind is ErrorKind.BAD_REQUEST and err.value.status == 422
+    assert err.value.kind is ErrorKind.REJECTED and err.value.status == 422  # the vendor's refusal: fail over
     with pytest.raises(ProviderError) as err:
         asyncio.run(_collect(FishAudioProvider(_settings(standin)), _request("Halt!", voice="no-such-voice")))
     assert err.value.kind is ErrorKind.UNAVAILABLE

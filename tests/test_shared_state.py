@@ -27,6 +27,36 @@ def test_two_breakers_on_one_redis_agree(redis_url, redis_prefix):
     assert a.state == "closed"
 
 
+def test_an_operator_hold_outlasts_the_reset_time_and_is_shared(redis_url, redis_prefix):
+    name = redis_prefix.strip(":").replace(":", "-") + "-hold"
+    a = ProviderBreaker(name, 2, 0.2, SharedBreakerStorage(RedisLink(redis_url), name))
+    b = ProviderBreaker(name, 2, 0.2, SharedBreakerStorage(RedisLink(redis_url), name))
+    a.hold()
+    time.sleep(0.4)  # twice the reset time: a plain trip would read half-open and let a trial call through
+    assert a.state == b.state == "open" and not a.allow() and not b.allow()
+    assert b.snapshot().held and b.snapshot().held_until is None  # until lifted
+    b.release()
+    assert a.state == "closed" and a.allow() and not a.snapshot().held
+
+
+def test_a_hold_with_an_expiry_ends_by_itself(redis_url, redis_prefix):
+    name = redis_prefix.strip(":").replace(":", "-") + "-ttl"
+    a = ProviderBreaker(name, 2, 0.1, SharedBreakerStorage(RedisLink(redis_url), name))
+    b = ProviderBreaker(name, 2, 0.1, SharedBreakerStorage(RedisLink(redis_url), name))
+    a.hold(time.time() + 0.5)
+    assert b.state == "open" and b.snapshot().held_until is not None and not b.allow()
+    time.sleep(0.7)
+    assert not b.snapshot().held and b.allow()  # past its expiry: a trial call, then closed on success
+    b.success()
+    assert a.state == "closed"
+    local = ProviderBreaker("local-hold", 2, 0.1)
+    local.hold()
+    time.sleep(0.2)
+    assert local.state == "open" and not local.allow()
+    local.release()
+    assert local.state == "closed"
+
+
 def test_redis_down_keeps_local_state():
     link = RedisLink(closed_port_url(), timeout_s=0.1)
     breaker = ProviderBreaker("x", 1, 30, SharedBreakerStorage(link, "x"))

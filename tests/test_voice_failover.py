@@ -32,7 +32,8 @@ async def gateway(elevenlabs, tmp_path):
                         # Generous deadlines: on a loaded test machine Kokoro may take seconds to its first audio,
                         # and these tests are about voices, not deadlines (the stand-in's faults are immediate).
                         retry_initial_s=0.05, first_audio_timeout_s=60, chunk_gap_timeout_s=60,
-                        total_timeout_s=180, latency_critical_s=60, log_level="ERROR")
+                        total_timeout_s=180, latency_critical_s=60, delivery_rtf_critical=0,
+                        log_level="ERROR")
     gw = Mouthpiece(settings, cache=None, redis=None)
     await gw.start()
     yield gw

@@ -117,3 +117,10 @@ def test_char_alignment_covers_text():
     assert al["chars"] == list(text)
     assert al["charStartTimesMs"][0] == 0 and al["charStartTimesMs"][3] == 250
     assert al["charStartTimesMs"] == sorted(al["charStartTimesMs"])
+
+
+def test_alignment_of_words_past_the_piece_does_not_crash():
+    """A canned clip's words index its own text, which may be longer than the piece (the WebSocket closed 1011)."""
+    words = [WordSpan("Halt", 0, 300, 0, 4), WordSpan("traveller", 400, 900, 30, 39)]
+    out = char_alignment("Halt there.", words, 0, 1000)
+    assert len(out["chars"]) == len(out["charStartTimesMs"]) == len(out["charDurationsMs"]) == 11

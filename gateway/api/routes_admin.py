@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
+from datetime import datetime
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from gateway.api.access import presented_admin_key, secret_matches
 from gateway.export.health import health_json
@@ -33,7 +35,27 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(admin_
 
 
 class BreakerCommand(BaseModel):
-    state: str = Field(..., pattern="^(open|closed)$", description="Force the breaker open or closed.")
+    state: str = Field(..., pattern="^(open|closed)$",
+                       description="open: hold the breaker open until lifted (or until ttl_s / until); closed: lift "
+                                   "a hold and close it.")
+    ttl_s: float | None = Field(None, gt=0, le=30 * 86400, description="open: the hold ends by itself after this.")
+    until: datetime | None = Field(None, description="open: the hold ends by itself then (ISO 8601, with zone).")
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> "BreakerCommand":
+        if self.state == "closed" and (self.ttl_s is not None or self.until is not None):
+            raise ValueError("ttl_s and until apply to state open only")
+        if self.ttl_s is not None and self.until is not None:
+            raise ValueError("give ttl_s or until, not both")
+        if self.until is not None and (self.until.tzinfo is None or self.until.timestamp() <= time.time()):
+            raise ValueError("until must be a future time with a zone")
+        return self
+
+    def expiry(self) -> float | None:
+        """Epoch s when the hold ends, or None (until lifted)."""
+        if self.ttl_s is not None:
+            return time.time() + self.ttl_s
+        return self.until.timestamp() if self.until is not None else None
 
 
 class LevelCommand(BaseModel):
@@ -67,8 +89,9 @@ async def force_breaker(provider: str, command: BreakerCommand, request: Request
     if breaker is None:
         raise HTTPException(404, {"error": "not_found", "message": f"Unknown provider {provider!r}",
                                   "valid": sorted(mouthpiece.breakers)})
-    breaker.force_open() if command.state == "open" else breaker.force_closed()
-    _audit(request, "force_breaker", provider=provider, state=command.state)
+    until = command.expiry()
+    breaker.hold(until) if command.state == "open" else breaker.release()
+    _audit(request, "force_breaker", provider=provider, state=command.state, until=until)
     return asdict(breaker.snapshot())
 
 

@@ -46,10 +46,15 @@ async def live() -> dict:
 
 @router.get("/api/health/ready")
 async def ready(request: Request) -> JSONResponse:
-    """Readiness: 503 while draining, so a load balancer stops sending new work here."""
+    """Readiness: 503 while draining, or while the media store cannot write (``media_unwritable``; lines are still
+    served, with their audio inline), so a load balancer sends new work to the other replicas."""
     mouthpiece = request.app.state.mouthpiece
     if mouthpiece.draining:
         return JSONResponse({"status": "draining"}, status_code=503)
+    media = mouthpiece.media.state
+    if not media.up and mouthpiece.settings.thresholds.ready_requires_media:
+        return JSONResponse({"status": "not_ready", "reason": "media_unwritable", "error": media.last_error},
+                            status_code=503)
     return JSONResponse({"status": "ready", "degradation_level": mouthpiece.levels.current.level.value})
 
 

@@ -23,6 +23,7 @@ from gateway.service import Mouthpiece
 from gateway.speak.events import LineFinished
 from gateway.speak.line import SpeakInput
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["speak"])
 ERRORS = {400: {"model": ErrorResponse, "description": "Invalid request: malformed JSON, a body not in UTF-8, wrong or "
                                                        "missing fields (validation_error), or bad text (bad_request)"},
@@ -85,6 +86,11 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                 elif isinstance(event, ErrorEvent):
                     outcome = "error"
                 yield orjson.dumps(event_body(event)) + b"\n"
+        except Exception as exc:  # noqa: BLE001 - a stream always ends with final or error, never just stops
+            if outcome == "incomplete":
+                log.exception("stream_failed", error_type=type(exc).__name__)
+                outcome = "error"
+                yield orjson.dumps(event_body(ErrorEvent("internal_error", "internal error"))) + b"\n"
         finally:
             REQUESTS.labels("stream", provider, outcome).inc()
 

@@ -69,6 +69,9 @@ class SpeakResponse(BaseModel):
     spoken_text: str | None = Field(None, description="What the audio says when it differs from text "
                                                        "(a canned clip); word offsets then index it.")
     audio_url: str | None = Field(description="GET it for the audio in output_format; null when text-only.")
+    audio_base64: str | None = Field(None, description="The audio itself (output_format, base64) when the media "
+                                                       "store could not keep it (reason media_unwritable); "
+                                                       "else null.")
     video_url: str | None = Field(None, description="Null until the video pool delivers a video.")
     output_format: str
     sample_rate: int | None

@@ -156,6 +156,10 @@ class LineCache(ABC):
     async def health(self) -> CacheHealth:
         """Whether the backend can serve now (cheap)."""
 
+    async def probe(self) -> None:
+        """Try a write now, so an outage (and its end) shows in :meth:`health` without waiting for traffic.
+        Never raises. The default does nothing (Redis's :meth:`health` pings already)."""
+
     async def close(self) -> None:
         """Release connections / threads."""
 

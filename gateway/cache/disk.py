@@ -94,6 +94,7 @@ class DiskLineCache(LineCache):
         self._closed = False
         self._pending_touch: set[str] = set()
         self._outage = OutageLog(log, f"disk line cache {self.path}")
+        self._write_failed = False  #: the outage is of writes: only a write (or the probe) ends it
         self._counters = {"hits": 0, "misses": 0, "puts": 0, "put_dropped": 0, "corrupt": 0, "too_large": 0,
                           "errors": 0, "evicted": 0}
 
@@ -233,7 +234,7 @@ class DiskLineCache(LineCache):
             self._failure(exc)
             self._counters["misses"] += 1
             return None
-        self._outage.success()
+        self._read_ok()
         if corrupt is not None:
             self._counters["corrupt"] += 1
             self._counters["misses"] += 1
@@ -263,10 +264,10 @@ class DiskLineCache(LineCache):
         try:
             evicted = await self._run(self._writer, self._put_sync, key, entry, line.created_at)
         except Exception as exc:  # noqa: BLE001 - a broken cache drops the write
-            self._failure(exc)
+            self._failure(exc, write=True)
             self._counters["put_dropped"] += 1
             return False
-        self._outage.success()
+        self._write_ok()
         self._counters["puts"] += 1
         self._counters["evicted"] += evicted
         return True
@@ -277,7 +278,7 @@ class DiskLineCache(LineCache):
         try:
             await self._run(self._writer, self._delete_sync, key)
         except Exception as exc:  # noqa: BLE001
-            self._failure(exc)
+            self._failure(exc, write=True)
 
     async def stats(self) -> dict:
         out: dict = {"backend": self.backend, "path": str(self.path), "max_bytes": self.max_bytes, **self._counters}
@@ -303,6 +304,30 @@ class DiskLineCache(LineCache):
             return CacheHealth(ok=False, backend=self.backend, reason=self._outage.reason, detail=detail)
         return CacheHealth(ok=True, backend=self.backend, detail=detail)
 
+    async def probe(self) -> None:
+        """A tiny write transaction: an unwritable file or a full disk fails it, its end clears the outage."""
+        if self._closed:
+            return
+        try:
+            await self._run(self._writer, self._probe_sync)
+        except Exception as exc:  # noqa: BLE001 - recorded: health reports it
+            self._failure(exc, write=True)
+            return
+        self._write_ok()
+
+    def _probe_sync(self) -> None:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # A real change (SQLite skips writing a row that stays the same); its own table, outside the schema.
+            conn.execute("CREATE TABLE IF NOT EXISTS health_probe (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)")
+            conn.execute("INSERT INTO health_probe VALUES (0, 1) ON CONFLICT(id) DO UPDATE SET n = (n + 1) % 1000000")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
     async def close(self) -> None:
         if self._closed:
             return
@@ -321,9 +346,19 @@ class DiskLineCache(LineCache):
 
     # -- helpers -------------------------------------------------------------------------------------
 
-    def _failure(self, exc: BaseException) -> None:
+    def _failure(self, exc: BaseException, write: bool = False) -> None:
         self._counters["errors"] += 1
+        self._write_failed = self._write_failed or write
         self._outage.failure(exc)
+
+    def _read_ok(self) -> None:
+        """A read worked: that ends an outage of reads, not one of writes (an unwritable file reads fine)."""
+        if not self._write_failed:
+            self._outage.success()
+
+    def _write_ok(self) -> None:
+        self._write_failed = False
+        self._outage.success()
 
     def _ignore_touch_error(self, fut: Future) -> None:
         exc = fut.exception()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 
@@ -16,7 +17,12 @@ class ErrorKind(StrEnum):
     CAPACITY = "capacity"
     QUOTA = "quota"  #: credits exhausted: fail over, don't page; breaker opens
     AUTH = "auth"  #: bad or missing key: fail over and alert; breaker opens
-    BAD_REQUEST = "bad_request"  #: the request itself is wrong: never retried, no fail-over, error out
+    #: the vendor refused the line for a cause that is the line's own (too long for it): no fail-over, a 4xx
+    BAD_REQUEST = "bad_request"
+    #: the vendor refused (400/422) a request the gateway had validated, naming no cause of the line's: the
+    #: vendor's problem (an API change, a stricter check): no retry, fail over; counts in the error ratio, not
+    #: on the breaker (it may be one line's)
+    REJECTED = "upstream_rejected"
     UNAVAILABLE = "unavailable"  #: provider cannot serve this (no voice, no cache entry, not configured): skip
 
     @property
@@ -31,6 +37,17 @@ class ErrorKind(StrEnum):
     def counts_on_breaker(self) -> bool:
         """Whether this failure is a sign the provider is unhealthy."""
         return self in (ErrorKind.RETRYABLE, ErrorKind.TIMEOUT, ErrorKind.QUOTA, ErrorKind.AUTH)
+
+
+#: What a vendor's 4xx says when the cause really is the line's (its length), not the vendor's.
+_LINE_CAUSE = re.compile(r"too.long|max_character|character.limit|characters? in a single request|text_too_long"
+                         r"|exceeds the maximum", re.IGNORECASE)
+
+
+def rejected_kind(status: int | None, text: str) -> ErrorKind:
+    """A vendor's 400/413/422 to a line the gateway validated: ``bad_request`` when it names a cause of the line's
+    (too long: 413, "max_character_limit_exceeded", "text too long"), else ``upstream_rejected`` (fail over)."""
+    return ErrorKind.BAD_REQUEST if status == 413 or _LINE_CAUSE.search(text or "") else ErrorKind.REJECTED
 
 
 class ProviderError(Exception):

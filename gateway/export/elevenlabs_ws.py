@@ -26,8 +26,8 @@ def char_alignment(text: str, words: list[WordSpan], start_ms: int, end_ms: int)
     durations = [0] * len(chars)
     cursor, pos = 0, 0
     for word in words:
-        if word.char_start is None or word.char_end is None or word.char_start < pos:
-            continue
+        if word.char_start is None or word.char_end is None or word.char_start < pos or word.char_start >= len(chars):
+            continue  # (a canned clip's words index its own text, which may be longer than the piece: never past it)
         gap_chars = range(pos, word.char_start)
         w0, w1 = word.start_ms - start_ms, word.end_ms - start_ms
         for k, i in enumerate(gap_chars):
@@ -38,7 +38,7 @@ def char_alignment(text: str, words: list[WordSpan], start_ms: int, end_ms: int)
         for k, i in enumerate(range(word.char_start, min(word.char_end, len(chars)))):
             starts[i] = w0 + (w1 - w0) * k // n
             durations[i] = (w1 - w0) // n
-        cursor, pos = w1, word.char_end
+        cursor, pos = w1, min(word.char_end, len(chars))
     tail = range(pos, len(chars))
     total = end_ms - start_ms
     for k, i in enumerate(tail):

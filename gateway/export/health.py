@@ -14,7 +14,9 @@ def provider_json(status: ProviderStatus) -> dict:
     return {"state": status.state.value, "reason": status.reason, "breaker": asdict(status.breaker),
             "family": status.family,
             "signals": {"first_audio_ewma_s": signal.ewma_s, "first_audio_p95_s": signal.p95_s,
-                        "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts},
+                        "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts,
+                        "delivery_rtf": None if signal.delivery_rtf is None else round(signal.delivery_rtf, 3),
+                        "slow_delivery": signal.slow},
             **({"detail": status.detail} if status.detail else {}),
             **({"capacity": asdict(status.capacity)} if status.capacity is not None else {})}
 
@@ -32,6 +34,6 @@ def health_json(report: HealthReport) -> dict:
             "reasons": report.reasons, "warnings": report.warnings,
             "forced_level": report.forced_level.value if report.forced_level else None,
             "draining": report.draining, "retry_budget": report.retry_budget, "redis": report.redis,
-            "video": report.video, "media": report.media,
+            "video": report.video, "media": report.media, "cache": report.cache,
             "capacity": capacity_json(report.capacity),
             "providers": {name: provider_json(status) for name, status in report.providers.items()}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import binascii
+
 from gateway.core.timeline import WordSpan
 from gateway.speak.result import SpeakResult
 
@@ -26,6 +28,9 @@ def result_body(result: SpeakResult) -> dict:
         "text": result.text,
         "spoken_text": result.spoken_text,
         "audio_url": audio_url(result.request_id) if result.audio is not None and result.audio_stored else None,
+        # The media store could not keep it (media_unwritable): the audio itself, so the line is never lost.
+        "audio_base64": binascii.b2a_base64(result.audio, newline=False).decode("ascii")
+        if result.audio is not None and not result.audio_stored else None,
         "video_url": video_url(result.request_id) if result.has_video else None,
         "video": result.video.to_dict() if result.video is not None else None,
         "output_format": result.output.name,

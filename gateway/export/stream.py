@@ -9,7 +9,7 @@ from gateway.export.speak import result_body, words_json
 from gateway.speak.events import LineFinished, StreamEvent, VisemesEvent
 
 #: Keys of the final object that the stream already sent sentence by sentence.
-STREAMED_KEYS = ("visemes", "azure_visemes", "blendshapes", "words", "phonemes")
+STREAMED_KEYS = ("visemes", "azure_visemes", "blendshapes", "words", "phonemes", "audio_base64")
 
 
 def event_body(event: StreamEvent) -> dict:

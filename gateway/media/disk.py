@@ -100,6 +100,19 @@ class DiskMediaStore(MediaStore):
             out[kind.value] = cleanup_dir(root, keep.ttl_s, keep.max_bytes, now)
         return out
 
+    async def probe(self, nbytes: int = 1) -> None:
+        await asyncio.to_thread(self._probe, nbytes)
+
+    def _probe(self, nbytes: int) -> None:
+        for root in self.dirs.values():
+            root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=root, suffix=PART_SUFFIX)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(b"\0" * max(1, nbytes))
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+
     async def health(self) -> dict:
         return {"backend": self.backend, "ok": True, "error": None,
                 "dirs": {kind.value: str(path) for kind, path in self.dirs.items()}}

@@ -64,6 +64,13 @@ class WithLocalFallback(MediaStore):
     async def cleanup(self) -> dict:
         return {**await self.local.cleanup(), self.backend: await self.shared.cleanup()}
 
+    async def probe(self, nbytes: int = 1) -> None:
+        """Writable while either is: the shared store, else this replica's disk behind it."""
+        try:
+            await self.shared.probe(nbytes)
+        except Exception:  # noqa: BLE001 - writes fall back to the local disk
+            await self.local.probe(nbytes)
+
     async def health(self) -> dict:
         return {**await self.shared.health(), "fallback": self.local.backend}
 

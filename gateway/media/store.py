@@ -103,6 +103,13 @@ class MediaStore(ABC):
         """Remove what has expired or is past the size caps; returns counts. Safe to call from every replica."""
         return {}
 
+    async def probe(self, nbytes: int = 1) -> None:
+        """Check that the store can write now (``nbytes``: about how much); raises when it cannot. The default asks
+        :meth:`health`; the disk writes and removes a small file in each directory."""
+        report = await self.health()
+        if not report.get("ok", True):
+            raise MediaUnavailable(str(report.get("error") or "unhealthy"))
+
     async def health(self) -> dict:
         """``{"backend", "ok", "error"}`` (and backend details)."""
         return {"backend": self.backend, "ok": True, "error": None}

@@ -53,6 +53,9 @@ REDIS_UP = Gauge("mouthpiece_redis_up", "Whether Redis (shared breaker state, ra
 REDIS_UP.set(1)
 PROVIDER_LATENCY = Gauge("mouthpiece_provider_latency_seconds", "First-audio latency per provider (EWMA, p95)",
                          ["provider", "stat"], registry=REGISTRY)
+PROVIDER_DELIVERY_RTF = Gauge("mouthpiece_provider_delivery_rtf",
+                              "Audio seconds delivered per wall second of an attempt (EWMA; 0: no data): below 1 "
+                              "the listener waits", ["provider"], registry=REGISTRY)
 PROVIDER_ERROR_RATIO = Gauge("mouthpiece_provider_error_ratio", "Share of failed attempts over the health window",
                              ["provider"], registry=REGISTRY)
 PROVIDER_QUOTA_USED = Gauge("mouthpiece_provider_quota_used_ratio", "Share of the provider's quota used (0..1)",

@@ -4,7 +4,8 @@
 
 * A provider whose breaker is open is skipped.
 * Until a provider's first audio byte, retryable failures are retried with back-off (tenacity);
-  other failures fail over at once (``bad_request`` errors out: every provider would refuse it).
+  other failures fail over at once (a vendor's ``upstream_rejected`` 400/422 included); ``bad_request`` (a
+  cause of the line's own, such as its length) errors out.
 * After audio started, a failure fails over to the next provider, which continues from the first
   segment (sentence) that was not finished; a ``provider_switch`` status event marks the switch.
 * A stream that ends without every segment spoken ends with an ``error`` event, never a ``final``.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -129,6 +131,7 @@ class ProviderChain:
         self.retry = retry
         self.signals = signals or HealthSignals()
         self.budget = budget or RetryBudget.from_settings(RetrySettings.model_construct())  # the defaults
+        self._attempt_keys = itertools.count()  #: one key per attempt (the signals follow deliveries in flight)
         #: Providers that asked us to wait (upstream Retry-After): skipped until the time given.
         self.cooldown_until: dict[str, float] = {}
 
@@ -175,9 +178,9 @@ class ProviderChain:
                                           "reason": last_error.kind.value if last_error else None})
             samples_done = 0
             sample_rate = 0
-            audio_started = False
+            audio_started, first_audio_at = False, 0.0
             span = tracer.start_span("provider_attempt", context=plan.trace_context, attributes={"provider": name})
-            attempt_started = time.monotonic()
+            attempt_started, attempt_key = time.monotonic(), next(self._attempt_keys)
             try:
                 try:
                     attempt = await self._first_event(step, request, clock, outcome)
@@ -187,14 +190,15 @@ class ProviderChain:
                     async for event in self._rest(attempt, clock):
                         if isinstance(event, AudioEvent):
                             if not audio_started:
-                                audio_started = True
-                                self.signals.attempt(name, True, time.monotonic() - attempt_started)
+                                audio_started, first_audio_at = True, time.monotonic()
+                                self.signals.attempt(name, True, first_audio_at - attempt_started)
                                 if outcome.first_audio_s is None:
                                     outcome.first_audio_s = clock.elapsed()
                                     TIME_TO_FIRST_AUDIO.labels(name).observe(outcome.first_audio_s)
                             sample_rate = event.sample_rate
                             start = base_ms + samples_to_ms(samples_done, sample_rate)
                             samples_done += event.num_samples
+                            self.signals.progress(name, attempt_key, first_audio_at, samples_done / sample_rate)
                             yield AudioEvent(event.pcm, event.sample_rate, event.segment, start)
                         elif isinstance(event, AlignmentEvent):
                             yield event if not base_ms else AlignmentEvent(
@@ -211,6 +215,8 @@ class ProviderChain:
                         raise ProviderError(ErrorKind.RETRYABLE, "stream ended before the line was complete",
                                             provider=name)
                     step.breaker.success()
+                    self.signals.delivered(name, samples_done / (sample_rate or 1), time.monotonic() - attempt_started,
+                                           attempt_key)
                     PROVIDER_ATTEMPTS.labels(name, "ok").inc()
                     outcome.attempts.append(Attempt(name, "ok"))
                     outcome.provider = name
@@ -224,8 +230,8 @@ class ProviderChain:
                     last_error = exc
                     span.set_attribute("outcome", exc.kind.value)
                     self._record_failure(step, exc, outcome, audio_started)
-                    if exc.kind is ErrorKind.BAD_REQUEST:
-                        yield ErrorEvent("bad_request", exc.message)
+                    if exc.kind is ErrorKind.BAD_REQUEST:  # the line's own cause: every provider would refuse it
+                        yield ErrorEvent("bad_request", f"{name} refused the line: {exc.message}")
                         return
                     if exc.kind is not ErrorKind.UNAVAILABLE or audio_started:
                         previous = name  # a skip (no voice, cache miss) is not a fail-over
@@ -234,6 +240,8 @@ class ProviderChain:
                 finally:
                     if samples_done:
                         base_ms += samples_to_ms(samples_done, sample_rate)
+                        if not outcome.complete:  # failed or cut off: its pace is not counted, only forgotten
+                            self.signals.delivered(name, None, 0.0, attempt_key)
                     outcome.audio_ms = base_ms
             finally:
                 span.end()

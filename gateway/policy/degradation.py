@@ -70,7 +70,12 @@ def assess(providers: dict[str, ProviderStatus], order: list[str], signals: Heal
         elif signal.ewma_s is not None and signal.ewma_s >= thresholds.latency_critical_s:
             reasons.append(f"{name} slow: first audio {signal.ewma_s:.2f} s (EWMA)")
             demoted.add(name)
+        elif signal.slow:  # the listener waits: audio arrives slower than it plays
+            reasons.append(f"{name} slow: delivery {signal.delivery_rtf or 0:.2f}x real time (EWMA)")
+            demoted.add(name)
         else:
+            if signal.delivery_rtf is not None and signal.delivery_rtf < thresholds.delivery_rtf_warn:
+                warnings.append(f"{name} slow: delivery {signal.delivery_rtf:.2f}x real time (EWMA)")
             if signal.ewma_s is not None and signal.ewma_s >= thresholds.latency_warn_s:
                 warnings.append(f"{name} slow: first audio {signal.ewma_s:.2f} s (EWMA)")
             if signal.attempts >= thresholds.min_attempts and signal.error_ratio >= thresholds.error_warn:

@@ -1,4 +1,6 @@
-"""Health signals per provider: first-audio latency (EWMA and p95 over a window) and error ratio.
+"""Health signals per provider: first-audio latency (EWMA and p95 over a window), error ratio, and the delivery's
+real-time factor (audio seconds delivered per wall second of the attempt, EWMA): what the listener gets. A
+provider inside every deadline can still deliver 2 s of audio in 6 s; the delivery RTF catches it.
 
 The chain reports every attempt here (:meth:`HealthSignals.attempt`); the degradation controller reads
 the signals. Windows are time-based so a quiet provider's old failures age out.
@@ -11,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gateway.core.voices import HealthState, ProviderHealth
-from gateway.observability.metrics import PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
+from gateway.observability.metrics import PROVIDER_DELIVERY_RTF, PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
 from gateway.policy.capacity import EngineCapacity
 from gateway.upstream.breaker import BreakerSnapshot
 
@@ -24,6 +26,10 @@ class ProviderSignal:
     p95_s: float | None  #: first-audio latency, 95th percentile
     error_ratio: float
     attempts: int
+    #: audio seconds per wall second of the attempts that delivered a line (EWMA): below 1 the listener waits
+    delivery_rtf: float | None = None
+    #: slow delivery, with hysteresis: set below the critical RTF, cleared only at the warning RTF (or no data)
+    slow: bool = False
 
 
 @dataclass(slots=True)
@@ -50,13 +56,36 @@ class ProviderStatus:
         elif breaker.state == "half-open" and state is HealthState.UP:
             state = HealthState.DEGRADED
         reason = own.reason or (f"breaker {breaker.state}" if breaker.state != "closed" else "")
+        if breaker.held:
+            reason = "breaker held open by an operator" + (
+                f" until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(breaker.held_until))}"
+                if breaker.held_until else " until lifted")
         return cls(state, reason, family, breaker, signal, dict(own.detail or {}), capacity)
 
 
+#: Lines shorter than this say little about a delivery's pace (their first audio dominates): not counted.
+MIN_DELIVERY_AUDIO_S = 0.5
+#: A finished delivery counts as at most this fast (a cached replay is 100x real time: it would take an EWMA many
+#: slow lines to come down from there).
+RTF_CAP = 2.0
+#: A delivery still in flight is judged once its listener has been playing this long (so a slow one shows before it
+#: ends): audio delivered after its first chunk over the time since that chunk; below 1 the listener is catching up.
+LIVE_MIN_WALL_S = 1.0
+#: ... and only when at least this many are (their median): one line's momentary gap is not the provider's pace.
+LIVE_MIN_DELIVERIES = 2
+
+
 class ProviderStats:
-    def __init__(self, window_s: float, alpha: float = 0.3) -> None:
+    def __init__(self, window_s: float, alpha: float = 0.3, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
         self.window_s = window_s
         self.alpha = alpha
+        self.rtf_warn = rtf_warn
+        self.rtf_critical = rtf_critical
+        self.rtf_ewma: float | None = None
+        self.slow = False
+        self._deliveries: deque[float] = deque()  # when each counted delivery ended
+        #: deliveries in flight: key -> (first audio at, its first chunk's seconds, seconds out so far)
+        self._live: dict[int, tuple[float, float, float]] = {}
         self.ewma_s: float | None = None
         self._events: deque[tuple[float, bool, float | None]] = deque()
         self._errors = 0  # failed attempts in the window, kept as events come and go
@@ -72,6 +101,30 @@ class ProviderStats:
                 self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
         self._trim(now)
 
+    def progress(self, key: int, first_audio_at: float, audio_s: float) -> None:
+        """A delivery in flight (``key``: the attempt) has ``audio_s`` out; its first audio came at
+        ``first_audio_at`` (monotonic)."""
+        head = self._live[key][1] if key in self._live else audio_s  # the first chunk: the listener's head start
+        self._live[key] = (first_audio_at, head, audio_s)
+
+    def live_rtf(self, now: float) -> float | None:
+        """The median pace of the deliveries in flight whose listeners have played long enough to judge (audio out
+        over time since first audio), when there are enough of them; else None."""
+        rtfs = sorted((audio - head) / (now - since) for since, head, audio in self._live.values()
+                      if now - since >= LIVE_MIN_WALL_S)
+        return rtfs[len(rtfs) // 2] if len(rtfs) >= LIVE_MIN_DELIVERIES else None
+
+    def delivered(self, audio_s: float, wall_s: float, now: float | None = None, key: int | None = None) -> None:
+        """One attempt delivered ``audio_s`` of audio in ``wall_s`` (from its start to its last chunk)."""
+        self._live.pop(key, None)
+        if audio_s < MIN_DELIVERY_AUDIO_S or wall_s <= 0:
+            return
+        now = time.monotonic() if now is None else now
+        rtf = min(audio_s / wall_s, RTF_CAP)
+        self.rtf_ewma = rtf if self.rtf_ewma is None else self.alpha * rtf + (1 - self.alpha) * self.rtf_ewma
+        self._deliveries.append(now)
+        self._trim(now)
+
     def _trim(self, now: float) -> None:
         while self._events and now - self._events[0][0] > self.window_s:
             _, ok, latency = self._events.popleft()
@@ -79,31 +132,68 @@ class ProviderStats:
             self._latencies -= latency is not None
         if not self._latencies:
             self.ewma_s = None  # no first audio in the window: an old slowness ages out
+        while self._deliveries and now - self._deliveries[0] > self.window_s:
+            self._deliveries.popleft()
+        if not self._deliveries:
+            self.rtf_ewma = None  # nothing delivered in the window: an old slowness ages out (and is tried again)
+        rtf = self.delivery_rtf(now)
+        if rtf is None or rtf >= self.rtf_warn:
+            self.slow = False
+        elif rtf < self.rtf_critical:
+            self.slow = True
+
+    def delivery_rtf(self, now: float) -> float | None:
+        """The EWMA of finished deliveries, or the median pace in flight when that is slower."""
+        live = self.live_rtf(now)
+        if live is None or (self.rtf_ewma is not None and self.rtf_ewma <= live):
+            return self.rtf_ewma
+        return live
 
     def quick(self, now: float | None = None) -> ProviderSignal:
         """EWMA and error ratio in O(1) amortized (no p95): what every attempt updates."""
-        self._trim(time.monotonic() if now is None else now)
+        now = time.monotonic() if now is None else now
+        self._trim(now)
         n = len(self._events)
-        return ProviderSignal(self.ewma_s, None, self._errors / n if n else 0.0, n)
+        return ProviderSignal(self.ewma_s, None, self._errors / n if n else 0.0, n, self.delivery_rtf(now), self.slow)
 
     def signal(self, now: float | None = None) -> ProviderSignal:
         """The full signal, p95 included (sorts the window: for the health loop, not the request path)."""
         quick = self.quick(now)
         latencies = sorted(lat for _, _, lat in self._events if lat is not None)
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
-        return ProviderSignal(quick.ewma_s, p95, quick.error_ratio, quick.attempts)
+        return ProviderSignal(quick.ewma_s, p95, quick.error_ratio, quick.attempts, quick.delivery_rtf, quick.slow)
 
 
 class HealthSignals:
     """Per-provider stats, fed by the chain."""
 
-    def __init__(self, window_s: float = 60.0) -> None:
+    def __init__(self, window_s: float = 60.0, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
         self.window_s = window_s
+        self.rtf_warn = rtf_warn
+        self.rtf_critical = rtf_critical
         self.stats: dict[str, ProviderStats] = {}
 
+    def _stats(self, provider: str) -> ProviderStats:
+        stats = self.stats.get(provider)
+        if stats is None:
+            stats = self.stats[provider] = ProviderStats(self.window_s, rtf_warn=self.rtf_warn,
+                                                         rtf_critical=self.rtf_critical)
+        return stats
+
     def attempt(self, provider: str, ok: bool, first_audio_s: float | None) -> None:
-        stats = self.stats.setdefault(provider, ProviderStats(self.window_s))
+        stats = self._stats(provider)
         stats.record(ok, first_audio_s)
+        self._export(provider, stats.quick())
+
+    def progress(self, provider: str, key: int, started: float, audio_s: float) -> None:
+        """An attempt in flight (``key``) has delivered ``audio_s`` since ``started`` (monotonic)."""
+        self._stats(provider).progress(key, started, audio_s)
+
+    def delivered(self, provider: str, audio_s: float | None, wall_s: float, key: int | None = None) -> None:
+        """A provider's attempt ended: ``audio_s`` of audio in ``wall_s`` since it began (None: it failed, not
+        counted)."""
+        stats = self._stats(provider)
+        stats.delivered(audio_s or 0.0, wall_s, key=key)
         self._export(provider, stats.quick())
 
     def refresh(self) -> None:
@@ -118,6 +208,7 @@ class HealthSignals:
             PROVIDER_LATENCY.labels(provider, "ewma").set(signal.ewma_s)
         if signal.p95_s is not None:
             PROVIDER_LATENCY.labels(provider, "p95").set(signal.p95_s)
+        PROVIDER_DELIVERY_RTF.labels(provider).set(signal.delivery_rtf if signal.delivery_rtf is not None else 0)
 
     def signal(self, provider: str) -> ProviderSignal:
         stats = self.stats.get(provider)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime
@@ -93,6 +94,7 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
         self.link = link
         self.prefix = f"mouthpiece:breaker:{name}:"
         self.local = pybreaker.CircuitMemoryStorage(state)
+        self.local_held_until: float | None = None
         link.call(lambda c: c.set(self.prefix + "state", state, nx=True), lambda: None)
 
     def _key(self, name: str) -> str:
@@ -150,3 +152,25 @@ class SharedBreakerStorage(pybreaker.CircuitBreakerStorage):
     def opened_at(self, when: datetime) -> None:
         self.local.opened_at = when
         self.link.call(lambda c: c.set(self._key("opened_at"), f"{when.timestamp():.3f}"), lambda: None)
+
+    @property
+    def held_until(self) -> float | None:
+        """An operator's hold (epoch s, ``inf``: until lifted), shared by every replica; it expires with itself."""
+        def read(c) -> float | None:  # noqa: ANN001
+            value = c.get(self._key("held_until"))
+            self.local_held_until = float(value) if value else None
+            return self.local_held_until
+
+        return self.link.call(read, lambda: self.local_held_until)
+
+    @held_until.setter
+    def held_until(self, until: float | None) -> None:
+        self.local_held_until = until
+        key = self._key("held_until")
+        if until is None:
+            self.link.call(lambda c: c.delete(key), lambda: None)
+        elif until == math.inf:
+            self.link.call(lambda c: c.set(key, "inf"), lambda: None)
+        else:
+            ttl_ms = max(1, int((until - time.time()) * 1000))
+            self.link.call(lambda c: c.set(key, f"{until:.3f}", px=ttl_ms), lambda: None)

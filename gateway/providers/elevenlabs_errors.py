@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.errors import ErrorKind, ProviderError, rejected_kind
 
 #: Longest error body read (bytes) and quoted (characters).
 MAX_ERROR_BODY = 16_384
@@ -29,9 +29,9 @@ _WS_ERRORS = {
     "internal_server_error": ErrorKind.RETRYABLE,
     "voice_not_found": ErrorKind.UNAVAILABLE,
     "max_character_limit_exceeded": ErrorKind.BAD_REQUEST,
-    "invalid_request": ErrorKind.BAD_REQUEST,
-    "invalid_message": ErrorKind.BAD_REQUEST,
-    "validation_error": ErrorKind.BAD_REQUEST,
+    "invalid_request": ErrorKind.REJECTED,
+    "invalid_message": ErrorKind.REJECTED,
+    "validation_error": ErrorKind.REJECTED,
     "service_unavailable": ErrorKind.RETRYABLE,
 }
 
@@ -118,12 +118,12 @@ def classify_http_error(status: int, body: Any, headers: Any = None, *, provider
         kind = ErrorKind.OVERLOADED if code == "too_many_concurrent_requests" else ErrorKind.RETRYABLE
     elif status == 404 or code in _UNAVAILABLE_STATUSES:
         kind = ErrorKind.UNAVAILABLE
-    elif status in (400, 413, 422):
-        kind = ErrorKind.BAD_REQUEST
     elif status == 408 or status >= 500:
         kind = ErrorKind.RETRYABLE
+    elif 400 <= status < 500:  # 400, 413, 422 and the rest: the line's own cause, else the vendor's refusal
+        kind = rejected_kind(status, f"{code} {message}")
     else:
-        kind = ErrorKind.BAD_REQUEST if 400 <= status < 500 else ErrorKind.RETRYABLE
+        kind = ErrorKind.RETRYABLE
     return ProviderError(kind, text, provider=provider, status=status, retry_after_s=retry_after)
 
 
@@ -135,7 +135,9 @@ def classify_ws_close(code: int | None, reason: str, last_error: dict | None, *,
         message = str(last_error.get("message") or reason or "")
         kind = _WS_ERRORS.get(name)
         if kind is None:
-            kind = ErrorKind.BAD_REQUEST if name.startswith("invalid") else ErrorKind.RETRYABLE
+            kind = rejected_kind(None, f"{name} {message}") if name.startswith("invalid") else ErrorKind.RETRYABLE
+        elif kind is ErrorKind.REJECTED:
+            kind = rejected_kind(None, f"{name} {message}")
         text = scrub(f"websocket closed {code}" + (f" {name}" if name else "") + (f": {message}" if message else ""),
                      secret)
         return ProviderError(kind, text, provider=provider, status=code)

@@ -22,9 +22,10 @@ Errors (HTTP status or WebSocket handshake status):
 402        QUOTA           credit exhausted: fail over, breaker opens, no page
 429        OVERLOADED      concurrency cap (Fish sends no Retry-After): fail over now; the
                            provider is healthy, so the breaker stays closed
-400, 422   BAD_REQUEST     the request is wrong: no retry, no fail-over — except an unknown
-                           ``reference_id`` (a voice problem, 400 naming the reference, or 404):
-                           UNAVAILABLE, the next provider speaks the line
+400, 422   REJECTED        Fish refused a line the gateway validated: no retry, fail over —
+413        BAD_REQUEST     but a cause of the line's own (413, "too long") is a 4xx to the client,
+                           and an unknown ``reference_id`` (a voice problem, 400 naming the
+                           reference, or 404) is UNAVAILABLE: the next provider speaks the line
 5xx        RETRYABLE       back off and retry before the first byte, then fail over
 network    RETRYABLE/TIMEOUT  connection refused/reset, truncated body; connect/read timeouts
 =========  ==============  ================================================================
@@ -45,7 +46,7 @@ from decimal import Decimal, InvalidOperation
 import httpx
 
 from gateway.characters import Cast
-from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.errors import ErrorKind, ProviderError, rejected_kind
 from gateway.core.events import ProviderEvent
 from gateway.core.segments import Segment
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
@@ -353,8 +354,8 @@ class FishAudioProvider(Provider):
             kind = ErrorKind.OVERLOADED
         elif status == 404 or (status == 400 and "reference" in message.lower()):
             kind = ErrorKind.UNAVAILABLE  # unknown voice: let the next provider speak the line
-        elif status in (400, 413, 422):
-            kind = ErrorKind.BAD_REQUEST
+        elif 400 <= status < 500:
+            kind = rejected_kind(status, message)
         else:
             kind = ErrorKind.RETRYABLE
         if kind in (ErrorKind.AUTH, ErrorKind.QUOTA):

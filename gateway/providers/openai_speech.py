@@ -29,7 +29,7 @@ import httpx
 import orjson
 
 from gateway.audio.decode import AudioDecodeError, read_wav_header
-from gateway.core.errors import ErrorKind, ProviderError
+from gateway.core.errors import ErrorKind, ProviderError, rejected_kind
 from gateway.core.events import AudioEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Segment
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
@@ -358,8 +358,9 @@ class OpenAISpeechProvider(Provider):
             return ServerFailed(self._error(ErrorKind.OVERLOADED, text, status), fault=False)
         if status == 404 or (status in (400, 422) and ("voice" in lowered or "model" in lowered)):
             return ServerFailed(self._error(ErrorKind.UNAVAILABLE, text, status), fault=False)
-        if status in (400, 413, 422):
-            return ServerFailed(self._error(ErrorKind.BAD_REQUEST, text, status), fault=False, elsewhere=False)
+        if status in (400, 413, 422):  # the line's own cause (too long) is the client's; else fail over
+            return ServerFailed(self._error(rejected_kind(status, lowered), text, status), fault=False,
+                                elsewhere=False)
         if status == 503:  # not ready, draining: another server, no mark against this one
             return ServerFailed(self._error(ErrorKind.RETRYABLE, text, status), fault=False)
         return ServerFailed(self._error(ErrorKind.RETRYABLE, text, status), fault=True)

@@ -21,6 +21,7 @@ from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink
 from gateway.providers.base import Provider
+from gateway.service.storage import StorageWatch
 from gateway.settings import Thresholds
 from gateway.upstream.breaker import ProviderBreaker
 from gateway.video.pool import VideoPool
@@ -42,7 +43,8 @@ class HealthReport:
     retry_budget: dict
     redis: dict | None
     video: dict
-    media: dict = field(default_factory=dict)  #: the media store: backend, ok, error
+    media: dict = field(default_factory=dict)  #: the media store: backend, status, ok, error, since, last_error
+    cache: dict | None = None  #: the line cache: backend, status, ok, error (None: cache off)
     providers: dict[str, ProviderStatus] = field(default_factory=dict)
     #: The local engines' shared cores (None: capacity admission is off).
     capacity: CapacitySnapshot | None = None
@@ -53,7 +55,8 @@ class HealthReport:
 class HealthReporter:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  signals: HealthSignals, thresholds: Thresholds, levels: LevelController, budget: RetryBudget,
-                 redis: RedisLink | None, video: VideoPool, capacity: Capacity | None = None) -> None:
+                 redis: RedisLink | None, video: VideoPool, capacity: Capacity | None = None,
+                 storage: StorageWatch | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -64,6 +67,7 @@ class HealthReporter:
         self.redis = redis
         self.video = video
         self.capacity = capacity
+        self.storage = storage
         self.draining = False
         set_level_gauge(DegradationLevel.NORMAL)
 
@@ -83,19 +87,27 @@ class HealthReporter:
         self.signals.refresh()
         redis_up = None if self.redis is None else await asyncio.to_thread(self.redis.ping)
         video = await self.video.health() if self.video.mode != "disabled" else None
-        media = await self.video.media.health()
-        current, previous = self.levels.update(assess(statuses, self.chain, self.signals, self.thresholds, video,
-                                                      redis_up))
+        storage = await self.storage.report() if self.storage is not None else None
+        media = storage.media if storage is not None else await self.video.media.health()
+        assessment = assess(statuses, self.chain, self.signals, self.thresholds, video, redis_up)
+        if storage is not None:
+            assessment.warnings.extend(storage.warnings)
+        current, previous = self.levels.update(assessment)
         if previous is not None:
             LEVEL_TRANSITIONS.labels(previous.value, current.level.value).inc()
             log.warning("degradation_level_changed", old=previous.value, new=current.level.value,
                         reasons=current.reasons)
         set_level_gauge(current.level)
         services = service_states(statuses, video)
+        if storage is not None:
+            services["media"] = media.get("status", "up")
+            if storage.cache is not None:
+                services["cache"] = storage.cache["status"]
         return HealthReport(overall_status(services, current.level, self.draining), current.level, current.reasons,
                             current.warnings, self.levels.forced, self.draining, self.budget.snapshot(),
                             None if self.redis is None else self.redis.snapshot(), video or dict(VIDEO_DISABLED),
-                            media, statuses, capacity, services, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+                            media, storage.cache if storage is not None else None, statuses, capacity, services,
+                            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def service_states(providers: dict[str, ProviderStatus], video: dict | None) -> dict[str, str]:

@@ -18,6 +18,7 @@ from gateway.cache.factory import build_cache
 from gateway.characters import KNOWN_PROVIDERS, Cast, CastError, check_voices, load_cast
 from gateway.core.voices import VoiceInfo
 from gateway.media.factory import build_media_store
+from gateway.media.monitored import monitored
 from gateway.media.store import MediaStore
 from gateway.observability.metrics import DRAINING
 from gateway.policy.capacity import Rule, engine_threads
@@ -32,6 +33,7 @@ from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
 from gateway.providers.base import Provider
 from gateway.providers.factory import LOCAL_ENGINES, build_providers
 from gateway.service.health import HealthReport, HealthReporter
+from gateway.service.storage import StorageWatch
 from gateway.settings import Settings
 from gateway.speak.events import StreamEvent
 from gateway.speak.finish import Finisher
@@ -81,14 +83,17 @@ class Mouthpiece:
             name: ProviderBreaker(name, s.breaker.fail_max, s.breaker.reset_s,
                                   SharedBreakerStorage(self.redis, name) if self.redis else None)
             for name in self.providers}
-        self.media = media or build_media_store(s)
+        self.media = monitored(media or build_media_store(s))
         self.video = video or VideoPool(s.video, self.media)
-        self.signals = HealthSignals(s.thresholds.health_window_s)
+        self.signals = HealthSignals(s.thresholds.health_window_s, s.thresholds.delivery_rtf_warn,
+                                     s.thresholds.delivery_rtf_critical)
         self.retry_budget = RetryBudget.from_settings(s.retry)
         self.levels = LevelController(s.thresholds.level_recovery_s)
         self.rate_limiter = RateLimiter(self.redis)
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
-                                              self.levels, self.retry_budget, self.redis, self.video, self.capacity)
+                                              self.levels, self.retry_budget, self.redis, self.video, self.capacity,
+                                              StorageWatch(self.media, self.cache,
+                                                           s.thresholds.storage_probe_interval_s))
         live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
                                       self.catalogue, live)

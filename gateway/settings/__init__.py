@@ -85,6 +85,11 @@ class Thresholds(BaseSettings):
     """First-audio latency (EWMA) above which a provider is reported slow (streaming threshold)."""
     latency_critical_s: float = 4.0
     """First-audio latency (EWMA) above which the primary is demoted: the next provider goes first."""
+    delivery_rtf_warn: float = 1.0
+    """Delivery real-time factor (audio seconds per wall second of an attempt, EWMA over the health window) below
+    which a provider is reported slow; a demoted provider is restored only once it is back above this."""
+    delivery_rtf_critical: float = 0.6
+    """Delivery real-time factor below which the provider is demoted: the next provider goes first."""
     error_warn: float = 0.05
     """Error ratio over the health window that is reported as a warning."""
     error_critical: float = 0.20
@@ -99,6 +104,11 @@ class Thresholds(BaseSettings):
     """How often the overall degradation level is recomputed."""
     level_recovery_s: float = 10.0
     """How long a better level must hold before the gateway reports it (hysteresis)."""
+    storage_probe_interval_s: float = 1.0
+    """How often the media store and the line cache are asked to try a small write (health, readiness)."""
+    ready_requires_media: bool = True
+    """``/api/health/ready`` answers 503 while the media store cannot write (lines are still served, audio inline);
+    false: stay ready."""
 
 
 class EngineSettings(BaseSettings):

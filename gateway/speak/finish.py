@@ -72,7 +72,8 @@ class Finisher:
         except Exception as exc:  # noqa: BLE001 - a store outage costs the audio_url, never the line
             MEDIA_WRITES.labels("audio", self.store.backend, "failed").inc()
             log.warning("media_store_failed", kind="audio", backend=self.store.backend, error=type(exc).__name__)
-            return f"audio not stored ({self.store.backend}: {type(exc).__name__}): no audio_url"
+            return (f"media_unwritable: audio not stored ({self.store.backend}: {type(exc).__name__}), "
+                    "served inline (audio_base64), no audio_url")
         MEDIA_WRITES.labels("audio", self.store.backend, "ok").inc()
         return None
 

@@ -2,10 +2,16 @@
 
 pybreaker 1.4 has no asyncio API, so the caller checks :meth:`ProviderBreaker.allow` before a call,
 awaits the upstream itself, then records the outcome with :meth:`success` / :meth:`failure`.
+
+An operator's force-open (:meth:`ProviderBreaker.hold`) is a **hold**, not a trip: the breaker stays open, with no
+trial call after its reset time, until the operator lifts it (:meth:`ProviderBreaker.release`) or its optional
+expiry passes. The hold lives in the breaker's storage, so with Redis every replica holds it (key
+``mouthpiece:breaker:<name>:held_until``, expiring with the hold).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -37,6 +43,15 @@ class BreakerSnapshot:
     fail_counter: int
     fail_max: int
     reset_timeout_s: float
+    held: bool = False  #: held open by an operator (admin API) until lifted
+    held_until: float | None = None  #: epoch s when the hold ends by itself (None: until lifted)
+
+
+class LocalHold:
+    """Where a breaker without shared storage keeps its hold: ``held_until`` epoch s, ``inf`` or None."""
+
+    def __init__(self) -> None:
+        self.held_until: float | None = None
 
 
 class ProviderBreaker:
@@ -48,11 +63,21 @@ class ProviderBreaker:
         self.cb = pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_s, name=name,
                                            listeners=[_Listener()], state_storage=storage)
         self._trial_started = 0.0
+        self._holds = storage if hasattr(storage, "held_until") else LocalHold()
         BREAKER_STATE.labels(name).set(0)
 
     @property
+    def held_until(self) -> float | None:
+        """When the operator's hold ends (``inf``: when lifted); None when not held (or expired)."""
+        until = self._holds.held_until
+        return until if until is not None and until > time.time() else None
+
+    @property
     def state(self) -> str:
-        """``closed``, ``open`` or ``half-open`` (an open breaker past its timeout reads ``half-open``)."""
+        """``closed``, ``open`` or ``half-open`` (an open breaker past its timeout reads ``half-open``, unless an
+        operator holds it open)."""
+        if self.held_until is not None:
+            return "open"
         state = self.cb.current_state
         if state == "open" and self._timeout_elapsed():
             return "half-open"
@@ -97,10 +122,23 @@ class ProviderBreaker:
             pass
 
     def force_open(self) -> None:
+        """Trip it now (it half-opens after its reset time, like any trip). Operators use :meth:`hold`."""
         self.cb.open()
 
-    def force_closed(self) -> None:
+    def hold(self, until: float | None = None) -> None:
+        """Hold it open until :meth:`release` (or until ``until``, epoch s): no trial calls meanwhile."""
+        self.cb.open()
+        self._holds.held_until = math.inf if until is None else until
+
+    def release(self) -> None:
+        """Lift a hold and close the breaker: normal service again."""
+        self._holds.held_until = None
         self.cb.close()
 
+    def force_closed(self) -> None:
+        self.release()
+
     def snapshot(self) -> BreakerSnapshot:
-        return BreakerSnapshot(self.state, self.cb.fail_counter, self.cb.fail_max, float(self.cb.reset_timeout))
+        until = self.held_until
+        return BreakerSnapshot(self.state, self.cb.fail_counter, self.cb.fail_max, float(self.cb.reset_timeout),
+                               held=until is not None, held_until=None if until in (None, math.inf) else until)
