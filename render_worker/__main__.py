@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--redis-prefix")
     parser.add_argument("--advertise-url", help="URL the gateway uses to reach this worker")
     parser.add_argument("--heartbeat-ttl", type=float, dest="heartbeat_ttl_s")
+    parser.add_argument("--drain-timeout", type=float, dest="drain_timeout_s",
+                        help="on SIGTERM, seconds renders in flight may take to finish (default 30)")
     parser.add_argument("--test-frame-delay-ms", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if v is not None}

@@ -46,6 +46,8 @@ class WorkerSettings(BaseSettings):
     """URL the gateway should use to reach this worker (default ``http://<host>:<port>``)."""
     heartbeat_ttl_s: float = 10.0
     """Registration TTL; refreshed every third of it."""
+    drain_timeout_s: float = 30.0
+    """On SIGTERM, how long renders in flight (and queued) may take to finish before the worker stops anyway."""
     test_frame_delay_ms: float = 0.0
     """Testing only: sleep this long per frame (simulates a slow device)."""
 

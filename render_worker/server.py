@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from render_worker.avatars import DEFAULT_AVATAR
 from render_worker.avatars.spec import SpecError
 from render_worker.config import CONTRACT, VERSION, WorkerSettings
+from render_worker.drain import install_sigterm_drain
 from render_worker.face import EMOTIONS, TrackError, parse_track
 from render_worker.renderer import AudioError, DeadlineExceeded, RenderJob, load_audio, render_jpegs, render_mp4
 from render_worker.store import AvatarStore
@@ -47,12 +48,17 @@ class WorkerState:
         self.started = time.time()
         self.ready = False
         self.reason = "preparing avatars"
+        self.draining = False  #: SIGTERM came: no new renders, readiness 503, the ones in flight finish
+        self.requests = 0  #: render requests being handled (the drain waits for them, and for streams of frames)
         self.active = 0
         self.waiting = 0
         self.fps: float | None = None
         self.queue_wait_ms = 0.0
         self.renders = 0
         self.failures = 0
+
+    def idle(self) -> bool:
+        return not self.requests and not self.active and not self.waiting
 
     def record(self, frames: int, seconds: float) -> None:
         if seconds > 0:
@@ -71,6 +77,7 @@ class WorkerState:
             "outputs": ["mp4", "frames"],
             "emotions": sorted(EMOTIONS), "ready": self.ready, "renders": self.renders, "failures": self.failures,
             "preparations": self.store.preparations, "uptime_s": round(time.time() - self.started, 1),
+            "draining": self.draining,
         }
 
 
@@ -143,15 +150,26 @@ async def _start(state: WorkerState) -> AsyncIterator[None]:
                     "version": VERSION, "contract": CONTRACT}
             tasks.append(asyncio.create_task(heartbeat(s.redis_url, s.redis_prefix, info, s.heartbeat_ttl_s)))
 
-    tasks.append(asyncio.create_task(boot()))
-    try:
-        yield
-    finally:
-        state.ready, state.reason = False, "shutting down"
+    async def stop_tasks() -> None:
         for task in reversed(tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    def begin_drain() -> None:
+        """No new work: readiness 503, the Redis registration (heartbeat) and the idle re-measure stop."""
+        state.draining, state.ready, state.reason = True, False, "draining"
+        log.warning("draining: %d rendering, %d queued", state.active, state.waiting)
+        asyncio.get_running_loop().create_task(stop_tasks())
+
+    tasks.append(asyncio.create_task(boot()))
+    uninstall = install_sigterm_drain(begin_drain, state.idle, s.drain_timeout_s)
+    try:
+        yield
+    finally:
+        uninstall()
+        state.ready, state.reason = False, "shutting down"
+        await stop_tasks()
 
 
 def create_app(settings: WorkerSettings | None = None) -> FastAPI:
@@ -211,6 +229,16 @@ def create_app(settings: WorkerSettings | None = None) -> FastAPI:
 
     @app.post("/v1/avatars/{avatar_id}/render")
     async def render(avatar_id: str, request: Request) -> Response:
+        if state.draining:
+            return error(503, "draining", "this worker is shutting down: send the render to another worker",
+                         {"Retry-After": "1"})
+        state.requests += 1  # from here on the drain waits for it (body upload, queue, render)
+        try:
+            return await _render(avatar_id, request)
+        finally:
+            state.requests -= 1
+
+    async def _render(avatar_id: str, request: Request) -> Response:
         entry = state.store.get(avatar_id)
         if entry is None:
             return unknown(avatar_id)

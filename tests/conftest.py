@@ -92,8 +92,11 @@ def gateway_proc(tmp_path_factory):
     """A real gateway process on embedded defaults (its own data dir; models from setup)."""
     data = tmp_path_factory.mktemp("gateway-data")
     # Kokoro leads the default chain; on a loaded test machine its first audio can pass the 4 s at which a
-    # primary is demoted by latency, which would move lines to Piper at random. Demotion has its own tests.
-    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "GATEWAY_LATENCY_CRITICAL_S": "60"}, data / "gateway.log")
+    # primary is demoted by latency, or the 1 s first-audio budget on the cores other processes leave (the capacity
+    # rule then sends the line to Piper), which would move lines to Piper at random. Demotion and capacity have their
+    # own tests.
+    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "GATEWAY_LATENCY_CRITICAL_S": "60",
+                           "GATEWAY_FIRST_AUDIO_BUDGET_S": "8"}, data / "gateway.log")
     try:
         proc.wait_ready()
         yield proc

@@ -139,9 +139,45 @@ def test_the_engines_own_speed_is_not_capacity():
     # A third slow line would get 2/3 of a core: 1.35 s, more than 0.9 s x 1.25.
     third = model.decide(job("slow", 10, by=0.5), now=0.0)
     assert third.action is Action.REFUSE and "budget" in third.reason
-    # Those two are late by their engine's own speed: they have no budget left to protect, and a line that delays
-    # them (0.6 core-s: to 1.2 s) but meets its own budget starts.
-    assert model.decide(job("fast", 60, by=5.0), now=0.0).action is Action.START
+    # Those two are late by their engine's own speed: they are held to it (0.9 s x 1.25 = 1.125 s). A line that
+    # delays them within that (0.3 core-s: to 1.05 s) starts; one that delays them past it (0.6 core-s: 1.2 s) not.
+    assert model.decide(job("fast", 30, by=5.0), now=0.0).action is Action.START
+    pushed = model.decide(job("fast", 60, by=5.0), now=0.0)
+    assert pushed.action is not Action.START and "in flight" in pushed.reason
+
+
+def test_cores_that_other_processes_take_are_capacity_not_the_engines_speed():
+    # Alone on the machine's two cores the slow engine makes a 0.5 s budget... wide: 0.9 core-s on two threads in
+    # 0.45 s. Other processes now leave one core: 0.9 s, past the budget. That is load, not the engine's speed: the
+    # line is refused (the next provider speaks it), not started as if the engine were slow by itself.
+    busy = [0.0]
+    cpu = iter([0.0] * 8)
+    model = CapacityModel(rule(margin=1.0, alpha=1.0), {"wide": 2}, cpu=lambda: next(cpu), machine=lambda: busy[0])
+    assert model.decide(job("wide", 10, by=0.5), now=0.0).action is Action.START
+    busy[0] = 1.0 * 1.0  # in the next second, other processes took 1 core-s of the 2 (own CPU: none)
+    model.advance(1.0)
+    assert model.available == pytest.approx(max(2.0 - 1.0, 2.0 * 2 / 3))
+    refused = model.decide(job("wide", 10, by=1.5), now=1.0)
+    assert refused.action is Action.REFUSE and "budget" in refused.reason
+    # When they are gone, the cores come back without any synthesis having to saturate them.
+    model.advance(2.0)
+    assert model.available == pytest.approx(2.0)
+    assert model.decide(job("wide", 10, by=2.5), now=2.0).action is Action.START
+
+
+def test_a_line_overdue_for_its_first_audio_is_not_delayed_further():
+    # The wide line was expected to speak by 0.45 s. At 1.0 s it has not (the machine got busier than measured, its
+    # cost was stale): the model is optimistic. A line that would take its cores (0.3 core-s) waits or goes on; one
+    # too small to delay it by more than max_gap_s (0.01 core-s) still starts.
+    model = CapacityModel(rule(max_gap_s=0.2), {"wide": 2, "fast": 1})
+    s = model.start(job("wide", 10, by=5.0), now=0.0)
+    assert s.expected == pytest.approx(0.45) and s.target == 5.0
+    assert model.decide(job("fast", 30, by=6.0), now=0.3).action is Action.START  # not overdue yet
+    late = model.decide(job("fast", 30, by=6.0), now=1.0)
+    assert late.action is not Action.START and "past the first audio expected" in late.reason
+    assert model.decide(job("fast", 1, by=6.0), now=1.0).action is Action.START
+    model.produced(s, 1.0, 1.0, now=1.2)  # it spoke: nothing is overdue
+    assert model.decide(job("fast", 30, by=6.0), now=1.2).action is Action.START
 
 
 def test_cost_is_measured_as_busy_time_times_the_share_of_the_cores():

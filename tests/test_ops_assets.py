@@ -237,7 +237,10 @@ def test_dashboard_covers_the_gateway():
                    "mouthpiece_fallbacks_total", "mouthpiece_retries_total", "mouthpiece_breaker_state",
                    "mouthpiece_cache_lookups_total", "mouthpiece_video_pool_healthy", "mouthpiece_video_workers",
                    "mouthpiece_video_renders_total", "mouthpiece_provider_quota_used_ratio",
-                   "mouthpiece_rate_limited_total", "mouthpiece_redis_up", "mouthpiece_retry_budget_exhausted_total"):
+                   "mouthpiece_rate_limited_total", "mouthpiece_redis_up", "mouthpiece_retry_budget_exhausted_total",
+                   "mouthpiece_process_resident_memory_bytes", "mouthpiece_process_cpu_seconds_total",
+                   "mouthpiece_process_open_fds", "mouthpiece_process_threads",
+                   "mouthpiece_event_loop_lag_seconds_bucket", "mouthpiece_event_loop_lag_max_seconds"):
         assert metric in used, f"dashboard shows nothing of {metric}"
 
 

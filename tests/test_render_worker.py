@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -245,3 +246,46 @@ def test_no_track_follows_loudness_and_frames_stream(worker):
     assert body.count(b"X-Frame-Index:") == 20
     assert body.count(b"\xff\xd8") >= 20  # JPEG start markers
     assert body.rstrip().endswith(b"--frame--")
+
+
+def test_sigterm_drains_renders_in_flight_then_exits(tmp_path):
+    """SIGTERM while one render runs and another waits for the slot: readiness turns 503 at once, a new render is
+    refused 503 ``draining`` (the gateway's pool retries it elsewhere), both renders in flight finish, the process
+    exits."""
+    proc = WorkerProc(tmp_path, "--slots", "1", "--test-frame-delay-ms", "50").wait_ready()
+    wav = tone_wav(2.0)  # 50 frames x 50 ms: each render takes 2.5 s or more
+    results: list[httpx.Response] = []
+    talkers = [threading.Thread(target=lambda: results.append(render(proc.url, "innkeeper", wav, timeout=60)))
+               for _ in range(2)]
+    try:
+        for t in talkers:
+            t.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            info = httpx.get(proc.url + "/v1/worker", timeout=2).json()
+            if info["active"] == 1 and info["queue_depth"] == 1:
+                break
+            time.sleep(0.05)
+        assert info["active"] == 1 and info["queue_depth"] == 1, info
+        proc.proc.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        ready = httpx.get(proc.url + "/readyz", timeout=2)
+        while ready.status_code != 503 and time.monotonic() - sent < 1.0:
+            time.sleep(0.05)
+            ready = httpx.get(proc.url + "/readyz", timeout=2)
+        assert ready.status_code == 503 and ready.json()["reason"] == "draining"
+        assert httpx.get(proc.url + "/healthz", timeout=2).status_code == 200  # alive while it drains
+        assert httpx.get(proc.url + "/v1/worker", timeout=2).json()["draining"] is True
+        refused = render(proc.url, "innkeeper", wav)
+        assert refused.status_code == 503 and refused.json()["error"] == "draining"
+        assert refused.headers["retry-after"] == "1"
+        for t in talkers:
+            t.join(60)
+        assert [r.status_code for r in results] == [200, 200], [r.text[:200] for r in results]
+        assert all(r.headers["content-type"] == "video/mp4" and r.content[4:8] == b"ftyp" for r in results)
+        assert proc.proc.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the SIGTERM it handled
+        assert "drain done: drained=True" in proc.log_path.read_text()
+    finally:
+        for t in talkers:
+            t.join(5)
+        proc.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import asynccontextmanager
 
 import structlog
@@ -15,14 +16,19 @@ from gateway.api import routes_admin, routes_compat, routes_lipsync, routes_meta
 from gateway.api.context import RequestContext
 from gateway.api.cors import add_cors
 from gateway.api.drain import install_sigterm_drain
+from gateway.api.ingress import Ingress
 from gateway.api.routes_demo import mount_demo
 from gateway.core.errors import InputError
 from gateway.observability.logging import configure_logging
+from gateway.observability.metrics import worker_exited
+from gateway.observability.process import ProcessMonitor
 from gateway.observability.tracing import configure_tracing
 from gateway.service import Mouthpiece
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
+#: What FastAPI raises (400) for a JSON body it cannot decode, e.g. bytes that are not UTF-8.
+BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 def validation_message(fields: list[dict]) -> str:
@@ -31,6 +37,21 @@ def validation_message(fields: list[dict]) -> str:
     if any(f["field"] == "text" and f["message"] == "Field required" for f in fields):
         return "Text is required"
     return "Invalid request: " + (", ".join(f["field"] for f in fields) or "body")
+
+
+def _no_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every operation with a body; this API answers 400 instead (docs/api.md)."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict):
+                    operation.get("responses", {}).pop("422", None)
+        return schema
+
+    app.openapi = openapi
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        monitor = ProcessMonitor()
+        monitor.start()  # lag and process metrics from the start, model loading included
         mouthpiece = Mouthpiece(settings)
         app.state.mouthpiece = mouthpiece
         await mouthpiece.start()
@@ -51,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         uninstall_drain()
         await mouthpiece.close()
+        await monitor.stop()
+        worker_exited(os.getpid())
 
     app = FastAPI(title="Mouthpiece", version=__version__, lifespan=lifespan,
                   description="Speech and lip-sync data for game characters, through a resilient provider chain.")
@@ -62,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(routes_compat.router)
     mount_demo(app)  # the web demo's static export at /avatar_demo (503 page until it is built)
 
+    _no_422(app)
+    app.add_middleware(Ingress, settings=settings)  # body caps, key before body, body deadline (gateway.api.ingress)
     app.add_middleware(RequestContext)
     add_cors(app, settings.access.cors_origins)  # outermost: preflights are answered before anything else
 
@@ -74,6 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:  # FastAPI's words for a body not in UTF-8
+            fields = [{"field": "body", "message": "not valid UTF-8 JSON"}]
+            return JSONResponse({"error": "validation_error", "message": "Invalid request: the body is not valid "
+                                 "UTF-8 JSON", "fields": fields,
+                                 "request_id": getattr(request.state, "request_id", None)}, status_code=400)
         body = exc.detail if isinstance(exc.detail, dict) else {"error": "http_error", "message": str(exc.detail)}
         body = {**body, "request_id": getattr(request.state, "request_id", None)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))

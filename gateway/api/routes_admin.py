@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import asdict
 
 import structlog
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from gateway.api.access import presented_admin_key, secret_matches
 from gateway.export.health import health_json
 from gateway.observability.metrics import ADMIN_ACTIONS
 from gateway.policy.degradation import DegradationLevel
@@ -22,9 +22,8 @@ def admin_access(request: Request) -> Mouthpiece:
     expected = mouthpiece.settings.access.admin_key
     if expected is None:
         raise HTTPException(403, {"error": "admin_disabled", "message": "The admin API is off: set GATEWAY_ADMIN_KEY."})
-    auth = request.headers.get("authorization") or ""
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-admin-key")
-    if not key or not hmac.compare_digest(key, expected.get_secret_value()):
+    # a key with any characters is a wrong key, never a 500
+    if not secret_matches(presented_admin_key(request.headers), expected.get_secret_value()):
         raise HTTPException(401, {"error": "unauthorized", "message": "A valid admin key is required."},
                             headers={"WWW-Authenticate": "Bearer"})
     return mouthpiece

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.api.access import read_access
 from gateway.export.health import health_json
 from gateway.export.voices import voices_json
-from gateway.observability.metrics import REGISTRY
+from gateway.observability.metrics import exposition
 
 router = APIRouter(tags=["meta"])
 
@@ -55,5 +55,5 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics() -> Response:
-    """Prometheus metrics."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    """Prometheus metrics (every worker's with ``gateway serve --workers N``: docs/observability.md)."""
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -13,19 +13,34 @@ Text that arrives token by token is cut into pieces as soon as a clause is compl
 semicolon or colon after enough characters), so first audio does not wait for the 120-character schedule; the
 schedule still cuts long unpunctuated text at a word boundary. Pieces are spoken in order by one task while
 more text keeps arriving.
+
+Input is bounded before any work (:mod:`gateway.api.ws_input`: message size, 1,000 characters of text per message,
+settings validated like HTTP; :class:`Backlog`: text waiting to be spoken), and a session is admitted by the same
+path as an HTTP line (:func:`gateway.api.access.admit`: key, drain, rate limit) plus a cap on sessions per process.
+``voice_settings`` (first message) and ``model_id`` (query) apply to every piece. Every refusal is a JSON message
+``{"message", "error", "code"}`` followed by a close with that code (docs/api.md lists them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import re
 
 import structlog
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from gateway.api.access import key_valid, presented_key
+from gateway.api.access import REFUSED, Refusal, admit, draining, key_valid, presented_key
+from gateway.api.ws_input import (
+    POLICY,
+    TOO_BIG,
+    ClientMessage,
+    SessionOptions,
+    WsInputError,
+    check_model_id,
+    read_message,
+    session_options,
+)
 from gateway.audio.encode import create_encoder
 from gateway.audio.formats import parse_output_format
 from gateway.core.errors import InputError
@@ -92,83 +107,144 @@ class Chunker:
 @router.websocket("/v1/text-to-speech/{voice_id}/stream-input")
 async def stream_input(websocket: WebSocket, voice_id: str) -> None:
     mouthpiece: Mouthpiece = websocket.app.state.mouthpiece
+    limits, max_chars = mouthpiece.settings.ingress, mouthpiece.settings.max_text_chars
     query = websocket.query_params
     await websocket.accept()
     try:
         fmt = parse_output_format(query.get("output_format", "mp3_44100_128"))
         mouthpiece.resolve_voice(voice_id)  # the same resolution as HTTP: 404 hint -> close 1008 with it
         inactivity = min(180.0, max(1.0, float(query.get("inactivity_timeout", 20))))
-    except (ValueError, InputError) as exc:
-        message = exc.message if isinstance(exc, InputError) else str(exc)
-        await _close_with_error(websocket, "invalid_request", message, 1008)
+        model_id = check_model_id(query.get("model_id"))
+    except (ValueError, InputError, WsInputError) as exc:
+        message = exc.message if isinstance(exc, (InputError, WsInputError)) else str(exc)
+        await _close_with_error(websocket, "invalid_request", message, POLICY)
         return
+    if mouthpiece.draining:  # before reading anything: this replica takes no new sessions
+        await _refuse(websocket, draining())
+        return
+    client = websocket.client.host if websocket.client else "unknown"
+    try:
+        first = await _next_message(websocket, inactivity, limits.ws_max_message_bytes, max_chars)
+        if first is None:
+            return
+        options = session_options(first.raw, max_chars)
+    except WsInputError as exc:
+        await _close_with_error(websocket, exc.error, exc.message, exc.code)
+        return
+    header_key = presented_key(websocket.headers)
+    try:  # one admission path with HTTP: key, drain, rate limits
+        await admit(mouthpiece, header_key if key_valid(mouthpiece, header_key) else options.key, client)
+    except Refusal as refusal:
+        await _refuse(websocket, refusal)
+        return
+    state = websocket.app.state  # sessions open in this app (capacity: GATEWAY_WS_MAX_SESSIONS)
+    if getattr(state, "ws_sessions", 0) >= limits.ws_max_sessions:
+        await _refuse(websocket, Refusal(503, "capacity", f"This replica serves {limits.ws_max_sessions} WebSocket "
+                                         "sessions at once; retry shortly or on another replica.",
+                                         retry_after_s=1))
+        return
+    state.ws_sessions = getattr(state, "ws_sessions", 0) + 1
+    try:
+        await _session(websocket, mouthpiece, first, options, Piece(voice_id, fmt, options.voice_settings, model_id),
+                       inactivity)
+    finally:
+        state.ws_sessions -= 1
 
-    authorized = key_valid(mouthpiece, presented_key(websocket.headers))
+
+class Piece:
+    """How each piece of a session is spoken: the session's voice, format, voice settings and model."""
+
+    def __init__(self, voice_id: str, fmt, voice_settings: dict | None, model_id: str | None) -> None:  # noqa: ANN001
+        self.voice_id, self.fmt, self.voice_settings, self.model_id = voice_id, fmt, voice_settings, model_id
+
+    def input(self, text: str) -> SpeakInput:
+        return SpeakInput(text, voice_id=self.voice_id, output_format=self.fmt.name, blendshapes=False,
+                          voice_settings=self.voice_settings, model_id=self.model_id)
+
+
+async def _next_message(websocket: WebSocket, inactivity: float, max_bytes: int, max_chars: int):  # noqa: ANN202
+    """The next client message, checked (:class:`WsInputError`); None when the client left or went quiet (then the
+    session is already closed)."""
+    try:
+        message = await asyncio.wait_for(websocket.receive(), inactivity)
+    except TimeoutError:
+        await _close_with_error(websocket, "input_timeout_exceeded", f"Have not received a new text input within "
+                                f"the timeout of {inactivity:g} seconds.", POLICY)
+        return None
+    if message["type"] == "websocket.disconnect":
+        return None
+    return read_message(message, max_bytes, max_chars)
+
+
+async def _session(websocket: WebSocket, mouthpiece: Mouthpiece, first: ClientMessage, options: SessionOptions,
+                   piece: Piece, inactivity: float) -> None:
+    limits, max_chars = mouthpiece.settings.ingress, mouthpiece.settings.max_text_chars
     queue: asyncio.Queue = asyncio.Queue()
-    speaker = asyncio.create_task(_speak_pieces(websocket, mouthpiece, queue, voice_id, fmt))
-    chunker: Chunker | None = None
+    backlog = Backlog(limits.ws_max_pending_chars)
+    speaker = asyncio.create_task(_speak_pieces(websocket, mouthpiece, queue, piece, backlog))
+    chunker = Chunker(options.schedule)
+    message: ClientMessage | None = first
     try:
         while True:
-            try:
-                raw = await asyncio.wait_for(websocket.receive_text(), inactivity)
-            except TimeoutError:
-                await _close_with_error(websocket, "input_timeout_exceeded",
-                                        f"Have not received a new text input within the timeout of "
-                                        f"{inactivity:g} seconds.", 1008)
-                speaker.cancel()
-                return
-            try:
-                message = json.loads(raw)
-                if not isinstance(message, dict):
-                    raise ValueError("message must be a JSON object")
-                text = message.get("text")
-                if not isinstance(text, str):
-                    raise ValueError("each message needs a string 'text'")
-            except ValueError as exc:
-                await _close_with_error(websocket, "invalid_message", str(exc), 1008)
-                speaker.cancel()
-                return
-            if chunker is None:  # the initial message: settings (and maybe the key), text is " "
-                if not authorized:
-                    bearer = str(message.get("authorization") or "")
-                    key = message.get("xi-api-key") or message.get("xi_api_key") or (
-                        bearer[7:].strip() if bearer.lower().startswith("bearer ") else None)
-                    if not key_valid(mouthpiece, key):
-                        await _close_with_error(websocket, "invalid_api_key", "A valid API key is required.", 1008)
-                        speaker.cancel()
-                        return
-                schedule = (message.get("generation_config") or {}).get("chunk_length_schedule")
-                chunker = Chunker(schedule if isinstance(schedule, list) and schedule else None)
-                if text.strip():
-                    for piece in chunker.feed(text):
-                        queue.put_nowait(piece)
-                continue
-            if text == "":
-                for piece in chunker.flush():
-                    queue.put_nowait(piece)
+            if message is not first:
+                message = await _next_message(websocket, inactivity, limits.ws_max_message_bytes, max_chars)
+                if message is None:
+                    speaker.cancel()
+                    return
+            text = message.text
+            if message is not first and text == "":
+                backlog.put(queue, chunker.flush())
                 queue.put_nowait(_END)
                 break
-            for piece in chunker.feed(text):
-                queue.put_nowait(piece)
-            if message.get("flush"):
-                for piece in chunker.flush():
-                    queue.put_nowait(piece)
+            if text and (message is not first or text.strip()):
+                backlog.put(queue, chunker.feed(text))
+            if message.flush:
+                backlog.put(queue, chunker.flush())
+            backlog.check(len(chunker.buffer))
+            message = None
         await speaker
+    except WsInputError as exc:
+        speaker.cancel()
+        await _close_with_error(websocket, exc.error, exc.message, exc.code)
     except WebSocketDisconnect:
         speaker.cancel()
 
 
-async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asyncio.Queue, voice_id: str,
-                        fmt) -> None:  # noqa: ANN001
+class Backlog:
+    """Text received but not yet spoken; past ``limit`` characters the session is closed 1009 (a sender much
+    faster than speech cannot pile work up on the replica)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pending = 0
+
+    def put(self, queue: asyncio.Queue, pieces: list[str]) -> None:
+        for text in pieces:
+            self.pending += len(text)
+            queue.put_nowait(text)
+        self.check(0)
+
+    def check(self, buffered: int) -> None:
+        if self.pending + buffered > self.limit:
+            raise WsInputError("too_much_pending_text", f"More than {self.limit} characters are waiting to be "
+                               "spoken; send text no faster than it is spoken.", TOO_BIG)
+
+    def taken(self, text: str) -> None:
+        self.pending -= len(text)
+
+
+async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asyncio.Queue, template: Piece,
+                        backlog: Backlog) -> None:
     encoder = None
+    fmt = template.fmt
     try:
         while True:
             piece = await queue.get()
             if piece is _END:
                 break
+            backlog.taken(piece)
             try:
-                line = mouthpiece.prepare(SpeakInput(piece, voice_id=voice_id, output_format=fmt.name,
-                                                     blendshapes=False))
+                line = mouthpiece.prepare(template.input(piece))
             except InputError as exc:
                 await websocket.send_json({"error": "invalid_text", "message": exc.message, "piece": piece})
                 continue
@@ -214,8 +290,21 @@ async def _speak_pieces(websocket: WebSocket, mouthpiece: Mouthpiece, queue: asy
 
 
 async def _close_with_error(websocket: WebSocket, error: str, message: str, code: int) -> None:
+    """Send ``{"message", "error", "code"}`` and close with ``code`` (the reason: the message, cut to the 123 bytes
+    a close frame holds)."""
+    REFUSED.labels("websocket", error).inc()
     try:
         await websocket.send_json({"message": message, "error": error, "code": code})
-        await websocket.close(code)
+        await websocket.close(code, reason=message.encode()[:120].decode("utf-8", "ignore"))
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+
+
+async def _refuse(websocket: WebSocket, refusal: Refusal) -> None:
+    """A refusal of the admission path, as HTTP's body plus ``code``: 1008 (key) or 1013 (drain, rate, capacity)."""
+    REFUSED.labels("websocket", refusal.error).inc()
+    try:
+        await websocket.send_json({**refusal.body(), "code": refusal.ws_code, "status": refusal.status})
+        await websocket.close(refusal.ws_code, reason=refusal.message.encode()[:120].decode("utf-8", "ignore"))
     except (WebSocketDisconnect, RuntimeError):
         pass

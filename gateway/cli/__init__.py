@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
 
 from gateway.api.app import create_app
+from gateway.api.protocol import guarded_protocol
 from gateway.cli.align import align_main
 from gateway.cli.bake import bake_main
 from gateway.cli.embedded_video import embedded_video
@@ -20,6 +25,7 @@ from gateway.cli.speech_worker import speech_worker_main
 from gateway.core.errors import InputError
 from gateway.export.speak import result_body
 from gateway.observability.logging import configure_logging
+from gateway.observability.metrics import MULTIPROC_ENV
 from gateway.observability.tracing import configure_tracing
 from gateway.service import Mouthpiece
 from gateway.settings import Settings
@@ -30,16 +36,37 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port,
                                            "workers": args.workers or settings.workers,
                                            "gc_freeze": settings.gc_freeze or "GATEWAY_GC_FREEZE" not in os.environ})
+    limits = settings.ingress  # what a connection may cost before the app sees it (docs/api.md, "Limits")
     common = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
-              "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s))}
+              "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s)),
+              "http": guarded_protocol(limits), "timeout_keep_alive": limits.keep_alive_timeout_s,
+              "limit_concurrency": limits.max_connections, "ws_max_size": limits.ws_max_frame_bytes}
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **common)
         return 0
     # Worker processes build their own app from the environment: hand them what the command line changed.
     os.environ.update({"GATEWAY_HOST": settings.host, "GATEWAY_PORT": str(settings.port),
                        "GATEWAY_GC_FREEZE": str(settings.gc_freeze).lower()})
-    uvicorn.run("gateway.api.app:create_app", factory=True, workers=settings.workers, **common)
+    with metrics_dir():  # /metrics in any worker answers for all of them
+        uvicorn.run("gateway.api.app:create_app", factory=True, workers=settings.workers, **common)
     return 0
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[None]:
+    """Prometheus multiprocess mode for the workers: ``PROMETHEUS_MULTIPROC_DIR`` (the operator's, emptied of the
+    last run's files, or a fresh temporary one, removed at exit)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="mouthpiece-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 async def _speak(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+#: Set (by ``gateway serve --workers N``, or by the operator) before prometheus_client is imported: every worker writes
+#: its samples to files there, and ``/metrics`` in any worker reads them all (prometheus_client's multiprocess mode).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def exposition() -> bytes:
+    """What ``/metrics`` answers: this process's registry, or every worker's in multiprocess mode."""
+    path = os.environ.get(MULTIPROC_ENV)
+    if not path:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path)
+    return generate_latest(registry)
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a worker's live gauges (its memory, fds, threads, lag) once it stops; its counters still count."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
 
 REQUESTS = Counter("mouthpiece_requests_total", "Lines served, by provider that served them and outcome",
                    ["endpoint", "provider", "outcome"], registry=REGISTRY)
@@ -75,3 +96,22 @@ CAPACITY_DECISIONS = Counter("mouthpiece_capacity_decisions_total",
 CAPACITY_WAIT = Histogram("mouthpiece_capacity_wait_seconds", "How long a line waited for cores before it started",
                           ["provider"], buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8),
                           registry=REGISTRY)
+# The process itself (gateway/observability/process.py), from every worker of `gateway serve --workers N`: in
+# multiprocess mode each gauge carries the worker's `pid` label; CPU and the lag histogram add up over the workers.
+PROCESS_RSS = Gauge("mouthpiece_process_resident_memory_bytes", "Resident memory of this gateway process",
+                    registry=REGISTRY, multiprocess_mode="liveall")
+PROCESS_CPU = Counter("mouthpiece_process_cpu_seconds", "CPU time of the gateway processes (user + system)",
+                      registry=REGISTRY)
+PROCESS_OPEN_FDS = Gauge("mouthpiece_process_open_fds", "Open file descriptors of this gateway process",
+                         registry=REGISTRY, multiprocess_mode="liveall")
+PROCESS_MAX_FDS = Gauge("mouthpiece_process_max_fds", "File descriptor limit of this gateway process (soft)",
+                        registry=REGISTRY, multiprocess_mode="liveall")
+PROCESS_THREADS = Gauge("mouthpiece_process_threads", "OS threads of this gateway process (engines' pools included)",
+                        registry=REGISTRY, multiprocess_mode="liveall")
+EVENT_LOOP_LAG = Histogram("mouthpiece_event_loop_lag_seconds",
+                           "How late the event loop ran a timer (scheduling delay, sampled every 0.25 s)",
+                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+                           registry=REGISTRY)
+EVENT_LOOP_LAG_MAX = Gauge("mouthpiece_event_loop_lag_max_seconds",
+                           "Worst event-loop lag of this gateway process over the last 5 s", registry=REGISTRY,
+                           multiprocess_mode="liveall")

@@ -2,53 +2,49 @@
 
 One model per gateway, shared by every local engine (Piper, Kokoro, espeak-ng: they share the cores). It knows:
 
-* per engine, measured from its real syntheses: its **cost** (CPU seconds per second of audio, an EWMA: its
-  real-time factor on one core), the cost of its first audio (per second of the first segment: clause splitting,
-  lead-in) and its audio per character (to size a line before it is spoken);
-* the syntheses in flight: their pieces (one per segment: engines make audio segment by segment), the estimated
-  work to the end of each, the CPU time they got so far, and when their first audio came;
-* the cores: ``C`` (CPU affinity or ``GATEWAY_CAPACITY_CORES``), the cores **available** (measured: the CPU time the
-  process got while its syntheses could have used every core; less when other work shares the machine), and the
-  cores it counts on, ``usable = available x max_load`` (the rest is headroom).
+* per engine, measured from its real syntheses: its **cost** (CPU seconds per second of audio, an EWMA), the cost of
+  its first audio (per second of the first segment) and its audio per character (to size a line before it speaks);
+* the syntheses in flight: their pieces (one per segment), the estimated work to the end of each, the CPU time they
+  got so far, when their first audio came, and when the model expected it;
+* the cores: ``C`` (CPU affinity or ``GATEWAY_CAPACITY_CORES``), the cores **available** (measured: what the other
+  processes on those cores leave, from ``/proc/stat``, or the CPU time the process got while its syntheses could use
+  every core) and the cores it counts on, ``usable = available x max_load`` (the rest is headroom).
 
-The cores are shared fairly: with n syntheses in flight each runs at ``min(threads, usable / n)`` cores. That
-fluid model (:func:`simulate`) predicts when each piece of each synthesis will be ready.
-
-A live line **keeps up** when each piece is predicted ready before the listener, who started at its first audio,
-gets to it (give or take ``max_gap_s``). For long lines that is the aggregate rule: the costs of the syntheses in
-flight may not add up to more than the usable cores, or every line falls behind at once.
-
-The admission rule for a new line (:meth:`CapacityModel.decide`; predictions times ``margin``):
+The cores are shared fairly: with n syntheses in flight each runs at ``min(threads, usable / n)`` cores; that fluid
+model (:func:`simulate`) predicts when each piece of each synthesis will be ready. A live line **keeps up** when each
+piece is predicted ready before the listener, who started at its first audio, gets to it (give or take
+``max_gap_s``). The admission rule for a new line (:meth:`CapacityModel.decide`; predictions times ``margin``):
 
 1. **start** now when its engine has fewer than ``max_in_flight`` syntheses in flight, its first audio is predicted
-   within its budget, it keeps up (a live line), and starting it makes no line in flight miss its first-audio
-   budget or fall behind that was predicted not to. The engine's own speed is not capacity: a line is held to its
-   budget, or to what its engine alone would do when that is later (so a gateway with nothing in flight always
-   starts a line, and measures the engine again); a line late by its engine's own speed has no budget left to
-   protect from the lines after it;
+   within its budget, it keeps up (a live line), starting it makes no line in flight miss its first audio or fall
+   behind that was predicted not to, and no line in flight is **overdue** (past the first audio the model expected
+   of it: the model is optimistic now) unless the new line is too small to delay it by more than ``max_gap_s``.
+   The engine's own speed is not capacity: a line is held to its budget, or to what its engine alone would do on an
+   idle machine when that is later (so a gateway with nothing in flight on an idle machine always starts a line);
+   cores that other processes take are capacity;
 2. **wait** when the next synthesis to end frees enough (by the fluid model) for the line's first audio to still come
    within its budget, less ``failover_reserve_s`` for the next provider; a waiting line is looked at again whenever
    a synthesis ends or speaks, and refused at the latest start that keeps that promise;
 3. else **refuse**: the chain fails over to the next provider at once, reason ``capacity``.
 
-A line whose budget is already spent (it comes after a fail-over) is only held to keeping up, and never waits. Offline work (``gateway bake``: its
-budget is the first-audio timeout) need not keep up; it only may not make the live lines miss theirs. Everything
-here takes the time as an argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
+A line whose budget is already spent (a fail-over) is only held to keeping up, and never waits. Offline work
+(``gateway bake``) need not keep up; it only may not make the live lines miss theirs. Everything here takes the time
+as an argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate
 
+from gateway.policy.fluid import EPS, simulate
 from gateway.providers.threaded import SynthesisJob
 from gateway.settings import Settings
 
-EPS = 1e-9
 MIN_WORK = 0.005  #: core-seconds a piece not made yet is never predicted below
 MIN_PIECE_S = 0.05  #: seconds of audio a piece is never estimated below
 SAMPLE_AUDIO_S = 2.0  #: a long synthesis updates its engine's cost every this many seconds of audio
@@ -120,9 +116,12 @@ class Synthesis:
     started: float
     audio: list[float]  #: estimated audio of each piece
     work: list[float]  #: estimated core-seconds to the end of each piece
-    #: When its first audio is due (None: no budget, or one its engine alone was not predicted to keep: nothing to
-    #: protect, the line is late by its engine's own speed).
+    #: When its first audio is due: its budget, or what its engine alone on an idle machine would do (x margin) when
+    #: that is later. None: no budget, or one already spent (nothing to protect).
     target: float | None
+    #: When the model expected its first audio when it started (margin included): past it with no audio, the model's
+    #: estimate was wrong (the machine got busier, a cost was stale) and the line is *overdue*.
+    expected: float = math.inf
     granted: float = 0.0  #: core-seconds the fair share has given it so far
     first_at: float | None = None
     made_work: float = 0.0  #: measured core-seconds (the worker's busy time x its share)
@@ -193,28 +192,6 @@ def engine_threads(settings: Settings, engine: str) -> int:
     return max(1, group.intra_threads) if group is not None else 1
 
 
-def simulate(runners: Sequence[tuple[int, Sequence[float]]], cores: float) -> list[list[float]]:
-    """Fair share of ``cores``: each of n runners (threads, core-seconds to the end of each of its pieces) runs at
-    ``min(threads, cores / n)`` until its last piece. Returns the seconds until each piece is ready."""
-    out = [[0.0] * len(works) for _, works in runners]
-    done = [0.0] * len(runners)
-    nxt = [0] * len(runners)
-    active = [i for i, (_, works) in enumerate(runners) if works]
-    now = 0.0
-    while active:
-        rate = {i: max(EPS, min(runners[i][0], cores / len(active))) for i in active}
-        dt = max(0.0, min((runners[i][1][nxt[i]] - done[i]) / rate[i] for i in active))
-        now += dt
-        for i in active:
-            done[i] += rate[i] * dt
-            works = runners[i][1]
-            while nxt[i] < len(works) and works[nxt[i]] - done[i] <= EPS:
-                out[i][nxt[i]] = now
-                nxt[i] += 1
-        active = [i for i in active if nxt[i] < len(runners[i][1])]
-    return out
-
-
 def _ewma(old: float, new: float, alpha: float, low: float = 1e-4, high: float = 50.0) -> float:
     return min(high, max(low, alpha * new + (1 - alpha) * old))
 
@@ -223,17 +200,21 @@ class CapacityModel:
     """The engines, the syntheses in flight, and the admission rule. Not thread-safe: the gate holds a lock."""
 
     def __init__(self, rule: Rule, engines: Mapping[str, int] | None = None,
-                 cpu: Callable[[], float] | None = None) -> None:
+                 cpu: Callable[[], float] | None = None, machine: Callable[[], float] | None = None) -> None:
         self.rule = rule
         self.engines: dict[str, EngineModel] = {}
         self.running: list[Synthesis] = []
         #: The process's CPU time (``time.process_time``): what the syntheses really got. None: assume every
         #: synthesis got its fair share of all the cores (plain inputs, tests).
         self.cpu = cpu
+        #: CPU seconds every process got on the model's cores so far (``/proc/stat``): with ``cpu``, what other
+        #: processes take. None: the cores available are only measured while the syntheses could use every core.
+        self.machine = machine
         #: Cores the syntheses really get when they could use them all (measured; the machine may be shared).
         self.available = rule.cores
         self._t: float | None = None
         self._cpu_t = 0.0
+        self._machine_t: tuple[float, float, float] | None = None  #: (time, machine CPU, own CPU) last measured
         for name, threads in (engines or {}).items():
             self.engine(name, threads)
 
@@ -272,6 +253,22 @@ class CapacityModel:
         self._t = now if self._t is None else max(self._t, now)
         if cpu is not None:
             self._cpu_t = cpu
+            self._measure_machine(now, cpu)
+
+    def _measure_machine(self, now: float, cpu: float) -> None:
+        """Every half second, unless the syntheses saturate the cores (then what they got is the measurement): the
+        cores other processes leave idle, or the fair share the scheduler would give the syntheses' threads next to
+        theirs when that is more (``others`` busy cores are at least as many runnable threads)."""
+        last = self._machine_t
+        if self.machine is None or last is not None and now - last[0] < 0.5:
+            return
+        total = self.machine()
+        self._machine_t = (now, total, cpu)
+        threads = max(2.0, sum(s.engine.threads for s in self.running))
+        if last is not None and threads < self.rule.cores + 2:
+            others = max(0.0, (total - last[1]) - (cpu - last[2])) / (now - last[0])
+            share = max(self.rule.cores - others, self.rule.cores * threads / (threads + others))
+            self.available = _ewma(self.available, share, self.rule.alpha, 0.1 * self.rule.cores, self.rule.cores)
 
     # -- the rule ----------------------------------------------------------------------------------------------
     def decide(self, job: SynthesisJob, now: float) -> Decision:
@@ -308,9 +305,10 @@ class CapacityModel:
         runners = [(s.engine.threads, s.remaining()[0]) for s in self.running]
         before = simulate(runners, self.usable)
         after = simulate([*runners, (e.threads, work)], self.usable)
-        ready, alone = after[-1], simulate([(e.threads, work)], self.usable)[0]
+        ready, alone = after[-1], self.alone(e, work)
         # Load may not push the line past its budget, nor past what its engine alone would do when that is later
-        # (the engine's own speed is not capacity: a line the engine alone cannot start in time starts when idle).
+        # (the engine's own speed, on the machine's cores with nothing else running, is not capacity; cores that
+        # other processes take are).
         by = job.first_audio_by  # a line already late (a spent budget) is only held to keeping up, and never waits
         if by is not None and now < by and not self._in_time(ready[0], by, now + alone[0] * m, now):
             return (f"first audio predicted in {ready[0]:.2f} s (x{m:g}: {ready[0] * m:.2f} s), "
@@ -322,7 +320,19 @@ class CapacityModel:
         for s, b, a in zip(self.running, before, after):
             if self._on_time(s, b, now) and not self._on_time(s, a, now):
                 return f"a {s.engine.name} line in flight would miss its budget or fall behind", ready[0]
+        # A live line past the first audio the model expected is proof the model is optimistic now: only a line that
+        # cannot delay it by more than max_gap_s (all its work taken from the late line's share) starts beside it.
+        share = self.usable / (len(self.running) + 1)
+        for s in self.running:
+            if s.job.live and s.first_at is None and s.target is not None and now > s.expected and \
+                    work[-1] * m / min(s.engine.threads, share) > self.rule.max_gap_s:
+                return (f"a {s.engine.name} line in flight is {now - s.expected:.2f} s past the first audio "
+                        f"expected of it"), ready[0]
         return None, ready[0]
+
+    def alone(self, e: EngineModel, work: list[float]) -> list[float]:
+        """When each piece would be ready with ``e`` alone on the machine (every core it may use, nothing else)."""
+        return simulate([(e.threads, work)], self.rule.usable)[0]
 
     def _on_time(self, s: Synthesis, ready: list[float], now: float) -> bool:
         """Whether ``s`` is predicted to keep its promise: its first audio by its ``target``, and each of its pieces
@@ -373,10 +383,11 @@ class CapacityModel:
         self.advance(now)
         e = self.engine(job.engine)
         audio, work = e.plan(job)
-        solo = simulate([(e.threads, work)], self.usable)[0][0]
-        by = job.first_audio_by
-        target = by if by is not None and now + solo * self.rule.margin <= by + EPS else None
-        s = Synthesis(job, e, now, audio, work, target, report=(now, 0.0))
+        m, by = self.rule.margin, job.first_audio_by
+        runners = [(r.engine.threads, r.remaining()[0]) for r in self.running]
+        first = simulate([*runners, (e.threads, work)], self.usable)[-1][0]
+        target = None if by is None or by <= now else max(by, now + self.alone(e, work)[0] * m)
+        s = Synthesis(job, e, now, audio, work, target, now + first * m, report=(now, 0.0))
         self.running.append(s)
         e.in_flight += 1
         return s

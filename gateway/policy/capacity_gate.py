@@ -10,6 +10,7 @@ every change; ``snapshot()`` is what ``/api/health`` shows.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,31 @@ from gateway.policy.capacity import Action, CapacityModel, CapacitySnapshot, Rul
 from gateway.providers.threaded import SynthesisJob
 
 log = structlog.get_logger(__name__)
+_BUILD = object()  #: the default: read the machine's CPU time from /proc/stat where there is one
+
+
+def machine_cpu(path: str = "/proc/stat") -> Callable[[], float] | None:
+    """A reader of the CPU seconds every process got so far on the cores this one may run on (their ``cpuN`` lines of
+    ``/proc/stat``: user, nice, system, irq, softirq, steal); None where there is no such file."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        cpus = {f"cpu{n}" for n in os.sched_getaffinity(0)}
+        with open(path, encoding="ascii") as fh:
+            fh.read()
+    except (AttributeError, OSError):
+        return None
+
+    def read() -> float:
+        busy = 0
+        with open(path, encoding="ascii") as fh:
+            for line in fh:
+                name, *fields = line.split()
+                if name in cpus:
+                    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+                    busy += user + nice + system + irq + softirq + steal
+        return busy / tick
+
+    return read
 
 
 @dataclass(eq=False, slots=True)
@@ -56,8 +82,9 @@ class Capacity:
 
     def __init__(self, rule: Rule, engines: Mapping[str, int] | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 cpu: Callable[[], float] | None = time.process_time) -> None:
-        self.model = CapacityModel(rule, engines, cpu)
+                 cpu: Callable[[], float] | None = time.process_time,
+                 machine: Callable[[], float] | None = _BUILD) -> None:  # type: ignore[assignment]
+        self.model = CapacityModel(rule, engines, cpu, machine_cpu() if machine is _BUILD else machine)
         self.clock = clock
         self._lock = threading.Lock()
         self._waiters: list[_Waiter] = []

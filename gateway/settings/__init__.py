@@ -16,11 +16,12 @@ from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings
 
 from gateway.settings.base import CommaList, SecretList, _config
+from gateway.settings.ingress import IngressSettings
 from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
 from gateway.settings.video import VideoSettings
 
-__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "OpenAISpeechSettings", "Settings", "SpeechPoolSettings",
-           "SpeechWorkerSettings", "VideoSettings"]
+__all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "IngressSettings", "OpenAISpeechSettings", "Settings",
+           "SpeechPoolSettings", "SpeechWorkerSettings", "VideoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
@@ -335,6 +336,7 @@ class Settings(BaseSettings):
     fish: FishSettings = Field(default_factory=FishSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     access: AccessSettings = Field(default_factory=AccessSettings)
+    ingress: IngressSettings = Field(default_factory=IngressSettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)

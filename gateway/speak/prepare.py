@@ -19,7 +19,7 @@ from gateway.speak.line import Line, SpeakInput
 from gateway.speak.route import Router
 from gateway.speak.voice_ids import VoiceIds, VoicePin
 from gateway.text.emotions import Emotion, UnknownEmotion
-from gateway.text.plan import TEXT_TYPES, Planned, plan_segments
+from gateway.text.plan import TEXT_TYPES, Planned, TextTooLong, plan_segments
 from gateway.text.ssml import SsmlError
 
 #: ``avatar_id`` of the original contract: the character's own avatar.
@@ -71,7 +71,10 @@ class LinePreparer:
         emotion = inp.emotion or (character.emotion if character.emotion != "neutral" else None)
         try:
             planned = plan_segments(raw, text_type=inp.text_type, pronunciations=character.pronunciations,
-                                    emotion=emotion, intensity=inp.intensity)
+                                    emotion=emotion, intensity=inp.intensity, max_chars=limit)
+        except TextTooLong as exc:
+            raise InputError(400, f"Text is too long: {exc.length} characters; the limit is {limit}",
+                             limit=limit) from None
         except SsmlError as exc:
             raise InputError(400, f"Invalid SSML: {exc.message}", element=exc.element, line=exc.line,
                              column=exc.column) from None

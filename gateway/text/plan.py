@@ -84,6 +84,17 @@ def _line_prosody(prosody: Prosody, emotion: str | None, intensity: float | None
 TEXT_TYPES = ("auto", "ssml", "plain")
 
 
+_XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]{0,200}\?>")
+
+
+class TextTooLong(ValueError):
+    """The written text is longer than ``max_chars`` (raised before any normalization or splitting is done)."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"text of {length} characters; the limit is {limit}")
+        self.length, self.limit = length, limit
+
+
 def plan_segments(
     text_or_ssml: str,
     *,
@@ -95,6 +106,7 @@ def plan_segments(
     lang: str | None = None,
     normalize_text: bool = True,
     limits: Limits = DEFAULT_LIMITS,
+    max_chars: int | None = None,
 ) -> Planned:
     """Plan the segments of a request (see the module docstring), reading its text once.
 
@@ -104,7 +116,8 @@ def plan_segments(
     (canonical name, alias or Azure style; unknown raises :class:`UnknownEmotion`, or warns in
     ``lenient`` mode). ``lang``: the voice's language; normalization only runs for English (or
     when neither ``lang`` nor the SSML's ``xml:lang`` says otherwise). Raises
-    :class:`~gateway.text.ssml.SsmlError` for invalid SSML.
+    :class:`~gateway.text.ssml.SsmlError` for invalid SSML. ``max_chars``: the longest written text; longer raises
+    :class:`TextTooLong` as soon as the text is read (before normalization and splitting, whose cost grows with it).
     """
     warnings: list[str] = []
     line_emotion: str | None = None
@@ -120,6 +133,8 @@ def plan_segments(
         line_intensity = None
 
     parsed, ssml = _read(text_or_ssml or "", text_type, pronunciations, lenient, limits)
+    if max_chars is not None and len(parsed.written) > max_chars:  # bounded before the costly steps below
+        raise TextTooLong(len(parsed.written), max_chars)
     warnings.extend(parsed.warnings)
     lang = lang or parsed.lang
 
@@ -224,7 +239,10 @@ def _read(raw: str, text_type: str, pronunciations: Mapping[str, Pronunciation] 
     if text_type not in TEXT_TYPES:
         raise ValueError(f"unknown text_type {text_type!r}; valid: {', '.join(TEXT_TYPES)}")
     if text_type == "ssml" or (text_type == "auto" and is_ssml(raw)):
-        document = raw if text_type == "auto" or raw.lstrip().startswith("<speak") else f"<speak>{raw}</speak>"
+        # An XML declaration says nothing about a string already decoded, and the XML parser refuses one that is
+        # not the very first thing (leading spaces, a BOM) or that ends up inside the <speak> a fragment is wrapped in.
+        body = _XML_DECL.sub("", raw, count=1)
+        document = body if is_ssml(body) else f"<speak>{body}</speak>"
         return parse_ssml(document, lenient=lenient, limits=limits), True
     plain = clean_text(raw)
     marked = mark_pronunciations(plain, pronunciations or {})

@@ -6,7 +6,9 @@ Kokoro cannot start six lines at once on two cores, so the capacity rule must se
 After a warm-up round (the gateway measures its engines), the drill asserts, per line:
 
 * it was answered with audio (no error, no canned clip, no text-only answer);
-* its first audio reached the client within its budget (plus a small allowance for HTTP on a busy machine);
+* its first audio reached the client within its budget (plus a small allowance for HTTP on a busy machine), unless
+  its engine alone is slower than the budget, or other processes took its cores after the gateway admitted it
+  (``OTHERS_EXTRA_CORES``; both counted apart in the table);
 * it was served by its first choice (started at once, or after a ``capacity_wait`` within its budget), or every
   provider before the one that served it declined with reason ``capacity`` (nothing timed out or failed);
 * its audio kept ahead of playback (a listener starting at the first audio never waits long for the next piece);
@@ -32,6 +34,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.policy.capacity_gate import machine_cpu
 from tests.chaos.harness import Replica, free_port
 
 pytestmark = [pytest.mark.chaos, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -43,6 +46,10 @@ ALLOWANCE_S = 0.25
 #: A listener who starts at the first audio may wait this long for a later piece (the rule allows 0.2 s, plus the
 #: error of its estimates on a machine shared with other work).
 STALL_S = 0.6
+#: A line is not held to its budget when, while it waited for its first audio, the other processes on the machine (not
+#: the gateway, not this test) took this many cores more than the gateway last measured them taking: the rule admits
+#: on what it measured, and cannot see the future load of other work (a shared machine; CI has it to itself).
+OTHERS_EXTRA_CORES = 0.5
 CLIENTS = 6
 ROUNDS = 3
 CHAIN = ["kokoro", "piper", "espeak", "canned"]
@@ -68,25 +75,60 @@ class LineRecord:
     waited_ms: int = 0  #: capacity_wait
     stall_s: float = 0.0  #: worst lateness of a piece against playback from the first audio
     error: str | None = None
+    others_cores: float = 0.0  #: cores other processes took while it waited for its first audio
+    sent_at: float = 0.0
+
+
+class Others:
+    """The CPU time other processes than the gateway and this test got on this process's cores, so far."""
+
+    def __init__(self, gateway_pid: int) -> None:
+        self.machine, self.pid = machine_cpu(), gateway_pid
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def __call__(self) -> tuple[float, float]:
+        if self.machine is None:
+            return time.monotonic(), 0.0
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            gateway = (int(fields[11]) + int(fields[12])) / self.tick
+        except (OSError, IndexError, ValueError):
+            gateway = 0.0
+        own = os.times()
+        return time.monotonic(), self.machine() - gateway - own.user - own.system
 
 
 @dataclass
 class RunResult:
     name: str
     records: list[LineRecord]
-    health: list[dict]
+    health: list[tuple[float, dict]]  #: (monotonic time, /api/health body)
     metrics_before: dict[str, float]
     metrics_after: dict[str, float]
     wall_s: float
     load_avg: float  #: the machine's 1-minute load average when the run began (other work on the cores)
     #: Each engine alone on the gateway (its own speed), speaking the line with the longest first sentence.
     alone: dict[str, LineRecord] = field(default_factory=dict)
+    #: Excuse lines whose cores other processes took (the rule's run; the control shows every line as it came).
+    judge_others: bool = True
+
+    def by_engine(self, rec: LineRecord) -> bool:
+        """The engine that spoke it is slower than the budget by itself (its own speed is not capacity)."""
+        alone = self.alone.get(rec.provider or "")
+        return alone is not None and (alone.ttfa_s > BUDGET_S or alone.stall_s > STALL_S)
+
+    def by_others(self, rec: LineRecord) -> bool:
+        """Other processes took the cores from under it: more than the gateway measured them taking (its
+        ``available_cores``, last polled before the line was sent) plus ``OTHERS_EXTRA_CORES``."""
+        if not self.judge_others:
+            return False
+        seen = [h["capacity"] for t, h in self.health if t <= rec.sent_at and h.get("capacity", {}).get("enabled")]
+        believed = seen[-1]["cores"] - seen[-1]["available_cores"] if seen else 0.0
+        return rec.others_cores > believed + OTHERS_EXTRA_CORES
 
     def held(self, rec: LineRecord) -> bool:
-        """Whether the line is held to its budget: not when the engine that spoke it is slower than the budget by
-        itself (its own speed is not capacity: Kokoro today decodes a whole first sentence before it speaks)."""
-        alone = self.alone.get(rec.provider or "")
-        return alone is None or alone.ttfa_s <= BUDGET_S and alone.stall_s <= STALL_S
+        """Whether the line is held to its budget (and the stall bound)."""
+        return not self.by_engine(rec) and not self.by_others(rec)
 
     def over_budget(self) -> list[LineRecord]:
         return [x for x in self.records if self.held(x) and (x.ttfa_s is None or x.ttfa_s > BUDGET_S + ALLOWANCE_S)]
@@ -104,10 +146,12 @@ def gateway_env(data_dir: Path, capacity: bool) -> dict[str, str]:
 
 # -- load and monitoring -----------------------------------------------------------------------------------------------
 
-async def speak(client: httpx.AsyncClient, url: str, rec: LineRecord, voice_id: str | None = None) -> None:
+async def speak(client: httpx.AsyncClient, url: str, rec: LineRecord, voice_id: str | None = None,
+                others: Others | None = None) -> None:
     body = {"text": rec.text, "character": rec.character, "output_format": "pcm_16000", "visemes": True,
             **({"voice_id": voice_id} if voice_id else {})}
-    sent = time.monotonic()
+    at0, others0 = others() if others else (0.0, 0.0)
+    sent = rec.sent_at = time.monotonic()
     first: float | None = None
     try:
         async with client.stream("POST", url + "/api/avatar/speak/stream", json=body) as resp:
@@ -124,6 +168,9 @@ async def speak(client: httpx.AsyncClient, url: str, rec: LineRecord, voice_id: 
                     if first is None:
                         first = now
                         rec.ttfa_s = now - sent
+                        if others is not None:
+                            at1, others1 = others()
+                            rec.others_cores = (others1 - others0) / max(1e-3, at1 - at0)
                     rec.stall_s = max(rec.stall_s, (now - first) - event["start_ms"] / 1000)
                 elif kind == "status" and event["code"] == "provider_switch":
                     rec.switches.append(event["detail"].get("reason") or "?")
@@ -143,14 +190,14 @@ async def alone_line(url: str, rec: LineRecord, voice_id: str) -> None:
         await speak(client, url, rec, voice_id)
 
 
-async def load(url: str, rounds: int) -> list[LineRecord]:
+async def load(url: str, rounds: int, others: Others | None = None) -> list[LineRecord]:
     records: list[LineRecord] = []
     async with httpx.AsyncClient(timeout=httpx.Timeout(30, connect=5),
                                  limits=httpx.Limits(max_connections=CLIENTS * 2)) as client:
         async def client_loop(k: int) -> None:
             for r in range(rounds):
                 rec = LineRecord(k, LINES[(k + r) % len(LINES)], CHARACTERS[(k + 2 * r) % len(CHARACTERS)])
-                await speak(client, url, rec)
+                await speak(client, url, rec, others=others)
                 records.append(rec)
 
         await asyncio.gather(*(client_loop(k) for k in range(CLIENTS)))
@@ -176,7 +223,7 @@ class HealthMonitor:
         with httpx.Client(timeout=3) as client:
             while not self._stop.is_set():
                 try:
-                    self.samples.append(client.get(self.url + "/api/health").json())
+                    self.samples.append((time.monotonic(), client.get(self.url + "/api/health").json()))
                 except (httpx.HTTPError, ValueError):
                     pass
                 self._stop.wait(self.interval_s)
@@ -234,9 +281,10 @@ def drill(tmp_path: Path, capacity: bool, rounds: int, alone: dict[str, LineReco
         load_avg = os.getloadavg()[0]
         started = time.monotonic()
         with HealthMonitor(gateway.url) as monitor:
-            records = asyncio.run(load(gateway.url, rounds))
+            records = asyncio.run(load(gateway.url, rounds, Others(gateway.pid)))
         wall = time.monotonic() - started
-        return RunResult(name, records, monitor.samples, before, capacity_metrics(gateway.url), wall, load_avg, alone)
+        return RunResult(name, records, monitor.samples, before, capacity_metrics(gateway.url), wall, load_avg, alone,
+                         judge_others=capacity)
     finally:
         gateway.stop()
 
@@ -247,16 +295,18 @@ def row(r: RunResult) -> str:
     recs = r.records
     ttfa = sorted(x.ttfa_s for x in recs if x.ttfa_s is not None)
     served = {p: sum(1 for x in recs if x.provider == p) for p in CHAIN}
-    late_alone = sum(1 for x in recs if not r.held(x) and (x.ttfa_s or 0.0) > BUDGET_S + ALLOWANCE_S)
-    over = f"{len(r.over_budget())}" + (f" (+{late_alone} by the engine alone)" if late_alone else "")
+    late = [x for x in recs if not r.held(x) and (x.ttfa_s or 0.0) > BUDGET_S + ALLOWANCE_S]
+    excused = [f"+{n} {why}" for n, why in ((sum(1 for x in late if r.by_engine(x)), "by the engine alone"),
+               (sum(1 for x in late if not r.by_engine(x)), "other processes took the cores")) if n]
+    over = f"{len(r.over_budget())}" + (f" ({', '.join(excused)})" if excused else "")
     refused = sum(x.switches.count("capacity") for x in recs)
     other = sum(len(x.switches) - x.switches.count("capacity") for x in recs)
     waited = [x.waited_ms for x in recs if x.waited_ms]
     p95 = ttfa[min(len(ttfa) - 1, int(0.95 * len(ttfa)))] if ttfa else float("nan")
     stalls = sorted(x.stall_s for x in recs)
-    caps = [h["capacity"] for h in r.health if h.get("capacity", {}).get("enabled")]
+    caps = [h["capacity"] for _, h in r.health if h.get("capacity", {}).get("enabled")]
     available = f"{statistics.median(c['available_cores'] for c in caps):.2f}" if caps else "-"
-    last = r.health[-1]["providers"] if r.health else {}
+    last = r.health[-1][1]["providers"] if r.health else {}
     costs = " / ".join(f"{(last.get(p, {}).get('capacity') or {}).get('rtf', '-')}" for p in CHAIN[:3])
     return (f"| {r.name} | {len(recs)} | {served['kokoro']} | {served['piper']} | {served['espeak']} | "
             f"{served['canned']} | {sum(1 for x in recs if x.error)} | {len(waited)} "
@@ -309,6 +359,9 @@ def test_six_concurrent_live_lines_keep_their_budget(tmp_path):
             failures.append(f"{where}: waited {x.waited_ms} ms for cores, longer than its budget")
         if on.held(x) and x.stall_s > STALL_S:
             failures.append(f"{where}: a piece reached the client {x.stall_s:.2f} s after the listener needed it")
+    if sum(1 for x in recs if on.held(x)) < len(recs) / 3:
+        failures.append("fewer than a third of the lines were held to their budget (other processes took the cores, "
+                        "or the engines are slower than the budget alone): this run proves nothing")
     surplus = [x for x in recs if x.switches or x.waited_ms]
     if not surplus:
         failures.append("every line started at once on its first choice: the load had no surplus to place")
@@ -326,8 +379,8 @@ def test_six_concurrent_live_lines_keep_their_budget(tmp_path):
         failures.append(f"/metrics admitted {admitted} syntheses (started, or waited and started); {local} lines were "
                         f"served by a local engine")
     # /api/health showed the headroom while the lines ran.
-    busy = [h["capacity"] for h in on.health if h.get("capacity", {}).get("in_flight")]
-    engines = [h["providers"][p].get("capacity") for h in on.health for p in ("kokoro", "piper", "espeak")]
+    busy = [h["capacity"] for _, h in on.health if h.get("capacity", {}).get("in_flight")]
+    engines = [h["providers"][p].get("capacity") for _, h in on.health for p in ("kokoro", "piper", "espeak")]
     if not busy or not all(e and {"in_flight", "waiting", "rtf", "headroom_lines"} <= set(e) for e in engines):
         failures.append("/api/health did not show the syntheses in flight and each engine's capacity")
     elif any(c["headroom_cores"] != pytest.approx(c["usable_cores"] - c["load_cores"], abs=1e-3) for c in busy):
