@@ -170,7 +170,25 @@ async def test_speaks_line_with_exact_timeline(provider):
 
 @pytest.mark.slow
 @needs_model
-async def test_first_clause_is_split_for_early_audio(provider):
+async def test_first_audio_comes_early_inside_a_sentence(provider):
+    """Windowed (the default): one piece, its first window out before the rest is decoded."""
+    req = request(LONG_FIRST)
+    out = await collect(provider, req)
+    assert len(out["audio"]) >= 2 and {a.segment for a in out["audio"]} == {0}  # windows of one segment
+    assert len(out["align"]) == 1  # prosody and timings from the whole sentence
+    assert out["audio"][0].num_samples <= 1500 * 24  # the first window: 1.5 s ("Well met," is under 1 s)
+    check_timeline(out, req)
+    assert out["audio"][0].num_samples < 0.6 * out["samples"]
+    print(f"TTFA first window: {out['ttfa']:.3f}s for {out['audio'][0].num_samples / 24000:.2f}s audio")
+
+
+@pytest.mark.slow
+@needs_model
+async def test_whole_decoding_splits_the_first_clause_for_early_audio():
+    settings = Settings()
+    settings.kokoro.decode = "whole"
+    provider = KokoroProvider(settings, warmup=False)
+    await provider.start()
     req = request(LONG_FIRST)
     assert len(split_first_clause(req.segments[0])) == 2
     out = await collect(provider, req)
@@ -178,7 +196,6 @@ async def test_first_clause_is_split_for_early_audio(provider):
     assert len(out["align"]) == 2
     check_timeline(out, req)
     assert out["audio"][0].num_samples < 0.6 * out["samples"]
-    print(f"TTFA first clause: {out['ttfa']:.3f}s for {out['audio'][0].num_samples / 24000:.2f}s audio")
 
 
 @pytest.mark.slow

@@ -17,8 +17,10 @@ def main() -> int:
     prepare_piper(models)
     try:
         from gateway.install.kokoro import prepare_kokoro  # optional: its failure must not stop the Piper set-up
+        from gateway.install.kokoro_split import prepare_kokoro_split
 
         prepare_kokoro(models)
+        prepare_kokoro_split(models)  # front + decoder, so Kokoro streams inside a sentence
     except Exception as exc:  # noqa: BLE001 - Kokoro is optional: the gateway runs on Piper without it
         logging.warning("Kokoro not prepared (%s); the gateway will serve without it", exc)
     try:

@@ -7,7 +7,7 @@
 * :func:`prepare_kokoro_voices` takes the 28 English style packs (``af_* am_* bf_* bm_*``) out of the
   ``kokoro-js@1.2.1`` npm tarball (``npm pack``; only its ``voices/*.bin`` are used) into
   ``<models_dir>/kokoro/voices/``.
-* :func:`kokoro_ready` says whether both are in place.
+* :func:`kokoro_ready` says whether both, and the split of :mod:`gateway.install.kokoro_split`, are in place.
 """
 
 from __future__ import annotations
@@ -56,6 +56,16 @@ def kokoro_voices_dir(models_dir: Path) -> Path:
     return kokoro_dir(models_dir) / "voices"
 
 
+def kokoro_front_path(models_dir: Path) -> Path:
+    """Text side of the split model (:mod:`gateway.install.kokoro_split`)."""
+    return kokoro_dir(models_dir) / "kokoro-front.onnx"
+
+
+def kokoro_decoder_path(models_dir: Path) -> Path:
+    """Waveform decoder of the split model (:mod:`gateway.install.kokoro_split`)."""
+    return kokoro_dir(models_dir) / "kokoro-decoder.onnx"
+
+
 def _voice_ok(path: Path) -> bool:
     return path.is_file() and path.stat().st_size == VOICE_BYTES
 
@@ -66,9 +76,9 @@ def missing_voices(models_dir: Path) -> list[str]:
 
 
 def kokoro_ready(models_dir: Path) -> bool:
-    """True when the patched model, the vocab and all 28 English voices are prepared."""
-    model = kokoro_model_path(models_dir)
-    return (model.is_file() and model.stat().st_size > 0 and kokoro_vocab_path(models_dir).is_file()
+    """True when the patched model, its split (front + decoder), the vocab and all 28 English voices are prepared."""
+    models = (kokoro_model_path(models_dir), kokoro_front_path(models_dir), kokoro_decoder_path(models_dir))
+    return (all(m.is_file() and m.stat().st_size > 0 for m in models) and kokoro_vocab_path(models_dir).is_file()
             and not missing_voices(models_dir))
 
 

