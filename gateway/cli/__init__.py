@@ -35,7 +35,8 @@ from gateway.speak.line import SpeakInput
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={"host": args.host or settings.host, "port": args.port or settings.port,
-                                           "workers": args.workers or settings.workers})
+                                           "workers": args.workers or settings.workers,
+                                           "gc_freeze": settings.gc_freeze or "GATEWAY_GC_FREEZE" not in os.environ})
     limits = settings.ingress  # what a connection may cost before the app sees it (docs/api.md, "Limits")
     common = {"host": settings.host, "port": settings.port, "log_level": "warning", "access_log": False,
               "timeout_graceful_shutdown": max(1, int(settings.drain_timeout_s)),
@@ -45,7 +46,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         uvicorn.run(create_app(settings), **common)
         return 0
     # Worker processes build their own app from the environment: hand them what the command line changed.
-    os.environ.update({"GATEWAY_HOST": settings.host, "GATEWAY_PORT": str(settings.port)})
+    os.environ.update({"GATEWAY_HOST": settings.host, "GATEWAY_PORT": str(settings.port),
+                       "GATEWAY_GC_FREEZE": str(settings.gc_freeze).lower()})
     with metrics_dir():  # /metrics in any worker answers for all of them
         uvicorn.run("gateway.api.app:create_app", factory=True, workers=settings.workers, **common)
     return 0

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import binascii
-
+from gateway.core import b64
 from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, SegmentEndEvent, StatusEvent
 from gateway.export.speak import result_body, words_json
 from gateway.speak.events import LineFinished, StreamEvent, VisemesEvent
@@ -16,7 +15,7 @@ def event_body(event: StreamEvent) -> dict:
     if isinstance(event, AudioEvent):
         return {"type": "audio", "segment": event.segment, "start_ms": event.start_ms,
                 "sample_rate": event.sample_rate, "encoding": "pcm_s16le",
-                "audio": binascii.b2a_base64(event.pcm, newline=False).decode("ascii")}
+                "audio": b64.encode(event.pcm)}
     if isinstance(event, AlignmentEvent):
         return {"type": "alignment", "segment": event.segment,
                 "phonemes": [{"phoneme": p.phoneme, "start_ms": p.start_ms, "end_ms": p.end_ms}

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import structlog
 
+from gateway.core import b64
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo, VoiceSettings
 from gateway.providers.base import Provider, SynthesisRequest
@@ -279,7 +280,7 @@ class PcmAssembler:
     def feed_base64(self, encoded: str) -> bytes:
         """Whole samples of one base64 chunk; an undecodable chunk is a transient vendor failure."""
         try:
-            return self.feed(binascii.a2b_base64(encoded))  # what b64decode does, without copying the text first
+            return self.feed(b64.decode(encoded))
         except (binascii.Error, ValueError):
             raise ProviderError(ErrorKind.RETRYABLE, "undecodable audio chunk", provider=self.provider) from None
 

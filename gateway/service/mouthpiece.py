@@ -8,6 +8,7 @@ recipe's (:mod:`gateway.speak.recipe`); this class only owns the parts and their
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -141,6 +142,9 @@ class Mouthpiece:
         await self.health()
         self._tasks = [asyncio.create_task(self._health_loop(), name="health-loop"),
                        asyncio.create_task(self._media_loop(), name="media-cleanup")]
+        if self.settings.gc_freeze:  # start-up's objects live as long as the process: no collection needs to walk them
+            gc.collect()
+            gc.freeze()
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -369,6 +369,10 @@ class Settings(BaseSettings):
     balancer or Kubernetes to stop sending new work here)."""
     drain_timeout_s: float = Field(30.0, ge=0)
     """On SIGTERM, how long in-flight lines (and responses being written) may take before the process exits."""
+    gc_freeze: bool = False
+    """Once started, keep what start-up built (engines, catalogues, dictionaries) out of the garbage collector's
+    scans (``gc.freeze``): a full collection then walks only what lines made since. ``gateway serve`` turns it on
+    unless ``GATEWAY_GC_FREEZE`` is set; off where a process builds many gateways (tests)."""
 
     deadlines: Deadlines = Field(default_factory=Deadlines)
     retry: RetrySettings = Field(default_factory=RetrySettings)

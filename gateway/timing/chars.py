@@ -84,6 +84,7 @@ def word_phonemes(word: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, ...
     return tuple(ch.lower() for ch in word if ch.isalnum())
 
 
+@lru_cache(maxsize=4096)
 def _weight(phoneme: str) -> float:
     if phoneme in _MARKS or unicodedata.category(phoneme[0]) == "Mn":
         return _MARK_WEIGHT

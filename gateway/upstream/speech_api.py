@@ -32,6 +32,7 @@ import binascii
 
 import orjson
 
+from gateway.core import b64
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
 from gateway.core.segments import Prosody, Segment
@@ -81,7 +82,7 @@ class EventWriter:
         if isinstance(event, AudioEvent):
             self.rate = event.sample_rate
             body = {"type": "audio", "segment": event.segment, "offset": self.samples, "sample_rate": self.rate,
-                    "audio": binascii.b2a_base64(event.pcm, newline=False).decode("ascii")}
+                    "audio": b64.encode(event.pcm)}
             self.samples += event.num_samples
         elif isinstance(event, AlignmentEvent):
             body = {"type": "timing", "segment": event.segment,
@@ -122,7 +123,7 @@ class EventReader:
             body = orjson.loads(line)
             kind = body["type"]
             if kind == "audio":
-                pcm = binascii.a2b_base64(body["audio"])
+                pcm = b64.decode(body["audio"])
                 rate = int(body["sample_rate"])
                 if self.rate and rate != self.rate:
                     raise ValueError("sample rate changed mid-stream")
