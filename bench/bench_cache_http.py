@@ -37,7 +37,7 @@ def main() -> None:
             started = time.perf_counter()
             r = client.post("/api/avatar/speak", json={"text": text, "blendshapes": False})
             hits_lean.append(time.perf_counter() - started)
-    print(f"| case | n | p50 | p90 | p99 |\n|---|---|---|---|---|")
+    print("| case | n | p50 | p90 | p99 |\n|---|---|---|---|---|")
     for name, v in (("miss (synthesis)", misses), ("hit, full response (60 fps curves)", hits),
                     ("hit, visemes without curves", hits_lean)):
         print(f"| {name} | {len(v)} | {median(v) * 1000:.1f} ms | {p(v, 0.9) * 1000:.1f} ms | {p(v, 0.99) * 1000:.1f} ms |")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import skia
 
-from render_worker.avatars.kit import blob, color, fill, linear, oval, poly, radial, shade, stroke
+from render_worker.avatars.kit import blob, color, fill, linear, oval, poly, radial, stroke
 from render_worker.avatars.spec import AvatarSpec, FaceGeometry
 
 SPEC = AvatarSpec(
