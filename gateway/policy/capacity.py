@@ -3,7 +3,7 @@
 One model per gateway, shared by every local engine (Piper, Kokoro, espeak-ng: they share the cores). It knows:
 
 * per engine, measured from its real syntheses: its **cost** (CPU seconds per second of audio, an EWMA), the cost of
-  its first audio (per second of the first segment, or of Kokoro's first window) and its audio per character;
+  its first audio (per second of the first segment) and its audio per character (to size a line before it speaks);
 * the syntheses in flight: their pieces (one per segment), the estimated work to the end of each, the CPU time they
   got so far, when their first audio came, and when the model expected it;
 * the cores: ``C`` (CPU affinity or ``GATEWAY_CAPACITY_CORES``), the cores **available** (measured: what the other
@@ -28,7 +28,8 @@ piece is predicted ready before the listener, who started at its first audio, ge
 3. else **refuse**: the chain fails over to the next provider at once, reason ``capacity``.
 
 A line whose budget is already spent (a fail-over) is only held to keeping up, and never waits. Offline work
-(``gateway bake``) need not keep up, only not make live lines miss theirs. The gate (:mod:`.capacity_gate`) drives it.
+(``gateway bake``) need not keep up; it only may not make the live lines miss theirs. Everything here takes the time
+as an argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate
 
@@ -69,8 +70,6 @@ class Rule:
     limit: int  #: max_in_flight
     prior_rtf: Mapping[str, float]
     prior_ms_per_char: float
-    #: Engines whose first audio needs only a first chunk (Kokoro's first window), whatever the segment: seconds
-    first_chunk_s: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def usable(self) -> float:
@@ -80,11 +79,7 @@ class Rule:
     def from_settings(cls, settings: Settings) -> "Rule":
         c = settings.capacity
         return cls(c.cores or affinity_cores(), c.max_load, c.margin, c.max_gap_s, c.failover_reserve_s, c.ewma_alpha,
-                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char, first_chunks(settings))
-
-
-def first_chunks(settings: Settings) -> dict[str, float]:  #: engines that stream inside a piece: first chunk, s
-    return {"kokoro": settings.kokoro.first_window_ms / 1000.0} if settings.kokoro.decode == "windowed" else {}
+                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char)
 
 
 @dataclass(slots=True)
@@ -95,9 +90,8 @@ class EngineModel:
     threads: int  #: cores one synthesis can keep busy
     limit: int  #: syntheses at once
     cost: float  #: core-seconds per audio-second (EWMA)
-    first_cost: float  #: core-seconds to the first audio per audio-second of the first segment (or first chunk) (EWMA)
+    first_cost: float  #: core-seconds to the first audio per audio-second of the first segment (EWMA)
     ms_per_char: float  #: audio per character at speed 1 (EWMA)
-    first_chunk_s: float = math.inf  #: :attr:`Rule.first_chunk_s`
     samples: int = 0  #: cost measurements so far
     in_flight: int = 0
     waiting: int = 0
@@ -108,7 +102,7 @@ class EngineModel:
     def plan(self, job: SynthesisJob) -> tuple[list[float], list[float]]:
         """``job``'s pieces: estimated audio seconds of each, and core-seconds of work to the end of each."""
         audio = [max(MIN_PIECE_S, self.audio_s(c, job.speed)) for c in job.segment_chars] or [MIN_PIECE_S]
-        first = min(audio[0], self.first_chunk_s) * self.first_cost
+        first = audio[0] * self.first_cost
         work = [first] + [max(first, audio[0] * self.cost) + self.cost * a for a in accumulate(audio[1:])]
         return audio, work
 
@@ -227,9 +221,9 @@ class CapacityModel:
     def engine(self, name: str, threads: int = 1) -> EngineModel:
         e = self.engines.get(name)
         if e is None:
-            cost, chunk = self.rule.prior_rtf.get(name, 1.0), self.rule.first_chunk_s.get(name, math.inf)
+            cost = self.rule.prior_rtf.get(name, 1.0)
             e = self.engines[name] = EngineModel(name, max(1, threads), self.rule.limit, cost, cost,
-                                                 self.rule.prior_ms_per_char, chunk)
+                                                 self.rule.prior_ms_per_char)
         return e
 
     def load(self) -> float:
@@ -411,7 +405,7 @@ class CapacityModel:
         if audio_s > 0 and s.first_at is None:
             s.first_at, first = now, True
             if s.audio[0] >= MIN_SAMPLE_AUDIO_S / 2:
-                e.first_cost = _ewma(e.first_cost, s.made_work / min(s.audio[0], e.first_chunk_s), self.rule.alpha)
+                e.first_cost = _ewma(e.first_cost, s.made_work / s.audio[0], self.rule.alpha)
         if s.made_audio - s.sampled[1] >= SAMPLE_AUDIO_S:
             self._sample(s)
         return first
