@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-import threading
 import time
 from collections.abc import Callable
+
+from gateway.core.sigterm import install_sigterm_drain as install_hook
 
 log = logging.getLogger("render_worker.drain")
 
@@ -25,18 +25,6 @@ def install_sigterm_drain(begin: Callable[[], None], idle: Callable[[], bool],
     """Put the drain in front of the current SIGTERM handler (uvicorn's); returns the function that removes it.
     ``begin``: the worker stops taking work (called on the loop); ``idle``: nothing is rendering or queued.
     Does nothing outside the main thread (signal handlers live there)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGTERM)
-    started = False
-
-    def hand_over() -> None:
-        if callable(previous):
-            previous(signal.SIGTERM, None)
-        else:  # no server handler: the default action, as if the drain had not been there
-            signal.signal(signal.SIGTERM, previous)
-            signal.raise_signal(signal.SIGTERM)
 
     async def drain() -> None:
         begin()
@@ -44,20 +32,5 @@ def install_sigterm_drain(begin: Callable[[], None], idle: Callable[[], bool],
         while not idle() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         log.warning("drain done: drained=%s", idle())
-        hand_over()
 
-    def on_sigterm(sig: int, frame: object) -> None:
-        nonlocal started
-        if started:
-            hand_over()
-            return
-        started = True
-        loop.call_soon_threadsafe(lambda: loop.create_task(drain(), name="drain"))
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-    def uninstall() -> None:
-        if signal.getsignal(signal.SIGTERM) is on_sigterm:
-            signal.signal(signal.SIGTERM, previous)
-
-    return uninstall
+    return install_hook(lambda: None, drain)

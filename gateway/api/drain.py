@@ -16,12 +16,11 @@ A second SIGTERM, or SIGINT (Ctrl+C), skips the wait.
 from __future__ import annotations
 
 import asyncio
-import signal
-import threading
 from collections.abc import Callable
 
 import structlog
 
+from gateway.core.sigterm import install_sigterm_drain as install_hook
 from gateway.service import Mouthpiece
 
 log = structlog.get_logger(__name__)
@@ -32,38 +31,13 @@ def install_sigterm_drain(mouthpiece: Mouthpiece, delay_s: float, timeout_s: flo
 
     Does nothing outside the main thread (signal handlers live there), e.g. under a test client.
     """
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    loop = asyncio.get_running_loop()
-    previous = signal.getsignal(signal.SIGTERM)
-    started = False
 
-    def hand_over() -> None:
-        if callable(previous):
-            previous(signal.SIGTERM, None)
-        else:  # no server handler: the default action, as if the drain had not been there
-            signal.signal(signal.SIGTERM, previous)
-            signal.raise_signal(signal.SIGTERM)
+    def start() -> None:
+        mouthpiece.draining = True  # readiness 503 from the next request on
 
     async def drain() -> None:
         await asyncio.sleep(delay_s)
         drained = await mouthpiece.drain(timeout_s)
         log.warning("drain_done", drained=drained, in_flight=mouthpiece.in_flight)
-        hand_over()
 
-    def on_sigterm(sig: int, frame: object) -> None:
-        nonlocal started
-        if started:
-            hand_over()
-            return
-        started = True
-        mouthpiece.draining = True  # readiness 503 from the next request on
-        loop.call_soon_threadsafe(lambda: loop.create_task(drain(), name="drain"))
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-
-    def uninstall() -> None:
-        if signal.getsignal(signal.SIGTERM) is on_sigterm:
-            signal.signal(signal.SIGTERM, previous)
-
-    return uninstall
+    return install_hook(start, drain)
