@@ -68,7 +68,7 @@ class FaultCluster:
         self.disk_dir = workdir / "solo"
         self.media_dir = self.disk_dir / "audio"
         self.media_dir.mkdir(parents=True)
-        self.mounted = _mount_tmpfs(self.media_dir, "64m")
+        self.mounted = _mount_tmpfs(self.media_dir, "256m")  # the drill load writes ~5 MB/s of audio: room for the whole drill
         self.solo = Replica(2, free_port(), _env(**vendors, GATEWAY_DATA_DIR=str(self.disk_dir),
                                                  GATEWAY_CACHE_ENABLED="true", GATEWAY_MEDIA_BACKEND="disk",
                                                  GATEWAY_CHAIN=json.dumps(CHAIN[:3] + ["cache", "canned"])),
@@ -246,7 +246,9 @@ def test_storage_faults_keep_lines_answered_and_show_in_health(fc):
     during = [r for r in records if inject + 0.5 < r.start and r.end < clear]
     inline = [r for r in during if r.kind == "speak" and r.inline]
     assert inline and all("media_unwritable" in " ".join(r.reasons) for r in inline), "speak answered inline"
-    assert not any(r.inline for r in records if r.start > clear + up + 0.5), "inline only while the store is down"
+    late_inline = [(round(r.start, 2), r.reasons) for r in records if r.inline and r.start > clear + up + 0.5]
+    assert not late_inline, f"inline only while the store is down: clear {clear:.2f} up {up:.2f}: {late_inline[:5]}" + (
+        f" cache fault {cache_inject:.2f}..{cache_clear:.2f}" if cache_fault else "")
     row("3 media store", fault.mode, stats, down, up, wall, notes=f"{len(inline)} speak answers inline")
     if cache_fault:
         cdown = probes.first(lambda s: (s.health.get("cache") or {}).get("status") == "down", cache_inject)
