@@ -68,7 +68,8 @@ class FaultCluster:
         self.disk_dir = workdir / "solo"
         self.media_dir = self.disk_dir / "audio"
         self.media_dir.mkdir(parents=True)
-        self.mounted = _mount_tmpfs(self.media_dir, "256m")  # the drill load writes ~5 MB/s of audio: room for the whole drill
+        # The drill's own load writes ~5 MB/s of audio: 256 MB is room for the whole drill (64 MB filled up ~12 s in).
+        self.mounted = _mount_tmpfs(self.media_dir, "256m")
         self.solo = Replica(2, free_port(), _env(**vendors, GATEWAY_DATA_DIR=str(self.disk_dir),
                                                  GATEWAY_CACHE_ENABLED="true", GATEWAY_MEDIA_BACKEND="disk",
                                                  GATEWAY_CHAIN=json.dumps(CHAIN[:3] + ["cache", "canned"])),
