@@ -18,13 +18,15 @@ from gateway.core.events import AudioEvent, FinalEvent, SegmentEndEvent, StatusE
 from gateway.core.voices import HealthState, ProviderHealth, VoiceInfo
 from gateway.export.health import capacity_json
 from gateway.upstream.breaker import ProviderBreaker
-from gateway.policy.capacity import Action, CapacityModel, Rule, engine_threads, simulate
+from gateway.policy.capacity import Action, CapacityModel, Rule, simulate
+from gateway.policy.capacity_fit import CostFit
 from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ChainOutcome, ChainPlan, ChainStep, ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
 from gateway.policy.health import HealthSignals
 from gateway.providers.base import Provider, SynthesisRequest
 from gateway.providers.threaded import Gate, SynthesisJob, run_gated
+from gateway.service.mouthpiece import engine_threads
 from gateway.settings import Settings
 from gateway.text.clean import split_sentences
 from tests.scripted import ScriptedProvider
@@ -180,13 +182,83 @@ def test_a_line_overdue_for_its_first_audio_is_not_delayed_further():
     assert model.decide(job("fast", 30, by=6.0), now=1.2).action is Action.START
 
 
+def test_lines_that_spoke_later_than_predicted_beside_others_raise_the_margin_for_shared_cores():
+    # The fluid model leaves out what lines running side by side cost each other; the rule learns it from how late
+    # their first audio came. Alone, a wide line is predicted at 0.45 s; beside a slow line at 0.9 s.
+    model = CapacityModel(rule(margin=1.1), {"wide": 2, "slow": 1})
+    assert model.snapshot().contention_margin == pytest.approx(1.1)
+    for k in range(4):
+        t = 10.0 * k
+        long_ = model.start(job("slow", *[10] * 6), now=t)
+        s = model.start(job("wide", 10, by=t + 5.0), now=t)
+        assert s.contended and s.predicted == pytest.approx(0.9 if k == 0 else s.predicted)
+        model.produced(s, 1.0, 1.0, now=t + 2 * s.predicted)  # twice as late as predicted
+        model.finish(s, True, now=t + 2.0)
+        model.finish(long_, True, now=t + 2.0)
+    assert model.snapshot().contention_margin == pytest.approx(2.0)
+    # Beside a slow line a wide one needs its prediction x 2.0: a budget of 1.5 x its prediction no longer holds it.
+    model.start(job("slow", *[10] * 6), now=100.0)
+    first_s = model.problem(job("wide", 10), now=100.0)[1]
+    d = model.decide(job("wide", 10, by=100.0 + 1.5 * first_s), now=100.0)
+    assert d.action is not Action.START and "x2" in d.reason
+    # Alone, the configured margin: nothing runs beside it to correct for.
+    alone = CapacityModel(rule(margin=1.1), {"wide": 2})
+    alone.contention = model.contention
+    assert alone.decide(job("wide", 10, by=0.5), now=0.0).action is Action.START
+    # A line predicted too short to say much (espeak's few ms) does not move it; what is two minutes old is forgotten.
+    model.contention.record(0.02, 0.2, now=100.0)
+    assert model.snapshot().contention_margin == pytest.approx(2.0)
+    model.advance(200.0)
+    assert model.contention.factor == 1.0 and model.snapshot().contention_margin == pytest.approx(1.1)
+
+
+def test_a_line_in_flight_is_held_to_its_promise_with_the_measured_factor():
+    # A wide line alone (0.45 s predicted, target its 1.0 s budget). A slow line joining it would push it to 0.9 s:
+    # within the budget by the fluid model, not once lines beside others are known to speak 1.5x later than predicted.
+    model = CapacityModel(rule(max_gap_s=0.2), {"wide": 2, "slow": 1})
+    model.start(job("wide", 10, by=1.0), now=0.0)
+    assert model.decide(job("slow", 10, by=5.0), now=0.0).action is Action.START
+    for k in range(4):
+        model.contention.record(1.0, 1.5, now=0.0)
+    d = model.decide(job("slow", 10, by=5.0), now=0.0)
+    assert d.action is not Action.START and "miss its budget" in d.reason
+    # Already late by the factor (x3: 1.35 s), it may still not be pushed later by a joiner that would take its cores
+    # (the slow line: +0.45 s); a joiner too small to delay it (5 ms of a fast engine, x3) starts.
+    for k in range(24):
+        model.contention.record(1.0, 3.0, now=0.0)
+    assert "miss its budget" in model.decide(job("slow", 10, by=5.0), now=0.0).reason
+    assert model.decide(job("fast", 1, by=5.0), now=0.0).action is Action.START
+
+
+def test_first_audio_cost_is_a_fixed_part_plus_a_part_per_second():
+    # An engine whose first audio costs 0.5 core-s whatever the sentence, plus 0.2 per second of it: a ratio would
+    # call a 0.5 s sentence 0.35 core-s (the mean ratio); the fit finds both parts once lengths have differed.
+    fit = CostFit(prior_per_s=0.8, alpha=0.3)
+    assert fit.line == (0.0, pytest.approx(0.8))  # the prior, as a ratio
+    for _ in range(40):
+        for audio in (1.0, 3.0, 2.0):
+            fit.add(audio, 0.5 + 0.2 * audio)
+    fixed, per_s = fit.line
+    assert fixed == pytest.approx(0.5, abs=0.01) and per_s == pytest.approx(0.2, abs=0.01)
+    assert fit.predict(0.5) == pytest.approx(0.6, abs=0.01)
+    # Sentences all of one length say nothing about the split: the ratio of the means.
+    same = CostFit(prior_per_s=0.8, alpha=0.3)
+    for _ in range(40):
+        same.add(2.0, 1.0)
+    assert same.line == (0.0, pytest.approx(0.5, abs=0.01))
+    # The model plans a short first sentence with the fixed part.
+    model = CapacityModel(rule(), {"wide": 2})
+    model.engines["wide"].first = fit
+    assert model.engines["wide"].plan(job("wide", 5))[1][0] == pytest.approx(fit.predict(0.5))
+
+
 def test_cost_is_measured_as_busy_time_times_the_share_of_the_cores():
     model = CapacityModel(rule(alpha=0.5), {"slow": 1})
     s = model.start(job("slow", 10, 10), now=0.0)
     model.produced(s, 2.0, 1.0, now=1.0)  # alone on one core: 1 core-s for 2 s of audio
     e = model.engines["slow"]
     assert e.cost == pytest.approx(0.5 * 0.9 + 0.5 * 0.5)
-    assert e.first_cost == pytest.approx(0.5 * 0.9 + 0.5 * 1.0)  # 1 core-s before the first audio, 1 s estimated
+    assert e.first.predict(1.0) == pytest.approx(0.5 * 0.9 + 0.5 * 1.0)  # 1 core-s before the first audio, 1 s estimated
     model.finish(s, True, now=1.0)
     assert e.ms_per_char == pytest.approx(0.5 * 100 + 0.5 * 100)
     # Two syntheses on one core each get half of it: 1 s of work there is 0.5 core-s.

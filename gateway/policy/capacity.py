@@ -35,12 +35,13 @@ as an argument (no clock, no threads): the gate (:mod:`.capacity_gate`) drives i
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from itertools import accumulate
 
+from gateway.policy.capacity_fit import CostFit, affinity_cores
+from gateway.policy.capacity_margin import ContentionMargin
 from gateway.policy.fluid import EPS, simulate
 from gateway.providers.threaded import SynthesisJob
 from gateway.settings import Settings
@@ -70,6 +71,7 @@ class Rule:
     limit: int  #: max_in_flight
     prior_rtf: Mapping[str, float]
     prior_ms_per_char: float
+    contention_prior: float = 1.0
 
     @property
     def usable(self) -> float:
@@ -79,7 +81,7 @@ class Rule:
     def from_settings(cls, settings: Settings) -> "Rule":
         c = settings.capacity
         return cls(c.cores or affinity_cores(), c.max_load, c.margin, c.max_gap_s, c.failover_reserve_s, c.ewma_alpha,
-                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char)
+                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char, c.contention_prior)
 
 
 @dataclass(slots=True)
@@ -90,7 +92,7 @@ class EngineModel:
     threads: int  #: cores one synthesis can keep busy
     limit: int  #: syntheses at once
     cost: float  #: core-seconds per audio-second (EWMA)
-    first_cost: float  #: core-seconds to the first audio per audio-second of the first segment (EWMA)
+    first: CostFit  #: core-seconds to the first audio, as a line of the first segment's audio seconds
     ms_per_char: float  #: audio per character at speed 1 (EWMA)
     samples: int = 0  #: cost measurements so far
     in_flight: int = 0
@@ -102,7 +104,7 @@ class EngineModel:
     def plan(self, job: SynthesisJob) -> tuple[list[float], list[float]]:
         """``job``'s pieces: estimated audio seconds of each, and core-seconds of work to the end of each."""
         audio = [max(MIN_PIECE_S, self.audio_s(c, job.speed)) for c in job.segment_chars] or [MIN_PIECE_S]
-        first = audio[0] * self.first_cost
+        first = max(MIN_WORK, self.first.predict(audio[0]))
         work = [first] + [max(first, audio[0] * self.cost) + self.cost * a for a in accumulate(audio[1:])]
         return audio, work
 
@@ -122,6 +124,8 @@ class Synthesis:
     #: When the model expected its first audio when it started (margin included): past it with no audio, the model's
     #: estimate was wrong (the machine got busier, a cost was stale) and the line is *overdue*.
     expected: float = math.inf
+    predicted: float = 0.0  #: seconds to its first audio predicted when it started (no margin)
+    contended: bool = False  #: other syntheses ran beside it before its first audio (at its start, or joined it)
     granted: float = 0.0  #: core-seconds the fair share has given it so far
     first_at: float | None = None
     made_work: float = 0.0  #: measured core-seconds (the worker's busy time x its share)
@@ -160,7 +164,8 @@ class EngineCapacity:
     waiting: int
     limit: int
     rtf: float  #: measured core-seconds per audio-second
-    first_audio_rtf: float
+    first_audio_fixed: float  #: core-seconds to the first audio: a fixed part, ...
+    first_audio_rtf: float  #: ... plus this per second of the first sentence's audio
     ms_per_char: float
     samples: int
     headroom_lines: int  #: lines of this engine the cores could keep up with on top of those in flight
@@ -171,25 +176,12 @@ class CapacitySnapshot:
     cores: float
     available_cores: float  #: measured: what the syntheses got when they could use every core
     usable_cores: float  #: available x max_load
+    contention_margin: float  #: the margin on a line that would share the cores (measured: :mod:`.capacity_margin`)
     load_cores: float  #: cores the syntheses in flight need to keep up
     headroom_cores: float
     in_flight: int
     waiting: int
     engines: dict[str, EngineCapacity]
-
-
-def affinity_cores() -> float:
-    """The cores this process may run on."""
-    try:
-        return float(len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return float(os.cpu_count() or 1)
-
-
-def engine_threads(settings: Settings, engine: str) -> int:
-    """Cores one synthesis of a local engine can keep busy: its ONNX Runtime threads (espeak-ng: one)."""
-    group = {"piper": settings.piper, "kokoro": settings.kokoro}.get(engine)
-    return max(1, group.intra_threads) if group is not None else 1
 
 
 def _ewma(old: float, new: float, alpha: float, low: float = 1e-4, high: float = 50.0) -> float:
@@ -212,6 +204,7 @@ class CapacityModel:
         self.machine = machine
         #: Cores the syntheses really get when they could use them all (measured; the machine may be shared).
         self.available = rule.cores
+        self.contention = ContentionMargin(rule.margin, rule.contention_prior)
         self._t: float | None = None
         self._cpu_t = 0.0
         self._machine_t: tuple[float, float, float] | None = None  #: (time, machine CPU, own CPU) last measured
@@ -222,7 +215,7 @@ class CapacityModel:
         e = self.engines.get(name)
         if e is None:
             cost = self.rule.prior_rtf.get(name, 1.0)
-            e = self.engines[name] = EngineModel(name, max(1, threads), self.rule.limit, cost, cost,
+            e = self.engines[name] = EngineModel(name, max(1, threads), self.rule.limit, cost, CostFit(cost, self.rule.alpha),
                                                  self.rule.prior_ms_per_char)
         return e
 
@@ -236,8 +229,7 @@ class CapacityModel:
         return self.available * self.rule.max_load
 
     def advance(self, now: float) -> None:
-        """Share the CPU time since the last call among the syntheses in flight (by their threads), and, when they
-        were enough to use every core, measure the cores available."""
+        """Share the CPU time since the last call among the syntheses in flight (by their threads); cores measured."""
         cpu = self.cpu() if self.cpu is not None else None
         if self._t is not None and now > self._t and self.running:
             dt = now - self._t
@@ -251,6 +243,7 @@ class CapacityModel:
                 self.available = _ewma(self.available, got / dt, self.rule.alpha, 0.1 * self.rule.cores,
                                        self.rule.cores)
         self._t = now if self._t is None else max(self._t, now)
+        self.contention.age(now)
         if cpu is not None:
             self._cpu_t = cpu
             self._measure_machine(now, cpu)
@@ -298,7 +291,7 @@ class CapacityModel:
     def problem(self, job: SynthesisJob, now: float) -> tuple[str | None, float | None]:
         """Why ``job`` cannot start now (None: it can), and its predicted seconds to the first audio."""
         e = self.engine(job.engine)
-        m = self.rule.margin
+        m, factor = self.rule.margin, self.contention.factor
         if e.in_flight >= e.limit:
             return f"{e.name} has {e.in_flight} of {e.limit} syntheses in flight", None
         audio, work = e.plan(job)
@@ -310,15 +303,17 @@ class CapacityModel:
         # (the engine's own speed, on the machine's cores with nothing else running, is not capacity; cores that
         # other processes take are).
         by = job.first_audio_by  # a line already late (a spent budget) is only held to keeping up, and never waits
-        if by is not None and now < by and not self._in_time(ready[0], by, now + alone[0] * m, now):
-            return (f"first audio predicted in {ready[0]:.2f} s (x{m:g}: {ready[0] * m:.2f} s), "
+        mc = self.margin(ready[0])
+        if by is not None and now < by and not self._in_time(ready[0], by, now + alone[0] * m, mc, now):
+            return (f"first audio predicted in {ready[0]:.2f} s (x{mc:.3g}: {ready[0] * mc:.2f} s), "
                     f"{max(0.0, by - now):.2f} s left of its budget"), ready[0]
         before_piece = [0.0, *accumulate(audio[:-1])]
         late = self._late(ready, before_piece, None, now) if job.live else 0.0
         if late > max(0.0, self._late(alone, before_piece, None, now) * m) + EPS:
             return f"it would not keep up: a sentence {late:.2f} s late", ready[0]
-        for s, b, a in zip(self.running, before, after):
-            if self._on_time(s, b, now) and not self._on_time(s, a, now):
+        for s, b, a in zip(self.running, before, after):  # (one already late may not be delayed more than a little)
+            pushed = s.first_at is None and b and a and (a[0] - b[0]) * factor > self.rule.max_gap_s / 4
+            if not self._on_time(s, a, now, factor) and (pushed or self._on_time(s, b, now, factor)):
                 return f"a {s.engine.name} line in flight would miss its budget or fall behind", ready[0]
         # A live line past the first audio the model expected is proof the model is optimistic now: only a line that
         # cannot delay it by more than max_gap_s (all its work taken from the late line's share) starts beside it.
@@ -334,21 +329,25 @@ class CapacityModel:
         """When each piece would be ready with ``e`` alone on the machine (every core it may use, nothing else)."""
         return simulate([(e.threads, work)], self.rule.usable)[0]
 
-    def _on_time(self, s: Synthesis, ready: list[float], now: float) -> bool:
+    def _on_time(self, s: Synthesis, ready: list[float], now: float, factor: float = 1.0) -> bool:
         """Whether ``s`` is predicted to keep its promise: its first audio by its ``target``, and each of its pieces
-        ready before the listener gets there. Without the margin: that was its own, taken when it started; the lines
-        after it may use it, but not push its prediction itself past the promise."""
+        ready before the listener gets there. Without the margin (that was its own; the lines after it may use it),
+        but times ``factor``: how much later than predicted lines beside others speak (measured)."""
         if not ready:
             return True
-        if s.first_at is None and s.target is not None and now + ready[0] > s.target + EPS:
+        if s.first_at is None and s.target is not None and now + ready[0] * factor > s.target + EPS:
             return False
         return not s.job.live or self._late(ready, s.remaining()[1], s.first_at, now, 1.0) <= 0
 
-    def _in_time(self, first_s: float, due: float, alone_by: float, now: float) -> bool:
-        """A new line's first audio predicted in ``first_s`` is in time: within the budget (``due``) with the margin,
-        or, when its engine alone cannot start it in time, by when its engine alone would have (``alone_by``, margin
-        included: load may add that much)."""
-        return now + first_s * self.rule.margin <= due + EPS or now + first_s <= alone_by + EPS
+    def margin(self, first_s: float) -> float:
+        """The margin on a new line's first audio predicted in ``first_s``: the configured one, or the measured one
+        beside lines in flight (measured on predictions of ``min_s`` or more: it says nothing of a few milliseconds)."""
+        return self.contention.value if self.running and first_s >= self.contention.min_s else self.rule.margin
+
+    def _in_time(self, first_s: float, due: float, alone_by: float, m: float, now: float) -> bool:
+        """A new line's first audio predicted in ``first_s`` is in time: within the budget (``due``) with margin ``m``,
+        or by when its engine alone would have (``alone_by``, margin included: load may add that much)."""
+        return now + first_s * m <= due + EPS or now + first_s <= alone_by + EPS
 
     def _late(self, ready: list[float], before: list[float], first_at: float | None, now: float,
               margin: float | None = None) -> float:
@@ -387,7 +386,10 @@ class CapacityModel:
         runners = [(r.engine.threads, r.remaining()[0]) for r in self.running]
         first = simulate([*runners, (e.threads, work)], self.usable)[-1][0]
         target = None if by is None or by <= now else max(by, now + self.alone(e, work)[0] * m)
-        s = Synthesis(job, e, now, audio, work, target, now + first * m, report=(now, 0.0))
+        s = Synthesis(job, e, now, audio, work, target, now + first * self.margin(first), first, bool(runners),
+                      report=(now, 0.0))
+        for r in self.running:  # company joins the lines still waiting for their first audio
+            r.contended = r.contended or r.first_at is None
         self.running.append(s)
         e.in_flight += 1
         return s
@@ -404,8 +406,10 @@ class CapacityModel:
         e, first = s.engine, False
         if audio_s > 0 and s.first_at is None:
             s.first_at, first = now, True
-            if s.audio[0] >= MIN_SAMPLE_AUDIO_S / 2:
-                e.first_cost = _ewma(e.first_cost, s.made_work / s.audio[0], self.rule.alpha)
+            if s.contended:  # what company costs goes to the factor; the engine's own cost is learnt alone
+                self.contention.record(s.predicted, now - s.started, now)
+            elif s.audio[0] >= MIN_SAMPLE_AUDIO_S / 2:
+                e.first.add(s.audio[0], s.made_work)
         if s.made_audio - s.sampled[1] >= SAMPLE_AUDIO_S:
             self._sample(s)
         return first
@@ -436,9 +440,11 @@ class CapacityModel:
 
     def snapshot(self) -> CapacitySnapshot:
         load = self.load()
-        engines = {n: EngineCapacity(e.in_flight, e.waiting, e.limit, round(e.cost, 4), round(e.first_cost, 4),
-                                     round(e.ms_per_char, 1), e.samples, self.headroom_lines(e))
+        engines = {n: EngineCapacity(e.in_flight, e.waiting, e.limit, round(e.cost, 4),
+                                     *(round(v, 4) for v in e.first.line), round(e.ms_per_char, 1), e.samples,
+                                     self.headroom_lines(e))
                    for n, e in self.engines.items()}
-        return CapacitySnapshot(self.rule.cores, round(self.available, 3), round(self.usable, 3), round(load, 4),
+        return CapacitySnapshot(self.rule.cores, round(self.available, 3), round(self.usable, 3),
+                                round(self.contention.value, 3), round(load, 4),
                                 round(self.usable - load, 4), len(self.running),
                                 sum(e.waiting for e in self.engines.values()), engines)

@@ -133,7 +133,13 @@ class Capacity:
     # -- from the worker threads ----------------------------------------------------------------------------------
     def _produced(self, synthesis: Synthesis, audio_s: float, busy_s: float) -> None:
         with self._lock:
-            first = self.model.produced(synthesis, audio_s, busy_s, self.clock())
+            now = self.clock()
+            first = self.model.produced(synthesis, audio_s, busy_s, now)
+        if first:
+            log.info("capacity_first_audio", provider=synthesis.engine.name,
+                     actual_s=round(now - synthesis.started, 3),
+                     expected_s=round(synthesis.expected - synthesis.started, 3),
+                     contended=synthesis.contended, factor=round(self.model.contention.factor, 3))
         if first and self._waiters:
             self._wake()
 

@@ -22,7 +22,7 @@ from gateway.media.factory import build_media_store
 from gateway.media.monitored import monitored
 from gateway.media.store import MediaStore
 from gateway.observability.metrics import DRAINING
-from gateway.policy.capacity import Rule, engine_threads
+from gateway.policy.capacity import Rule
 from gateway.policy.capacity_gate import Capacity
 from gateway.policy.chain import ProviderChain, RetryPolicy
 from gateway.policy.deadlines import Deadlines
@@ -222,3 +222,9 @@ class Mouthpiece:
             await asyncio.sleep(poll_s)
         log.warning("drain_finished", in_flight=self.in_flight)
         return self.in_flight == 0
+
+
+def engine_threads(settings: Settings, engine: str) -> int:
+    """Cores one synthesis of a local engine can keep busy: its ONNX Runtime threads (espeak-ng: one)."""
+    group = {"piper": settings.piper, "kokoro": settings.kokoro}.get(engine)
+    return max(1, group.intra_threads) if group is not None else 1

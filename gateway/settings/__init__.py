@@ -195,6 +195,9 @@ class CapacitySettings(BaseSettings):
     """Audio per character of text at speed 1 until it is measured."""
     max_in_flight: int = Field(6, ge=1)
     """Syntheses in flight per engine at most, a safety bound (it replaces ``engine_concurrency`` while on)."""
+    contention_prior: float = Field(2.0, ge=1, le=4)
+    """How much later than the fluid model predicts a line speaks when other syntheses run beside it, until it is
+    measured (ONNX Runtime threads outnumbering the cores wait for each other; measured 2-3.5x on 2 cores)."""
 
 
 class ElevenLabsSettings(BaseSettings):

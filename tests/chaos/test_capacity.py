@@ -338,10 +338,6 @@ def write_report(results: list[RunResult]) -> str:
 
 # -- the drill ------------------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known defect (issue 11 part 4 after windowed Kokoro landed): the capacity model's first-audio estimate for "
-    "windowed Kokoro is optimistic under concurrent load (a Kokoro line admitted at ~1.96 free cores spoke at 1.6 s "
-    "against a 1.0 s budget); the rule must learn the windowed engine's first-window cost"))
 def test_six_concurrent_live_lines_keep_their_budget(tmp_path):
     on = drill(tmp_path, capacity=True, rounds=ROUNDS)
     off = drill(tmp_path, capacity=False, rounds=1, alone=on.alone)
