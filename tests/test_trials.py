@@ -122,6 +122,17 @@ async def test_a_trial_whose_listener_runs_dry_is_slow_and_keeps_the_provider_de
     assert trials.state("vendor").streak == 0
 
 
+async def test_a_trial_without_first_audio_by_the_warning_latency_is_cut_off_as_slow():
+    thresholds = Thresholds(latency_warn_s=0.2, delivery_rtf_warn=1.0, delivery_rtf_critical=0.6)
+    vendor = ScriptedProvider("vendor", hang_before_audio=True)
+    providers = {"vendor": vendor}
+    signals = HealthSignals(window_s=60.0)
+    trials = Trials(providers, {}, signals, lambda: {"vendor"}, DEADLINES, thresholds, TrialSettings())
+    verdict = await trials.run("vendor")
+    assert verdict.outcome == "slow" and verdict.error is None and verdict.first_audio_s is None
+    assert signals.signal("vendor").ewma_s >= 0.2  # what a line would have waited at least
+
+
 async def test_a_fast_paced_trial_passes():
     trials, *_ = make(PacedProvider("vendor", chunk_ms=400, gap_s=0.01), demoted={"vendor"})
     verdict = await trials.run("vendor")

@@ -14,8 +14,8 @@ level's hysteresis passed). Instead the gateway sends it a short trial line of i
 * judged as the listener would hear it: **passed** when it completes with its first audio within
   ``GATEWAY_LATENCY_WARN_S`` and its listener never runs dry (audio delivered at least ``GATEWAY_DELIVERY_RTF_WARN``
   times real time from its first chunk on, give or take :data:`STARVE_S`); **slow** otherwise (a trial is cut off
-  as soon as its listener would run dry, so a slow trial costs about its first chunk's length); or the error kind
-  it failed with;
+  as soon as it cannot pass: no first audio by the warning latency, or its listener would run dry, so a slow trial
+  costs about its first chunk); or the error kind it failed with;
 * ``GATEWAY_TRIAL_PASSES`` passes in a row clear the provider's signal (:meth:`HealthSignals.trial`), and the level
   may recover at once (:class:`~gateway.policy.degradation.LevelController`); a slow or failed trial counts in the
   signal like a line would, so the provider stays demoted while the fault lasts.
@@ -171,6 +171,8 @@ class Trials:
         state.last, state.last_at = verdict.outcome, time.time()
         if verdict.first_audio_s is not None:  # what a line would have waited for first audio
             self.signals.attempt(name, True, verdict.first_audio_s, started)
+        elif verdict.outcome == "slow":  # cut off waiting for first audio: at least this long
+            self.signals.attempt(name, True, verdict.wall_s, started)
         if verdict.error is not None and verdict.error not in INCONCLUSIVE:
             self.signals.attempt(name, False, None, started)
         cleared = self.signals.trial(name, verdict.passed, self.settings.passes,
@@ -204,8 +206,11 @@ class Trials:
             while not complete:
                 now = time.monotonic()
                 total_left = started + self.deadlines.total_s - now
-                if first_at is None:
-                    wait, late = min(started + self.deadlines.first_audio_s - now, total_left), "timeout"
+                if first_at is None:  # past the warning latency it cannot pass: cut it there
+                    deadline = min(self.deadlines.first_audio_s, total_left + now - started)
+                    slow_at = self.thresholds.latency_warn_s
+                    wait = min(deadline, slow_at) - (now - started)
+                    late = "slow" if slow_at < deadline else "timeout"
                 else:  # the listener runs dry once it has played what came (at the warning pace)
                     dry = first_at + audio / self.thresholds.delivery_rtf_warn + STARVE_S - now
                     wait = min(self.deadlines.chunk_gap_s, total_left, dry)
