@@ -122,8 +122,8 @@ async def test_a_trial_whose_listener_runs_dry_is_slow_and_keeps_the_provider_de
     assert trials.state("vendor").streak == 0
 
 
-async def test_a_trial_without_first_audio_by_the_warning_latency_is_cut_off_as_slow():
-    thresholds = Thresholds(latency_warn_s=0.2, delivery_rtf_warn=1.0, delivery_rtf_critical=0.6)
+async def test_a_trial_without_first_audio_by_the_critical_latency_is_cut_off_as_slow():
+    thresholds = Thresholds(latency_critical_s=0.2, delivery_rtf_warn=1.0, delivery_rtf_critical=0.6)
     vendor = ScriptedProvider("vendor", hang_before_audio=True)
     providers = {"vendor": vendor}
     signals = HealthSignals(window_s=60.0)

@@ -6,16 +6,17 @@ level's hysteresis passed). Instead the gateway sends it a short trial line of i
 ``GATEWAY_TRIAL_INTERVAL_S``:
 
 * only while it is demoted (or its demotion ended without proof while the worse level still holds for its
-  hysteresis: :meth:`~gateway.policy.degradation.LevelController.suspects`), at most one trial in flight per provider, never while its breaker is open or half-open
-  (the breaker's own trial call decides then) or held by an operator; cloud providers only unless
-  ``GATEWAY_TRIAL_LOCAL_ENGINES`` (a local engine's slowness is mostly this machine's load);
+  hysteresis: :meth:`~gateway.policy.degradation.LevelController.suspects`), at most one trial in flight per
+  provider, never while its breaker is open or half-open (the breaker's own trial call decides then) or held by an
+  operator; cloud providers only unless ``GATEWAY_TRIAL_LOCAL_ENGINES`` (a local engine's slowness is mostly this
+  machine's load);
 * within the provider's deadlines: first audio within the first-audio deadline, no gap longer than the chunk-gap
   deadline, the whole trial within the total deadline;
 * judged as the listener would hear it: **passed** when it completes with its first audio within
-  ``GATEWAY_LATENCY_WARN_S`` and its listener never runs dry (audio delivered at least ``GATEWAY_DELIVERY_RTF_WARN``
-  times real time from its first chunk on, give or take :data:`STARVE_S`); **slow** otherwise (a trial is cut off
-  as soon as it cannot pass: no first audio by the warning latency, or its listener would run dry, so a slow trial
-  costs about its first chunk); or the error kind it failed with;
+  ``GATEWAY_LATENCY_CRITICAL_S`` (what demotes a provider) and its listener never runs dry (audio delivered at least
+  ``GATEWAY_DELIVERY_RTF_WARN`` times real time from its first chunk on, give or take :data:`STARVE_S`); **slow**
+  otherwise (a trial is cut off as soon as it cannot pass: no first audio by the critical latency, or its listener
+  would run dry, so a slow trial costs about its first chunk); or the error kind it failed with;
 * ``GATEWAY_TRIAL_PASSES`` passes in a row clear the provider's signal (:meth:`HealthSignals.trial`), and the level
   may recover at once (:class:`~gateway.policy.degradation.LevelController`); a slow or failed trial counts in the
   signal like a line would, so the provider stays demoted while the fault lasts.
@@ -206,9 +207,9 @@ class Trials:
             while not complete:
                 now = time.monotonic()
                 total_left = started + self.deadlines.total_s - now
-                if first_at is None:  # past the warning latency it cannot pass: cut it there
+                if first_at is None:  # past the critical latency it cannot pass: cut it there
                     deadline = min(self.deadlines.first_audio_s, total_left + now - started)
-                    slow_at = self.thresholds.latency_warn_s
+                    slow_at = self.thresholds.latency_critical_s
                     wait = min(deadline, slow_at) - (now - started)
                     late = "slow" if slow_at < deadline else "timeout"
                 else:  # the listener runs dry once it has played what came (at the warning pace)
@@ -240,7 +241,7 @@ class Trials:
         if not complete or first_at is None:
             return verdict("incomplete", ErrorKind.RETRYABLE)
         result = verdict("passed")
-        if result.first_audio_s is not None and result.first_audio_s > self.thresholds.latency_warn_s:
+        if result.first_audio_s is not None and result.first_audio_s > self.thresholds.latency_critical_s:
             result.outcome = "slow"
         return result
 
