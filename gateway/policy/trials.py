@@ -17,9 +17,10 @@ level's hysteresis passed). Instead the gateway sends it a short trial line of i
   ``GATEWAY_DELIVERY_RTF_WARN`` times real time from its first chunk on, give or take :data:`STARVE_S`); **slow**
   otherwise (a trial is cut off as soon as it cannot pass: no first audio by the critical latency, or its listener
   would run dry, so a slow trial costs about its first chunk); or the error kind it failed with;
-* ``GATEWAY_TRIAL_PASSES`` passes in a row clear the provider's signal (:meth:`HealthSignals.trial`), and the level
-  may recover at once (:class:`~gateway.policy.degradation.LevelController`); a slow or failed trial counts in the
-  signal like a line would, so the provider stays demoted while the fault lasts.
+* ``GATEWAY_TRIAL_PASSES`` passes in a row (after a pass the next trial starts at once, not an interval later) clear
+  the provider's signal (:meth:`HealthSignals.trial`), and the level may recover at once
+  (:class:`~gateway.policy.degradation.LevelController`); a slow or failed trial counts in the signal like a line
+  would, so the provider stays demoted while the fault lasts.
 
 Trials are no client's line: they are counted apart (``mouthpiece_provider_trials_total``,
 ``mouthpiece_provider_trial_chars_total``: what a vendor bills), never touch the breaker or the retry budget, and
@@ -147,6 +148,10 @@ class Trials:
                 log.warning("trial_loop_failed", error_type=type(exc).__name__)
             await asyncio.sleep(poll)
 
+    async def wait(self) -> None:
+        """Until the trials in flight have ended."""
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
     async def close(self) -> None:
         for task in list(self._tasks.values()):
             task.cancel()
@@ -179,6 +184,8 @@ class Trials:
         cleared = self.signals.trial(name, verdict.passed, self.settings.passes,
                                      verdict.pace if verdict.outcome == "slow" else None)
         state.streak = self.signals.stats[name].trial_streak if not cleared else self.settings.passes
+        if verdict.passed and not cleared:  # confirm a pass at once: one more trial per recovery, not per interval
+            self._next_at[name] = time.monotonic()
         log.info("provider_trial", provider=name, outcome=verdict.outcome, cleared=cleared,
                  first_audio_s=None if verdict.first_audio_s is None else round(verdict.first_audio_s, 3),
                  audio_s=round(verdict.audio_s, 3), wall_s=round(verdict.wall_s, 3))
