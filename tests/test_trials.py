@@ -217,13 +217,38 @@ def test_a_proven_recovery_skips_the_hysteresis_but_a_flapping_provider_waits_fo
     levels.update(demoted, now=2.0)
     assert levels.update(proven, now=3.0)[0].level is L.NORMAL  # proof: at once
     levels.update(demoted, now=8.0)  # demoted again 5 s after: flapping
-    assert "vendor" in levels.flapping
+    assert "vendor" in levels.flapping and levels.flaps == {"vendor": 1}
     assert levels.update(proven, now=9.0)[0].level is L.FALLBACK_PROVIDER  # now it must hold for the hysteresis
     assert levels.update(proven, now=19.0)[0].level is L.NORMAL
-    levels.update(Assessment(L.NORMAL), now=50.0)  # undemoted for the flap window: no longer flapping
-    assert "vendor" not in levels.flapping
+    levels.update(demoted, now=25.0)  # and again, 6 s after a recovery by the hysteresis: a second flap
+    assert levels.flaps == {"vendor": 2}
+    assert levels.update(proven, now=26.0)[0].level is L.FALLBACK_PROVIDER  # the hysteresis again
+    assert levels.update(proven, now=36.0)[0].level is L.NORMAL
+    levels.update(Assessment(L.NORMAL), now=50.0)
+    levels.update(Assessment(L.NORMAL), now=66.0)  # undemoted for the flap window: no longer flapping
+    assert "vendor" not in levels.flapping and levels.flaps == {}
     levels.update(demoted, now=100.0)  # long after its last proven recovery: not a flap
     assert levels.update(proven, now=101.0)[0].level is L.NORMAL
+
+
+async def test_a_flapping_provider_must_pass_twice_as_many_trials_per_flap():
+    flaps = {"vendor": 0}
+    trials, signals, *_ = make(ScriptedProvider("vendor"), TrialSettings(passes=2), demoted={"vendor"})
+    trials.flaps = flaps.get
+    assert trials.passes_needed("vendor") == 2
+    flaps["vendor"] = 2
+    assert trials.passes_needed("vendor") == 8
+    assert trials.tick() == ["vendor"]
+    await trials.wait()
+    assert trials.state("vendor").last == "passed" and trials.due() == []  # flapping: the next at the interval
+    slow_down(signals)
+    for _ in range(6):
+        await trials.run("vendor")
+    assert signals.signal("vendor").slow and trials.state("vendor").streak == 7  # 7 passes: not yet
+    await trials.run("vendor")
+    assert signals.signal("vendor").proven and not signals.signal("vendor").slow
+    flaps["vendor"] = 50
+    assert trials.passes_needed("vendor") == 2 * 32  # bounded
 
 
 def test_a_recovery_is_proven_only_when_every_restored_provider_is():

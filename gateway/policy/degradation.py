@@ -117,8 +117,9 @@ class LevelController:
     Except on proof: when every provider whose demotion ended while the worse level held (:attr:`recovering`) has
     been cleared by background trials (``proven``), the better level applies at once; one whose signal merely aged
     out holds it for the hysteresis unless trials prove it meanwhile (:meth:`suspects`: whom to try). A provider
-    demoted again within ``flap_window_s`` of such a recovery is **flapping**: its recoveries wait for the hysteresis
-    again, until it has stayed undemoted for ``flap_window_s``.
+    demoted again within ``flap_window_s`` of a recovery (either way) is **flapping**: its recoveries wait for the
+    hysteresis again, and each flap in a row doubles the trials it must pass (:attr:`flaps`), until it has stayed
+    undemoted for ``flap_window_s``.
     """
 
     def __init__(self, recovery_s: float = 10.0, flap_window_s: float = 60.0) -> None:
@@ -128,9 +129,11 @@ class LevelController:
         self.forced: DegradationLevel | None = None
         self._better_since: float | None = None
         self.changed_at = time.time()
-        self._proven_at: dict[str, float] = {}  #: when a provider last recovered at once on proof
+        self._recovered_at: dict[str, float] = {}  #: when the level last recovered with a provider back
         #: flapping providers -> when they left the demoted set (``inf`` while still demoted)
         self.flapping: dict[str, float] = {}
+        #: flaps in a row per provider: trials must pass ``2 ** flaps`` times as often to clear it
+        self.flaps: dict[str, int] = {}
         #: providers whose demotion ended while the worse level still holds (its hysteresis)
         self.recovering: set[str] = set()
 
@@ -141,9 +144,9 @@ class LevelController:
 
     def _watch_flaps(self, candidate: Assessment, now: float) -> None:
         for name in candidate.demoted - self.current.demoted:
-            if now - self._proven_at.get(name, float("-inf")) < self.flap_window_s:
-                if name not in self.flapping:
-                    log.warning("provider_flapping", provider=name, window_s=self.flap_window_s)
+            if now - self._recovered_at.get(name, float("-inf")) < self.flap_window_s:
+                self.flaps[name] = self.flaps.get(name, 0) + 1
+                log.warning("provider_flapping", provider=name, flaps=self.flaps[name], window_s=self.flap_window_s)
                 self.flapping[name] = float("inf")
         for name, left in list(self.flapping.items()):
             if name in candidate.demoted:
@@ -152,17 +155,14 @@ class LevelController:
                 self.flapping[name] = now
             elif now - left >= self.flap_window_s:
                 del self.flapping[name]
+                self.flaps.pop(name, None)
 
-    def _proven_recovery(self, candidate: Assessment, now: float) -> bool:
+    def _proven_recovery(self, candidate: Assessment) -> bool:
         """Whether ``candidate`` (better than the current level) is a recovery proven by trials: every provider
         whose demotion ended since the worse level began to hold is proven, and none of them is flapping."""
         self.recovering = (self.recovering | (self.current.demoted - candidate.demoted)) - candidate.demoted
         restored = self.recovering
-        if not restored or not restored <= candidate.proven or restored & self.flapping.keys():
-            return False
-        for name in restored:
-            self._proven_at[name] = now
-        return True
+        return bool(restored) and restored <= candidate.proven and not restored & self.flapping.keys()
 
     def update(self, candidate: Assessment, now: float | None = None) -> tuple[Assessment, DegradationLevel | None]:
         """Apply ``candidate``; returns the current assessment and the previous level if it changed."""
@@ -172,9 +172,9 @@ class LevelController:
                                    candidate.demoted)
         previous = self.current.level
         proven = (self.forced is None and candidate.level.rank < previous.rank
-                  and self._proven_recovery(candidate, now))
+                  and self._proven_recovery(candidate))
         self._watch_flaps(candidate, now)
-        held = False
+        held, recovered = False, proven
         if candidate.level.rank > previous.rank or self.forced is not None or proven:
             self._better_since = None
             self.current = candidate
@@ -184,6 +184,7 @@ class LevelController:
             if now - self._better_since >= self.recovery_s:
                 self._better_since = None
                 self.current = candidate
+                recovered = True
             else:  # keep the worse level, but refresh what is known now
                 held = True
                 self.current = Assessment(previous, self.current.reasons, candidate.warnings, candidate.demoted,
@@ -191,6 +192,9 @@ class LevelController:
         else:
             self._better_since = None
             self.current = candidate
+        if recovered:  # (on proof or after the hysteresis)
+            for name in self.recovering:
+                self._recovered_at[name] = now
         if not held:
             self.recovering = set()
         if self.current.level is not previous:

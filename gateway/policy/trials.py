@@ -17,8 +17,9 @@ level's hysteresis passed). Instead the gateway sends it a short trial line of i
   ``GATEWAY_DELIVERY_RTF_WARN`` times real time from its first chunk on, give or take :data:`STARVE_S`); **slow**
   otherwise (a trial is cut off as soon as it cannot pass: no first audio by the critical latency, or its listener
   would run dry, so a slow trial costs about its first chunk); or the error kind it failed with;
-* ``GATEWAY_TRIAL_PASSES`` passes in a row (after a pass the next trial starts at once, not an interval later) clear
-  the provider's signal (:meth:`HealthSignals.trial`), and the level may recover at once
+* ``GATEWAY_TRIAL_PASSES`` passes in a row (after a pass the next trial starts at once, not an interval later; for a
+  flapping provider twice as many for each flap in a row, at the interval: :meth:`Trials.passes_needed`) clear the
+  provider's signal (:meth:`HealthSignals.trial`), and the level may recover at once
   (:class:`~gateway.policy.degradation.LevelController`); a slow or failed trial counts in the signal like a line
   would, so the provider stays demoted while the fault lasts.
 
@@ -53,6 +54,8 @@ from gateway.upstream.breaker import ProviderBreaker
 log = structlog.get_logger(__name__)
 #: How long a trial's listener may wait for audio before the trial counts as slow.
 STARVE_S = 0.25
+#: A flapping provider needs at most ``2 ** MAX_FLAP_DOUBLINGS`` times the passes.
+MAX_FLAP_DOUBLINGS = 5
 #: Error kinds that say nothing of the provider's health: the trial is inconclusive (streak reset, nothing counted).
 INCONCLUSIVE = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.CAPACITY, ErrorKind.BAD_REQUEST})
 
@@ -91,7 +94,8 @@ class Trials:
 
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], signals: HealthSignals,
                  demoted: Callable[[], set[str]], deadlines: Deadlines, thresholds: Thresholds,
-                 settings: TrialSettings, on_cleared: Callable[[], Awaitable[object]] | None = None) -> None:
+                 settings: TrialSettings, on_cleared: Callable[[], Awaitable[object]] | None = None,
+                 flaps: Callable[[str], int] | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.signals = signals
@@ -100,6 +104,8 @@ class Trials:
         self.thresholds = thresholds
         self.settings = settings
         self.on_cleared = on_cleared
+        #: a provider's flaps in a row (the level's flap guard): each doubles the passes it needs
+        self.flaps = flaps or (lambda _name: 0)
         self.states: dict[str, TrialState] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._next_at: dict[str, float] = {}
@@ -134,6 +140,11 @@ class Trials:
     def _done(self, name: str) -> None:
         self._tasks.pop(name, None)
         self.state(name).running = False
+
+    def passes_needed(self, name: str) -> int:
+        """Passes in a row that clear ``name``: ``GATEWAY_TRIAL_PASSES``, doubled for each flap in a row (at most
+        32 times): a provider that keeps coming back and failing again must prove itself longer each time."""
+        return self.settings.passes * 2 ** min(self.flaps(name), MAX_FLAP_DOUBLINGS)
 
     def state(self, name: str) -> TrialState:
         return self.states.setdefault(name, TrialState())
@@ -181,17 +192,17 @@ class Trials:
             self.signals.attempt(name, True, verdict.wall_s, started)
         if verdict.error is not None and verdict.error not in INCONCLUSIVE:
             self.signals.attempt(name, False, None, started)
-        cleared = self.signals.trial(name, verdict.passed, self.settings.passes,
-                                     verdict.pace if verdict.outcome == "slow" else None)
-        state.streak = self.signals.stats[name].trial_streak if not cleared else self.settings.passes
-        if verdict.passed and not cleared:  # confirm a pass at once: one more trial per recovery, not per interval
-            self._next_at[name] = time.monotonic()
+        needed = self.passes_needed(name)
+        cleared = self.signals.trial(name, verdict.passed, needed, verdict.pace if verdict.outcome == "slow" else None)
+        state.streak = self.signals.stats[name].trial_streak if not cleared else needed
+        if verdict.passed and not cleared and not self.flaps(name):
+            self._next_at[name] = time.monotonic()  # confirm a pass at once (a flapping provider: at the interval)
         log.info("provider_trial", provider=name, outcome=verdict.outcome, cleared=cleared,
                  first_audio_s=None if verdict.first_audio_s is None else round(verdict.first_audio_s, 3),
                  audio_s=round(verdict.audio_s, 3), wall_s=round(verdict.wall_s, 3))
         if cleared:
             state.cleared_at = time.time()
-            log.warning("provider_cleared_by_trials", provider=name, passes=self.settings.passes)
+            log.warning("provider_cleared_by_trials", provider=name, passes=needed)
             if self.on_cleared is not None:
                 self._tasks[f"{name}:report"] = task = asyncio.create_task(self.on_cleared())
                 task.add_done_callback(lambda _t, k=f"{name}:report": self._tasks.pop(k, None))

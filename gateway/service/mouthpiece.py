@@ -95,7 +95,8 @@ class Mouthpiece:
         deadlines = Deadlines.from_settings(s.deadlines)
         #: Background trials of demoted providers, so they prove themselves again (gateway/policy/trials.py).
         self.trials = Trials(self.providers, self.breakers, self.signals, self.levels.suspects,
-                             deadlines, s.thresholds, s.trials, on_cleared=self.health)
+                             deadlines, s.thresholds, s.trials, on_cleared=self.health,
+                             flaps=lambda name: self.levels.flaps.get(name, 0))
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
                                               self.levels, self.retry_budget, self.redis, self.video, self.capacity,
                                               StorageWatch(self.media, self.cache,
