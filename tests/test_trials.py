@@ -207,6 +207,27 @@ def test_attempts_begun_before_a_proof_do_not_count_after_it():
     assert stats.quick(now=22.0).attempts == 1 and not stats.proven
 
 
+def test_proven_ends_with_anything_that_would_demote():
+    def proven_stats() -> ProviderStats:
+        stats = ProviderStats(60.0, rtf_warn=1.0, rtf_critical=0.6, latency_critical_s=4.0)
+        stats.trial(True, needed=1, now=10.0)
+        return stats
+
+    stats = proven_stats()
+    stats.record(True, 0.3, now=11.0)
+    stats.delivered(2.0, 1.5, now=12.0)
+    assert stats.proven  # good lines keep it
+    stats.record(True, 6.0, now=20.0)  # one slow first audio: the EWMA (2.0 s) is still under the critical 4 s
+    assert stats.proven
+    for k in range(3):
+        stats.record(True, 6.0, now=21.0 + k)  # the EWMA past the critical latency: what demotes
+    assert stats.ewma_s >= 4.0 and not stats.proven
+    stats = proven_stats()
+    for k in range(3):
+        stats.delivered(2.0, 5.0, now=20.0 + k)  # slow deliveries (begun after the proof)
+    assert stats.slow and not stats.proven
+
+
 def test_a_proven_recovery_skips_the_hysteresis_but_a_flapping_provider_waits_for_it():
     levels = LevelController(recovery_s=10.0, flap_window_s=30.0)
     demoted = Assessment(L.FALLBACK_PROVIDER, ["vendor slow"], demoted={"vendor"})

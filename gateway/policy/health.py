@@ -85,8 +85,10 @@ LIVE_MIN_DELIVERIES = 2
 
 
 class ProviderStats:
-    def __init__(self, window_s: float, alpha: float = 0.3, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
+    def __init__(self, window_s: float, alpha: float = 0.3, rtf_warn: float = 1.0, rtf_critical: float = 0.6,
+                 latency_critical_s: float = float("inf")) -> None:
         self.window_s = window_s
+        self.latency_critical_s = latency_critical_s  #: a first-audio EWMA at or above it ends ``proven``
         self.alpha = alpha
         self.rtf_warn = rtf_warn
         self.rtf_critical = rtf_critical
@@ -121,6 +123,8 @@ class ProviderStats:
             self._latencies += 1
             self.ewma_s = first_audio_s if self.ewma_s is None else (
                 self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
+            if self.ewma_s >= self.latency_critical_s:
+                self.proven = False
         self._trim(now)
 
     def progress(self, key: int, first_audio_at: float, audio_s: float) -> None:
@@ -229,17 +233,20 @@ class ProviderStats:
 class HealthSignals:
     """Per-provider stats, fed by the chain."""
 
-    def __init__(self, window_s: float = 60.0, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
+    def __init__(self, window_s: float = 60.0, rtf_warn: float = 1.0, rtf_critical: float = 0.6,
+                 latency_critical_s: float = float("inf")) -> None:
         self.window_s = window_s
         self.rtf_warn = rtf_warn
         self.rtf_critical = rtf_critical
+        self.latency_critical_s = latency_critical_s
         self.stats: dict[str, ProviderStats] = {}
 
     def _stats(self, provider: str) -> ProviderStats:
         stats = self.stats.get(provider)
         if stats is None:
             stats = self.stats[provider] = ProviderStats(self.window_s, rtf_warn=self.rtf_warn,
-                                                         rtf_critical=self.rtf_critical)
+                                                         rtf_critical=self.rtf_critical,
+                                                         latency_critical_s=self.latency_critical_s)
         return stats
 
     def attempt(self, provider: str, ok: bool, first_audio_s: float | None, started: float | None = None) -> None:

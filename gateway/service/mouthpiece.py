@@ -88,7 +88,7 @@ class Mouthpiece:
         self.media = monitored(media or build_media_store(s))
         self.video = video or VideoPool(s.video, self.media)
         self.signals = HealthSignals(s.thresholds.health_window_s, s.thresholds.delivery_rtf_warn,
-                                     s.thresholds.delivery_rtf_critical)
+                                     s.thresholds.delivery_rtf_critical, s.thresholds.latency_critical_s)
         self.retry_budget = RetryBudget.from_settings(s.retry)
         self.levels = LevelController(s.thresholds.level_recovery_s, s.thresholds.health_window_s)
         self.rate_limiter = RateLimiter(self.redis)
