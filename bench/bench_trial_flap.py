@@ -8,32 +8,36 @@ guard) run on a simulated clock, so the numbers do not depend on this machine's 
 off one line in 5 still probes the primary); every line the primary takes fails with the scenario's probability at
 that moment. Trials are simulated as :mod:`gateway.policy.trials` reports them (every ``interval`` while the primary
 is a suspect, taking 0.2 s each, a pass confirmed at once, failures counted as errors, ``passes`` in a row —
-doubled per flap in a row, and then at the interval — clear the signal); a trial passes with the same probability a line would. The health loop assesses every 0.25 s. Settings: 5 attempts, 20 %
-errors demote; the window (also the flap guard's) and the hysteresis are the chaos drills' (3 s, 2 s) unless given
-(production: ``--window 60 --hysteresis 10``).
+doubled per flap in a row, and then at the interval — clear the signal); a trial passes with the same probability
+a line would. The health loop assesses every 0.25 s. Settings: 5 attempts, 20 % errors demote; the window (also the
+flap guard's) and the hysteresis are the chaos drills' (3 s, 2 s) unless given (the defaults: ``--window 60
+--hysteresis 10``).
 
-Scenarios: **clean fault** (every request fails for 10 s, then none; recovery is counted from its end), **intermittent** (30 % of requests fail, for
-the whole run), **bursts** (2 s of failures every 6 s). Configurations: the level's hysteresis alone at 2 s (before
-trials) and shortened to a quarter; trials with the proof path and its flap guard (with and without doubling the
-passes per flap); trials without the guard.
-Reported per scenario and configuration: recovery after a clean fault ends (level normal), level changes per
-minute, client lines that hit a failing primary (a fail-over each: the listener waits), trials sent.
+Scenarios: **clean fault** (every request fails for 10 s, then none; recovery is counted from its end),
+**intermittent** (30 % of requests fail, for the whole run), **bursts** (2 s of failures every 6 s). Configurations:
+the level's hysteresis alone (before trials) and shortened to a quarter; trials with the proof path and its flap
+guard (with and without doubling the passes per flap); trials without the guard. Reported per scenario and
+configuration: recovery after a clean fault ends (level normal), level changes per minute, client lines that hit a
+failing primary (a fail-over each: the listener waits), trials sent.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import random
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gateway.core.voices import HealthState  # noqa: E402
-from gateway.policy.degradation import DegradationLevel, LevelController, assess  # noqa: E402
-from gateway.policy.health import ProviderStats, ProviderStatus  # noqa: E402
-from gateway.settings import Thresholds  # noqa: E402
-from gateway.upstream.breaker import BreakerSnapshot  # noqa: E402
+from gateway.core.voices import HealthState
+from gateway.policy.degradation import DegradationLevel, LevelController, assess
+from gateway.policy.health import ProviderStats, ProviderStatus
+from gateway.settings import Thresholds
+from gateway.upstream.breaker import BreakerSnapshot
 
 ORDER = ["vendor", "backup", "canned"]
 DT = 0.05
@@ -75,11 +79,12 @@ class Signals:
         self.stats = {n: ProviderStats(window_s) for n in ORDER}
         self.now = 0.0
 
-    def signal(self, name: str):  # noqa: ANN201
+    def signal(self, name: str):
         return self.stats[name].signal(self.now)
 
 
-def run(config: Config, fail_p, minutes: float, rate: float, seed: int, thresholds: Thresholds) -> dict:  # noqa: ANN001
+def run(config: Config, fail_p, minutes: float, rate: float, seed: int,
+        thresholds: Thresholds) -> dict:
     rng = random.Random(seed)
     signals = Signals(thresholds.health_window_s)
     levels = LevelController(config.recovery_s, config.flap_window_s)
@@ -130,6 +135,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=3.0, help="health window (and flap window), s")
     parser.add_argument("--hysteresis", type=float, default=2.0, help="GATEWAY_LEVEL_RECOVERY_S")
     args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))  # (provider_flapping)
     thresholds = Thresholds(health_window_s=args.window, min_attempts=5, error_critical=0.2, error_warn=0.05)
     print(f"seed {args.seed}, {args.minutes:g} simulated minutes, {args.rate:g} lines/s, window {args.window:g} s, "
           f"hysteresis {args.hysteresis:g} s")

@@ -21,8 +21,8 @@ class TrialSettings(BaseSettings):
     on, no client line is sent to a demoted provider to test it."""
     interval_s: float = Field(0.5, ge=0.1)
     """Time between the starts of two trials of one provider (at most one in flight per provider). A vendor bills
-    ``len(text)`` characters per trial: at 0.5 s, about 7,200 trials an hour per replica while a provider stays
-    demoted."""
+    ``len(text)`` characters per trial: at 0.5 s, about 7,200 trials an hour per gateway process (each replica, each
+    ``--workers`` process) while a provider stays demoted."""
     text: str = Field("Still there? Testing, one, two, three.", min_length=10, max_length=200)
     """What a trial speaks: long enough for several chunks (about 2 s of audio) so its pace can be judged."""
     passes: int = Field(2, ge=1, le=10)

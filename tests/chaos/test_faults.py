@@ -6,9 +6,11 @@ ElevenLabs-protocol WebSocket):
   ``media_unwritable``; cache bypassed), ``/api/health`` shows it and readiness fails within 2 s, and both are back
   within 2 s of the fault ending;
 * **slow delivery** (5): the ElevenLabs stand-in's WebSocket delivers about 2 s of audio in about 5 s, inside every
-  deadline: health warns and the level moves (next provider first) within 2 s;
+  deadline: health warns and the level moves (next provider first) within 2 s, and both are back within 2 s of the
+  fault ending (background trials prove the provider fast again; no client line is sent to test it);
 * **vendor rejects** (6): the stand-in answers 422 to every synthesis: lines fail over to the next vendor (counted
-  as ``upstream_rejected``) instead of a 400 to the client; a "too long" 400 is still a clear 4xx;
+  as ``upstream_rejected``) instead of a 400 to the client, and the level is back within 2 s of the fault ending
+  (trials); a "too long" 400 is still a clear 4xx;
 * **breaker hold** (9): an operator holds a breaker open on one replica: both replicas keep it open past its reset
   time until it is lifted on the other; a hold with ``ttl_s`` ends by itself.
 
