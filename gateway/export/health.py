@@ -16,9 +16,10 @@ def provider_json(status: ProviderStatus) -> dict:
             "signals": {"first_audio_ewma_s": signal.ewma_s, "first_audio_p95_s": signal.p95_s,
                         "error_ratio": round(signal.error_ratio, 4), "attempts": signal.attempts,
                         "delivery_rtf": None if signal.delivery_rtf is None else round(signal.delivery_rtf, 3),
-                        "slow_delivery": signal.slow},
+                        "slow_delivery": signal.slow, "proven": signal.proven},
             **({"detail": status.detail} if status.detail else {}),
-            **({"capacity": asdict(status.capacity)} if status.capacity is not None else {})}
+            **({"capacity": asdict(status.capacity)} if status.capacity is not None else {}),
+            **({"trial": status.trial} if status.trial is not None else {})}
 
 
 def capacity_json(capacity: CapacitySnapshot | None) -> dict:

@@ -60,6 +60,12 @@ PROVIDER_ERROR_RATIO = Gauge("mouthpiece_provider_error_ratio", "Share of failed
                              ["provider"], registry=REGISTRY)
 PROVIDER_QUOTA_USED = Gauge("mouthpiece_provider_quota_used_ratio", "Share of the provider's quota used (0..1)",
                             ["provider"], registry=REGISTRY)
+PROVIDER_TRIALS = Counter("mouthpiece_provider_trials_total",
+                          "Background trials of demoted providers (no client's line), by verdict: passed, slow, "
+                          "incomplete or the error kind", ["provider", "outcome"], registry=REGISTRY)
+PROVIDER_TRIAL_CHARS = Counter("mouthpiece_provider_trial_chars_total",
+                               "Characters sent in background trials (what a vendor bills for them)", ["provider"],
+                               registry=REGISTRY)
 RETRY_BUDGET_EXHAUSTED = Counter("mouthpiece_retry_budget_exhausted_total",
                                  "Retries not made because the retry budget was spent", registry=REGISTRY)
 RATE_LIMITED = Counter("mouthpiece_rate_limited_total", "Requests refused by rate limits", ["scope"],

@@ -229,7 +229,7 @@ class ProviderChain:
                 except ProviderError as exc:
                     last_error = exc
                     span.set_attribute("outcome", exc.kind.value)
-                    self._record_failure(step, exc, outcome, audio_started)
+                    self._record_failure(step, exc, outcome, audio_started, attempt_started)
                     if exc.kind is ErrorKind.BAD_REQUEST:  # the line's own cause: every provider would refuse it
                         yield ErrorEvent("bad_request", f"{name} refused the line: {exc.message}")
                         return
@@ -249,12 +249,13 @@ class ProviderChain:
         message = "every provider failed" if last_error is None else f"every provider failed; last: {last_error}"
         yield ErrorEvent("all_providers_failed", message)
 
-    def _record_failure(self, step: ChainStep, exc: ProviderError, outcome: ChainOutcome, audio_started: bool) -> None:
+    def _record_failure(self, step: ChainStep, exc: ProviderError, outcome: ChainOutcome, audio_started: bool,
+                        started: float) -> None:
         name = step.provider.name
         if exc.kind.counts_on_breaker:
             step.breaker.failure()
         if exc.kind not in (ErrorKind.UNAVAILABLE, ErrorKind.CAPACITY):  # neither is the provider's fault
-            self.signals.attempt(name, False, None)
+            self.signals.attempt(name, False, None, started)
         if exc.retry_after_s:
             self.cooldown_until[name] = time.monotonic() + exc.retry_after_s
         PROVIDER_ATTEMPTS.labels(name, exc.kind.value).inc()

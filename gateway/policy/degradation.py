@@ -1,4 +1,4 @@
-"""Degradation levels: how far from normal service a response is."""
+"""Degradation levels: how far from normal service a response is, and the overall level with its hysteresis."""
 
 from __future__ import annotations
 
@@ -6,9 +6,13 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import structlog
+
 from gateway.core.voices import HealthState
 from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.settings import Thresholds
+
+log = structlog.get_logger(__name__)
 
 
 class DegradationLevel(StrEnum):
@@ -47,6 +51,8 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
     #: Providers to try after the next one (slow or failing primaries: "primary slow -> next provider").
     demoted: set[str] = field(default_factory=set)
+    #: Providers not demoted whose signal background trials cleared (:mod:`gateway.policy.trials`): proven healthy.
+    proven: set[str] = field(default_factory=set)
 
 
 def assess(providers: dict[str, ProviderStatus], order: list[str], signals: HealthSignals, thresholds: Thresholds,
@@ -55,6 +61,7 @@ def assess(providers: dict[str, ProviderStatus], order: list[str], signals: Heal
     reasons: list[str] = []
     warnings: list[str] = []
     demoted: set[str] = set()
+    proven: set[str] = set()
     synth = [n for n in order if n in providers and providers[n].family not in CACHED_FAMILIES]
     cached = [n for n in order if n in providers and providers[n].family in CACHED_FAMILIES]
     usable = []
@@ -80,6 +87,8 @@ def assess(providers: dict[str, ProviderStatus], order: list[str], signals: Heal
                 warnings.append(f"{name} slow: first audio {signal.ewma_s:.2f} s (EWMA)")
             if signal.attempts >= thresholds.min_attempts and signal.error_ratio >= thresholds.error_warn:
                 warnings.append(f"{name} errors: {signal.error_ratio:.0%}")
+            if signal.proven:
+                proven.add(name)
         quota = report.detail.get("quota_used_ratio")
         if isinstance(quota, (int, float)) and quota >= thresholds.quota_warn:
             warnings.append(f"{name} quota {quota:.0%} used")
@@ -99,18 +108,61 @@ def assess(providers: dict[str, ProviderStatus], order: list[str], signals: Heal
             level = DegradationLevel.AUDIO_ONLY
     if redis_up is False:
         warnings.append("redis unreachable: serving on local breaker and rate-limit state")
-    return Assessment(level, reasons, warnings, demoted)
+    return Assessment(level, reasons, warnings, demoted, proven)
 
 
 class LevelController:
-    """The overall level with hysteresis: it worsens at once and recovers only after holding ``recovery_s``."""
+    """The overall level with hysteresis: it worsens at once and recovers only after holding ``recovery_s``.
 
-    def __init__(self, recovery_s: float = 10.0) -> None:
+    Except on proof: when every provider whose demotion ended while the worse level held (:attr:`recovering`) has
+    been cleared by background trials (``proven``), the better level applies at once; one whose signal merely aged
+    out holds it for the hysteresis unless trials prove it meanwhile (:meth:`suspects`: whom to try). A provider
+    demoted again within ``flap_window_s`` of a recovery (either way) is **flapping**: its recoveries wait for the
+    hysteresis again, and each flap in a row doubles the trials it must pass (:attr:`flaps`), until it has stayed
+    undemoted for ``flap_window_s``.
+    """
+
+    def __init__(self, recovery_s: float = 10.0, flap_window_s: float = 60.0) -> None:
         self.recovery_s = recovery_s
+        self.flap_window_s = flap_window_s
         self.current = Assessment(DegradationLevel.NORMAL)
         self.forced: DegradationLevel | None = None
         self._better_since: float | None = None
         self.changed_at = time.time()
+        self._recovered_at: dict[str, float] = {}  #: when the level last recovered with a provider back
+        #: flapping providers -> when they left the demoted set (``inf`` while still demoted)
+        self.flapping: dict[str, float] = {}
+        #: flaps in a row per provider: trials must pass ``2 ** flaps`` times as often to clear it
+        self.flaps: dict[str, int] = {}
+        #: providers whose demotion ended while the worse level still holds (its hysteresis)
+        self.recovering: set[str] = set()
+
+    def suspects(self) -> set[str]:
+        """Providers background trials should prove: demoted now, or no longer demoted but unproven while the worse
+        level still holds for them."""
+        return set(self.current.demoted) | (self.recovering - self.current.proven)
+
+    def _watch_flaps(self, candidate: Assessment, now: float) -> None:
+        for name in candidate.demoted - self.current.demoted:
+            if now - self._recovered_at.get(name, float("-inf")) < self.flap_window_s:
+                self.flaps[name] = self.flaps.get(name, 0) + 1
+                log.warning("provider_flapping", provider=name, flaps=self.flaps[name], window_s=self.flap_window_s)
+                self.flapping[name] = float("inf")
+        for name, left in list(self.flapping.items()):
+            if name in candidate.demoted:
+                self.flapping[name] = float("inf")
+            elif left == float("inf"):
+                self.flapping[name] = now
+            elif now - left >= self.flap_window_s:
+                del self.flapping[name]
+                self.flaps.pop(name, None)
+
+    def _proven_recovery(self, candidate: Assessment) -> bool:
+        """Whether ``candidate`` (better than the current level) is a recovery proven by trials: every provider
+        whose demotion ended since the worse level began to hold is proven, and none of them is flapping."""
+        self.recovering = (self.recovering | (self.current.demoted - candidate.demoted)) - candidate.demoted
+        restored = self.recovering
+        return bool(restored) and restored <= candidate.proven and not restored & self.flapping.keys()
 
     def update(self, candidate: Assessment, now: float | None = None) -> tuple[Assessment, DegradationLevel | None]:
         """Apply ``candidate``; returns the current assessment and the previous level if it changed."""
@@ -119,7 +171,11 @@ class LevelController:
             candidate = Assessment(self.forced, ["forced by admin", *candidate.reasons], candidate.warnings,
                                    candidate.demoted)
         previous = self.current.level
-        if candidate.level.rank > previous.rank or self.forced is not None:
+        proven = (self.forced is None and candidate.level.rank < previous.rank
+                  and self._proven_recovery(candidate))
+        self._watch_flaps(candidate, now)
+        held, recovered = False, proven
+        if candidate.level.rank > previous.rank or self.forced is not None or proven:
             self._better_since = None
             self.current = candidate
         elif candidate.level.rank < previous.rank:
@@ -128,11 +184,19 @@ class LevelController:
             if now - self._better_since >= self.recovery_s:
                 self._better_since = None
                 self.current = candidate
+                recovered = True
             else:  # keep the worse level, but refresh what is known now
-                self.current = Assessment(previous, self.current.reasons, candidate.warnings, candidate.demoted)
+                held = True
+                self.current = Assessment(previous, self.current.reasons, candidate.warnings, candidate.demoted,
+                                          candidate.proven)
         else:
             self._better_since = None
             self.current = candidate
+        if recovered:  # (on proof or after the hysteresis)
+            for name in self.recovering:
+                self._recovered_at[name] = now
+        if not held:
+            self.recovering = set()
         if self.current.level is not previous:
             self.changed_at = time.time()
             return self.current, previous

@@ -2,6 +2,11 @@
 real-time factor (audio seconds delivered per wall second of the attempt, EWMA): what the listener gets. A
 provider inside every deadline can still deliver 2 s of audio in 6 s; the delivery RTF catches it.
 
+A demoted provider gets background trials (:mod:`gateway.policy.trials`): their verdicts come here too
+(:meth:`HealthSignals.trial`). Enough clean, fast trials in a row **clear** the provider's window: what it held
+no longer counts, nor do attempts that started before (a slow line still in flight), and the signal is marked
+``proven`` so the level may recover without its hysteresis.
+
 The chain reports every attempt here (:meth:`HealthSignals.attempt`); the degradation controller reads
 the signals. Windows are time-based so a quiet provider's old failures age out.
 """
@@ -30,6 +35,8 @@ class ProviderSignal:
     delivery_rtf: float | None = None
     #: slow delivery, with hysteresis: set below the critical RTF, cleared only at the warning RTF (or no data)
     slow: bool = False
+    #: trials cleared the window and nothing bad was seen since (the level may recover at once)
+    proven: bool = False
 
 
 @dataclass(slots=True)
@@ -45,6 +52,8 @@ class ProviderStatus:
     detail: dict = field(default_factory=dict)
     #: A local engine's share of the cores: in flight, waiting, measured cost, headroom.
     capacity: EngineCapacity | None = None
+    #: Its background trials (:class:`gateway.policy.trials.TrialState` as a dict; None: never tried).
+    trial: dict | None = None
 
     @classmethod
     def combine(cls, own: ProviderHealth, breaker: BreakerSnapshot, family: str, signal: ProviderSignal,
@@ -76,8 +85,10 @@ LIVE_MIN_DELIVERIES = 2
 
 
 class ProviderStats:
-    def __init__(self, window_s: float, alpha: float = 0.3, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
+    def __init__(self, window_s: float, alpha: float = 0.3, rtf_warn: float = 1.0, rtf_critical: float = 0.6,
+                 latency_critical_s: float = float("inf")) -> None:
         self.window_s = window_s
+        self.latency_critical_s = latency_critical_s  #: a first-audio EWMA at or above it ends ``proven``
         self.alpha = alpha
         self.rtf_warn = rtf_warn
         self.rtf_critical = rtf_critical
@@ -90,20 +101,37 @@ class ProviderStats:
         self._events: deque[tuple[float, bool, float | None]] = deque()
         self._errors = 0  # failed attempts in the window, kept as events come and go
         self._latencies = 0  # attempts with a first-audio time in the window
+        #: attempts that started before this (monotonic) are not counted: trials proved the provider since
+        self.floor = float("-inf")
+        self.proven = False
+        self.trial_streak = 0  #: clean, fast trials in a row
 
-    def record(self, ok: bool, first_audio_s: float | None, now: float | None = None) -> None:
+    def record(self, ok: bool, first_audio_s: float | None, now: float | None = None,
+               started: float | None = None) -> None:
+        """An attempt's first audio (``ok``, after ``first_audio_s``) or failure; ``started``: when it began (an
+        attempt that began before the last proof is not counted)."""
         now = time.monotonic() if now is None else now
+        if started is None and first_audio_s is not None:
+            started = now - first_audio_s
+        if started is not None and started < self.floor:
+            return
         self._events.append((now, ok, first_audio_s))
         self._errors += not ok
+        if not ok:
+            self.proven = False
         if first_audio_s is not None:
             self._latencies += 1
             self.ewma_s = first_audio_s if self.ewma_s is None else (
                 self.alpha * first_audio_s + (1 - self.alpha) * self.ewma_s)
+            if self.ewma_s >= self.latency_critical_s:
+                self.proven = False
         self._trim(now)
 
     def progress(self, key: int, first_audio_at: float, audio_s: float) -> None:
         """A delivery in flight (``key``: the attempt) has ``audio_s`` out; its first audio came at
         ``first_audio_at`` (monotonic)."""
+        if first_audio_at < self.floor:
+            return
         head = self._live[key][1] if key in self._live else audio_s  # the first chunk: the listener's head start
         self._live[key] = (first_audio_at, head, audio_s)
 
@@ -120,10 +148,45 @@ class ProviderStats:
         if audio_s < MIN_DELIVERY_AUDIO_S or wall_s <= 0:
             return
         now = time.monotonic() if now is None else now
-        rtf = min(audio_s / wall_s, RTF_CAP)
+        if now - wall_s < self.floor:
+            return
+        self._pace(min(audio_s / wall_s, RTF_CAP), now)
+
+    def _pace(self, rtf: float, now: float) -> None:
         self.rtf_ewma = rtf if self.rtf_ewma is None else self.alpha * rtf + (1 - self.alpha) * self.rtf_ewma
         self._deliveries.append(now)
         self._trim(now)
+        if self.slow:
+            self.proven = False
+
+    def trial(self, passed: bool, needed: int, pace: float | None = None, now: float | None = None) -> bool:
+        """A background trial's verdict: ``passed`` (clean and fast), else failed; ``pace``: a slow trial's
+        delivery pace (counted like a delivery, so the provider stays demoted while the fault lasts). After
+        ``needed`` passes in a row the window is cleared (:meth:`clear`); returns True then."""
+        now = time.monotonic() if now is None else now
+        if not passed:
+            self.trial_streak = 0
+            if pace is not None:
+                self._pace(max(0.0, min(pace, RTF_CAP)), now)
+            return False
+        self.trial_streak += 1
+        if self.trial_streak < needed:
+            return False
+        self.clear(now)
+        return True
+
+    def clear(self, now: float) -> None:
+        """The provider proved itself: forget the window (errors, latencies, paces) and every attempt that began
+        before ``now``; the signal reads ``proven`` until something bad is seen again."""
+        self._events.clear()
+        self._errors = self._latencies = 0
+        self.ewma_s = self.rtf_ewma = None
+        self._deliveries.clear()
+        self._live.clear()
+        self.slow = False
+        self.floor = now
+        self.proven = True
+        self.trial_streak = 0
 
     def _trim(self, now: float) -> None:
         while self._events and now - self._events[0][0] > self.window_s:
@@ -141,6 +204,7 @@ class ProviderStats:
             self.slow = False
         elif rtf < self.rtf_critical:
             self.slow = True
+            self.proven = False
 
     def delivery_rtf(self, now: float) -> float | None:
         """The EWMA of finished deliveries, or the median pace in flight when that is slower."""
@@ -154,36 +218,48 @@ class ProviderStats:
         now = time.monotonic() if now is None else now
         self._trim(now)
         n = len(self._events)
-        return ProviderSignal(self.ewma_s, None, self._errors / n if n else 0.0, n, self.delivery_rtf(now), self.slow)
+        return ProviderSignal(self.ewma_s, None, self._errors / n if n else 0.0, n, self.delivery_rtf(now), self.slow,
+                              self.proven)
 
     def signal(self, now: float | None = None) -> ProviderSignal:
         """The full signal, p95 included (sorts the window: for the health loop, not the request path)."""
         quick = self.quick(now)
         latencies = sorted(lat for _, _, lat in self._events if lat is not None)
         p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None
-        return ProviderSignal(quick.ewma_s, p95, quick.error_ratio, quick.attempts, quick.delivery_rtf, quick.slow)
+        return ProviderSignal(quick.ewma_s, p95, quick.error_ratio, quick.attempts, quick.delivery_rtf, quick.slow,
+                              quick.proven)
 
 
 class HealthSignals:
     """Per-provider stats, fed by the chain."""
 
-    def __init__(self, window_s: float = 60.0, rtf_warn: float = 1.0, rtf_critical: float = 0.6) -> None:
+    def __init__(self, window_s: float = 60.0, rtf_warn: float = 1.0, rtf_critical: float = 0.6,
+                 latency_critical_s: float = float("inf")) -> None:
         self.window_s = window_s
         self.rtf_warn = rtf_warn
         self.rtf_critical = rtf_critical
+        self.latency_critical_s = latency_critical_s
         self.stats: dict[str, ProviderStats] = {}
 
     def _stats(self, provider: str) -> ProviderStats:
         stats = self.stats.get(provider)
         if stats is None:
             stats = self.stats[provider] = ProviderStats(self.window_s, rtf_warn=self.rtf_warn,
-                                                         rtf_critical=self.rtf_critical)
+                                                         rtf_critical=self.rtf_critical,
+                                                         latency_critical_s=self.latency_critical_s)
         return stats
 
-    def attempt(self, provider: str, ok: bool, first_audio_s: float | None) -> None:
+    def attempt(self, provider: str, ok: bool, first_audio_s: float | None, started: float | None = None) -> None:
         stats = self._stats(provider)
-        stats.record(ok, first_audio_s)
+        stats.record(ok, first_audio_s, started=started)
         self._export(provider, stats.quick())
+
+    def trial(self, provider: str, passed: bool, needed: int, pace: float | None = None) -> bool:
+        """A background trial's verdict (:meth:`ProviderStats.trial`); True when it cleared the provider."""
+        stats = self._stats(provider)
+        cleared = stats.trial(passed, needed, pace)
+        self._export(provider, stats.quick())
+        return cleared
 
     def progress(self, provider: str, key: int, started: float, audio_s: float) -> None:
         """An attempt in flight (``key``) has delivered ``audio_s`` since ``started`` (monotonic)."""

@@ -7,7 +7,7 @@ loop, so level transitions happen and are logged on time); :class:`HealthReport`
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -19,6 +19,7 @@ from gateway.policy.capacity_gate import Capacity
 from gateway.policy.degradation import DegradationLevel, LevelController, assess
 from gateway.policy.health import HealthSignals, ProviderStatus
 from gateway.policy.retry_budget import RetryBudget
+from gateway.policy.trials import Trials
 from gateway.policy.shared_state import RedisLink
 from gateway.providers.base import Provider
 from gateway.service.storage import StorageWatch
@@ -56,7 +57,7 @@ class HealthReporter:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  signals: HealthSignals, thresholds: Thresholds, levels: LevelController, budget: RetryBudget,
                  redis: RedisLink | None, video: VideoPool, capacity: Capacity | None = None,
-                 storage: StorageWatch | None = None) -> None:
+                 storage: StorageWatch | None = None, trials: Trials | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -68,6 +69,7 @@ class HealthReporter:
         self.video = video
         self.capacity = capacity
         self.storage = storage
+        self.trials = trials
         self.draining = False
         set_level_gauge(DegradationLevel.NORMAL)
 
@@ -81,6 +83,8 @@ class HealthReporter:
             statuses[name] = ProviderStatus.combine(own, self.breakers[name].snapshot(), provider.family,
                                                     self.signals.signal(name),
                                                     capacity.engines.get(name) if capacity else None)
+            if self.trials is not None and name in self.trials.states:
+                statuses[name].trial = asdict(self.trials.states[name])
             quota = statuses[name].detail.get("quota_used_ratio")
             if isinstance(quota, (int, float)):
                 PROVIDER_QUOTA_USED.labels(name).set(quota)

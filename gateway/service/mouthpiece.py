@@ -31,6 +31,7 @@ from gateway.policy.health import HealthSignals
 from gateway.policy.rate_limit import RateLimiter
 from gateway.policy.retry_budget import RetryBudget
 from gateway.policy.shared_state import RedisLink, SharedBreakerStorage
+from gateway.policy.trials import Trials
 from gateway.providers.base import Provider
 from gateway.providers.factory import LOCAL_ENGINES, build_providers
 from gateway.service.health import HealthReport, HealthReporter
@@ -43,7 +44,7 @@ from gateway.speak.line import Line, SpeakInput
 from gateway.speak.prepare import LinePreparer
 from gateway.speak.recipe import SpeakRecipe
 from gateway.speak.result import SpeakResult
-from gateway.speak.route import Router
+from gateway.speak.route import PROBE_EVERY, Router
 from gateway.speak.steps import Steps
 from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
 from gateway.timing.aligners import Aligner, Recognizer, build_aligner, build_recognizer
@@ -87,23 +88,28 @@ class Mouthpiece:
         self.media = monitored(media or build_media_store(s))
         self.video = video or VideoPool(s.video, self.media)
         self.signals = HealthSignals(s.thresholds.health_window_s, s.thresholds.delivery_rtf_warn,
-                                     s.thresholds.delivery_rtf_critical)
+                                     s.thresholds.delivery_rtf_critical, s.thresholds.latency_critical_s)
         self.retry_budget = RetryBudget.from_settings(s.retry)
-        self.levels = LevelController(s.thresholds.level_recovery_s)
+        self.levels = LevelController(s.thresholds.level_recovery_s, s.thresholds.health_window_s)
         self.rate_limiter = RateLimiter(self.redis)
+        deadlines = Deadlines.from_settings(s.deadlines)
+        #: Background trials of demoted providers, so they prove themselves again (gateway/policy/trials.py).
+        self.trials = Trials(self.providers, self.breakers, self.signals, self.levels.suspects,
+                             deadlines, s.thresholds, s.trials, on_cleared=self.health,
+                             flaps=lambda name: self.levels.flaps.get(name, 0))
         self.health_reporter = HealthReporter(self.providers, self.breakers, s.chain, self.signals, s.thresholds,
                                               self.levels, self.retry_budget, self.redis, self.video, self.capacity,
                                               StorageWatch(self.media, self.cache,
-                                                           s.thresholds.storage_probe_interval_s))
+                                                           s.thresholds.storage_probe_interval_s), self.trials)
         live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
-                                      self.catalogue, live)
+                                      self.catalogue, live, probe_every=0 if s.trials.enabled else PROBE_EVERY)
         self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(
             preparer=LinePreparer(s, self.cast, self.voice_ids, router, self._character_avatars, clock),
             router=router,
-            chain=ProviderChain(Deadlines.from_settings(s.deadlines), RetryPolicy.from_settings(s.retry),
+            chain=ProviderChain(deadlines, RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
             levels=line_levels, finisher=Finisher(self.media, line_levels, clock), video=self.video,
             cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
@@ -142,6 +148,8 @@ class Mouthpiece:
         await self.health()
         self._tasks = [asyncio.create_task(self._health_loop(), name="health-loop"),
                        asyncio.create_task(self._media_loop(), name="media-cleanup")]
+        if self.settings.trials.enabled:
+            self._tasks.append(asyncio.create_task(self.trials.loop(), name="provider-trials"))
         if self.settings.gc_freeze:  # start-up's objects live as long as the process: no collection needs to walk them
             gc.collect()
             gc.freeze()
@@ -149,6 +157,7 @@ class Mouthpiece:
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
+        await self.trials.close()
         await self.video.close()
         await self.media.close()
         for provider in self.providers.values():

@@ -19,10 +19,12 @@ from gateway.settings.audio import DeliverySettings
 from gateway.settings.base import CommaList, SecretList, _config
 from gateway.settings.ingress import IngressSettings
 from gateway.settings.pools import SPEECH_ENGINES, OpenAISpeechSettings, SpeechPoolSettings, SpeechWorkerSettings
+from gateway.settings.trials import TrialSettings
 from gateway.settings.video import VideoSettings
 
 __all__ = ["LOCAL_CHAIN", "REPO_ROOT", "SPEECH_ENGINES", "DeliverySettings", "EngineSettings", "IngressSettings",
-           "OpenAISpeechSettings", "Settings", "SpeechPoolSettings", "SpeechWorkerSettings", "VideoSettings"]
+           "OpenAISpeechSettings", "Settings", "SpeechPoolSettings", "SpeechWorkerSettings", "TrialSettings",
+           "VideoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 #: The chain with no keys: everything runs on this machine.
@@ -381,6 +383,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    trials: TrialSettings = Field(default_factory=TrialSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     kokoro: KokoroSettings = Field(default_factory=KokoroSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)

@@ -7,9 +7,10 @@ by traits in the voice catalogue, else the provider's default. The target is the
 first provider. Providers that speak the very same voice (ElevenLabs over WebSocket and REST) are kept next to
 each other, so a line changes voice only once every same-voice option is gone.
 
-While the primary is demoted (slow or failing) the next provider goes first and the primary right after it,
-except for one line in :data:`PROBE_EVERY`, which still tries it first so its health signals refresh and it can
-come back. :func:`cache_first` puts the first choice's cached line ahead of all of them.
+While the primary is demoted (slow or failing) the next provider goes first and the primary right after it.
+With background trials off (``GATEWAY_TRIAL_ENABLED=false``), one line in :data:`PROBE_EVERY` still tries it first
+so its health signals refresh and it can come back; with trials on (:mod:`gateway.policy.trials`) the trials do
+that, and no client line is sent to a demoted provider first. :func:`cache_first` puts the first choice's cached line ahead of all of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from gateway.upstream.breaker import ProviderBreaker
 from gateway.voices.catalogue import CatalogueVoice, VoiceCatalogue
 from gateway.voices.match import VoicePlan, nearest
 
-#: While the primary is demoted (slow or failing), one line in this many still tries it first.
+#: While the primary is demoted (slow or failing) and trials are off, one line in this many still tries it first.
 PROBE_EVERY = 5
 
 
@@ -39,7 +40,7 @@ class Route(NamedTuple):
 class Router:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  demoted: Callable[[], set[str]], catalogue: VoiceCatalogue | None = None,
-                 live: LiveVoices | None = None) -> None:
+                 live: LiveVoices | None = None, probe_every: int = PROBE_EVERY) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -47,6 +48,7 @@ class Router:
         self.catalogue = catalogue or VoiceCatalogue({})
         self.live = live or LiveVoices(providers)
         self._demoted_lines = 0
+        self.probe_every = probe_every  #: 0: no probe lines (background trials prove a demoted provider instead)
 
     def steps(self, character: Character, pinned: VoicePin | None = None) -> Route:
         """The ordered steps for ``character`` (``pinned``: a voice the request named), the first choice among
@@ -132,8 +134,10 @@ class Router:
         return next((c for c in candidates if c.voice == default), candidates[0] if candidates else None)
 
     def _probe(self) -> bool:
+        if not self.probe_every:
+            return False
         self._demoted_lines += 1
-        return self._demoted_lines % PROBE_EVERY == 0
+        return self._demoted_lines % self.probe_every == 0
 
     def cache_first(self, steps: list[ChainStep], first_choice: str | None) -> list[ChainStep]:
         """The cache step that serves the first choice's own cached line, if there is a cache (else nothing)."""

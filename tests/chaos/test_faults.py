@@ -6,9 +6,11 @@ ElevenLabs-protocol WebSocket):
   ``media_unwritable``; cache bypassed), ``/api/health`` shows it and readiness fails within 2 s, and both are back
   within 2 s of the fault ending;
 * **slow delivery** (5): the ElevenLabs stand-in's WebSocket delivers about 2 s of audio in about 5 s, inside every
-  deadline: health warns and the level moves (next provider first) within 2 s;
+  deadline: health warns and the level moves (next provider first) within 2 s, and both are back within 2 s of the
+  fault ending (background trials prove the provider fast again; no client line is sent to test it);
 * **vendor rejects** (6): the stand-in answers 422 to every synthesis: lines fail over to the next vendor (counted
-  as ``upstream_rejected``) instead of a 400 to the client; a "too long" 400 is still a clear 4xx;
+  as ``upstream_rejected``) instead of a 400 to the client, and the level is back within 2 s of the fault ending
+  (trials); a "too long" 400 is still a clear 4xx;
 * **breaker hold** (9): an operator holds a breaker open on one replica: both replicas keep it open past its reset
   time until it is lifted on the other; a hold with ``ttl_s`` ends by itself.
 
@@ -176,6 +178,21 @@ def _provider(s, name: str) -> dict:  # noqa: ANN001
     return s.health["providers"][name]
 
 
+def _trials(fc: FaultCluster, provider: str) -> dict[str, int]:
+    """Background trials of ``provider`` so far, by verdict, summed over both replicas (from /metrics)."""
+    out: dict[str, int] = {}
+    for r in fc.pair:
+        for line in httpx.get(r.url + "/metrics").text.splitlines():
+            if line.startswith("mouthpiece_provider_trials_total{") and f'provider="{provider}"' in line:
+                outcome = line.split('outcome="')[1].split('"')[0]
+                out[outcome] = out.get(outcome, 0) + int(float(line.rsplit(" ", 1)[1]))
+    return out
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
 # -- 3: media store and line cache ------------------------------------------------------------------------------------
 
 class MediaFault:
@@ -274,7 +291,7 @@ def test_slow_delivery_inside_deadlines_moves_the_level(fc):
         time.sleep(6.0)
         clear = time.monotonic() - t0
         fc.elevenlabs.clear_faults()
-        time.sleep(S.health_window_s + S.level_recovery_s + 2.0)
+        time.sleep(RECOVER_S + 1.5)
     finally:
         records = load.stop()
         probes.stop()
@@ -287,16 +304,20 @@ def test_slow_delivery_inside_deadlines_moves_the_level(fc):
         [(round(x.t, 2), x.gateway, x.health["degradation_level"], x.health["reasons"],
           _provider(x, "elevenlabs_ws")["signals"]) for x in probes.samples if inject < x.t < clear][::4])
     moved = [r for r in records if inject + slow + 0.5 < r.start < clear and r.kind != "ws"]
-    assert moved and all(r.provider == "elevenlabs_rest" for r in moved), \
+    # (a line that elevenlabs_rest failed, on a busy machine, falls over to elevenlabs_ws: it was still tried second)
+    assert moved and all(r.provider == "elevenlabs_rest" or r.fallbacks >= 1 for r in moved), \
         f"the next provider goes first: {[(round(r.start, 2), r.gateway, r.provider) for r in moved]}, slow {slow}"
-    # A demoted provider gets no lines to prove it is fast again: it is tried once its slowness has aged out of
-    # the health window, then the level holds for its hysteresis.
-    bound = S.health_window_s + S.level_recovery_s + 1.0
+    # No client line goes to the demoted provider: background trials prove it fast again, which clears its signal,
+    # and the level recovers on that proof without waiting for its hysteresis.
     normal = probes.first(lambda s: s.health["degradation_level"] == "normal"
                           and not _provider(s, "elevenlabs_ws")["signals"].get("slow_delivery"), clear)
-    assert normal is not None and normal <= bound, f"not normal within {bound} s of the fault ending: {normal}"
+    assert normal is not None and normal <= RECOVER_S, f"not normal within 2 s of the fault ending: {normal}: " + str(
+        [(round(x.t, 2), x.gateway, x.health["degradation_level"], _provider(x, "elevenlabs_ws").get("trial"))
+         for x in probes.samples if clear - 0.5 < x.t < clear + 3.0][::3])
+    trials = _trials(fc, "elevenlabs_ws")
+    assert trials.get("passed", 0) >= 1 and trials.get("slow", 0) >= 1, f"trials counted: {trials}"
     row("5 slow delivery", "ElevenLabs WS: 2 s of audio in ~5 s (1.1 s between chunks)", stats, slow, normal, wall,
-        notes=f"{len(moved)} lines on elevenlabs_rest meanwhile; recover bound {bound:.1f} s (window + hysteresis)")
+        notes=f"{len(moved)} lines on elevenlabs_rest meanwhile; trials on both replicas: {_fmt(trials)}")
 
 
 # -- 6: a vendor's 400/422 after the gateway's validation -------------------------------------------------------------
@@ -314,7 +335,7 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
         time.sleep(3.0)
         clear = time.monotonic() - t0
         fc.elevenlabs.clear_faults()
-        time.sleep(S.health_window_s + S.level_recovery_s + 2.5)
+        time.sleep(RECOVER_S + 1.5)
     finally:
         records = load.stop()
         probes.stop()
@@ -329,11 +350,14 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
     assert seen is not None and seen <= DETECT_S, f"the rejections not in health within 2 s: {seen}: " + str(
         [(round(x.t, 2), x.gateway, x.health["degradation_level"], x.health["reasons"],
           _provider(x, "elevenlabs_ws")["signals"]) for x in probes.samples if inject < x.t < clear][::5])
-    # The error ratio ages out of the health window (a rejection in flight at the end counts too), then the level
-    # holds for its hysteresis.
-    bound = S.health_window_s + S.level_recovery_s + 2.0
+    # Background trials prove the vendor clean again: its error ratio is cleared (a rejection in flight at the end
+    # no longer counts) and the level recovers on that proof, without waiting for its hysteresis.
     normal = probes.first(lambda s: s.health["degradation_level"] == "normal", clear)
-    assert normal is not None and normal <= bound, normal
+    assert normal is not None and normal <= RECOVER_S, f"not normal within 2 s of the fault ending: {normal}: " + str(
+        [(round(x.t, 2), x.gateway, x.health["degradation_level"], x.health["reasons"],
+          _provider(x, "elevenlabs_ws").get("trial")) for x in probes.samples if clear - 0.5 < x.t < clear + 3.0][::3])
+    trials = _trials(fc, "elevenlabs_ws")
+    assert trials.get("passed", 0) >= 1 and trials.get("upstream_rejected", 0) >= 1, f"trials counted: {trials}"
     counted = httpx.get(fc.pair[0].url + "/metrics").text
     assert 'reason="upstream_rejected"' in counted, "fail-overs counted with their reason"
     # The line's own cause (too long for the vendor) is the client's: a clear 4xx, no fail-over.
@@ -343,7 +367,7 @@ def test_vendor_rejects_fail_over_unless_the_line_is_too_long(fc):
     assert resp.status_code == 400 and "max_character" in resp.text, resp.text
     row("6 vendor rejects", "ElevenLabs 422 to every synthesis; then one 400 max_character_limit_exceeded", stats,
         seen, normal, wall, notes=f"{len(during)} lines failed over to fish_audio (upstream_rejected); too long: "
-                                  f"400 to the client")
+                                  f"400 to the client; trials on both replicas: {_fmt(trials)}")
 
 
 # -- 9: an operator's hold on a breaker -------------------------------------------------------------------------------
