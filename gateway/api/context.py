@@ -14,7 +14,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.observability.metrics import REQUEST_DURATION
+from gateway.observability.metrics import REQUEST_DURATION, labelled
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -45,4 +45,4 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             route = scope.get("route")
-            REQUEST_DURATION.labels(getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)
+            labelled(REQUEST_DURATION, getattr(route, "path", "unmatched")).observe(time.perf_counter() - started)

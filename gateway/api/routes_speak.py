@@ -18,7 +18,7 @@ from gateway.core.events import ErrorEvent
 from gateway.export.speak import result_body, result_headers
 from gateway.export.stream import event_body
 from gateway.media.store import MediaKind
-from gateway.observability.metrics import REQUESTS
+from gateway.observability.metrics import REQUESTS, labelled
 from gateway.service import Mouthpiece
 from gateway.speak.events import LineFinished
 from gateway.speak.line import SpeakInput
@@ -92,7 +92,7 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                 outcome = "error"
                 yield orjson.dumps(event_body(ErrorEvent("internal_error", "internal error"))) + b"\n"
         finally:
-            REQUESTS.labels("stream", provider, outcome).inc()
+            labelled(REQUESTS, "stream", provider, outcome).inc()
 
     return BatchedStreamingResponse(lines(), media_type="application/x-ndjson",
                                     headers={"X-Request-ID": line.request_id, "Cache-Control": "no-store"})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
+from prometheus_client.metrics import MetricWrapperBase
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 #: Set (by ``gateway serve --workers N``, or by the operator) before prometheus_client is imported: every worker writes
@@ -20,6 +22,14 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry, path)
     return generate_latest(registry)
+
+
+@lru_cache(maxsize=2048)
+def labelled(metric: MetricWrapperBase, *values: str) -> MetricWrapperBase:
+    """``metric.labels(*values)``, remembered: the children of the per-line metrics are looked up a dozen times a
+    line, and ``labels()`` (a lock, the values checked and joined) cost more than the ``inc``/``set`` itself. Label
+    values are bounded sets (providers, outcomes, routes), so the cache never evicts in practice."""
+    return metric.labels(*values)
 
 
 def worker_exited(pid: int) -> None:

@@ -30,7 +30,7 @@ from gateway.core.events import AlignmentEvent, AudioEvent, ErrorEvent, FinalEve
 from gateway.core.segments import Segment
 from gateway.core.timeline import samples_to_ms
 from gateway.core.voices import VoiceSettings
-from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO
+from gateway.observability.metrics import FALLBACKS, PROVIDER_ATTEMPTS, RETRIES, TIME_TO_FIRST_AUDIO, labelled
 from gateway.policy.deadlines import Clock, Deadlines
 from gateway.policy.health import HealthSignals
 from gateway.policy.retry_budget import RetryBudget
@@ -194,7 +194,7 @@ class ProviderChain:
                                 self.signals.attempt(name, True, first_audio_at - attempt_started)
                                 if outcome.first_audio_s is None:
                                     outcome.first_audio_s = clock.elapsed()
-                                    TIME_TO_FIRST_AUDIO.labels(name).observe(outcome.first_audio_s)
+                                    labelled(TIME_TO_FIRST_AUDIO, name).observe(outcome.first_audio_s)
                             sample_rate = event.sample_rate
                             start = base_ms + samples_to_ms(samples_done, sample_rate)
                             samples_done += event.num_samples
@@ -217,7 +217,7 @@ class ProviderChain:
                     step.breaker.success()
                     self.signals.delivered(name, samples_done / (sample_rate or 1), time.monotonic() - attempt_started,
                                            attempt_key)
-                    PROVIDER_ATTEMPTS.labels(name, "ok").inc()
+                    labelled(PROVIDER_ATTEMPTS, name, "ok").inc()
                     outcome.attempts.append(Attempt(name, "ok"))
                     outcome.provider = name
                     outcome.step_index = index

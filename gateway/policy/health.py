@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from gateway.core.voices import HealthState, ProviderHealth
-from gateway.observability.metrics import PROVIDER_DELIVERY_RTF, PROVIDER_ERROR_RATIO, PROVIDER_LATENCY
+from gateway.observability.metrics import PROVIDER_DELIVERY_RTF, PROVIDER_ERROR_RATIO, PROVIDER_LATENCY, labelled
 from gateway.policy.capacity import EngineCapacity
 from gateway.upstream.breaker import BreakerSnapshot
 
@@ -279,12 +279,12 @@ class HealthSignals:
 
     @staticmethod
     def _export(provider: str, signal: ProviderSignal) -> None:
-        PROVIDER_ERROR_RATIO.labels(provider).set(signal.error_ratio)
+        labelled(PROVIDER_ERROR_RATIO, provider).set(signal.error_ratio)
         if signal.ewma_s is not None:
-            PROVIDER_LATENCY.labels(provider, "ewma").set(signal.ewma_s)
+            labelled(PROVIDER_LATENCY, provider, "ewma").set(signal.ewma_s)
         if signal.p95_s is not None:
-            PROVIDER_LATENCY.labels(provider, "p95").set(signal.p95_s)
-        PROVIDER_DELIVERY_RTF.labels(provider).set(signal.delivery_rtf if signal.delivery_rtf is not None else 0)
+            labelled(PROVIDER_LATENCY, provider, "p95").set(signal.p95_s)
+        labelled(PROVIDER_DELIVERY_RTF, provider).set(signal.delivery_rtf if signal.delivery_rtf is not None else 0)
 
     def signal(self, provider: str) -> ProviderSignal:
         stats = self.stats.get(provider)

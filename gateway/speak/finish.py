@@ -17,7 +17,7 @@ from gateway.cache.key import delivery_key
 from gateway.core.events import ErrorEvent
 from gateway.lipsync.build import LipSyncData
 from gateway.media.store import MediaKind, MediaStore
-from gateway.observability.metrics import MEDIA_WRITES
+from gateway.observability.metrics import MEDIA_WRITES, labelled
 from gateway.policy.chain import ChainOutcome
 from gateway.policy.degradation import CACHED_FAMILIES, DegradationLevel
 from gateway.speak.levels import LineLevels
@@ -74,7 +74,7 @@ class Finisher:
             log.warning("media_store_failed", kind="audio", backend=self.store.backend, error=type(exc).__name__)
             return (f"media_unwritable: audio not stored ({self.store.backend}: {type(exc).__name__}), "
                     "served inline (audio_base64), no audio_url")
-        MEDIA_WRITES.labels("audio", self.store.backend, "ok").inc()
+        labelled(MEDIA_WRITES, "audio", self.store.backend, "ok").inc()
         return None
 
     def _lipsync(self, run: LineRun) -> LipSyncData:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import structlog
 
 from gateway.core.events import StatusEvent
-from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS
+from gateway.observability.metrics import AUDIO_SECONDS, CACHE_LOOKUPS, labelled
 from gateway.policy.chain import ChainOutcome
 from gateway.policy.degradation import DegradationLevel, LevelController, level_for
 from gateway.speak.line import Line
@@ -44,16 +44,16 @@ class LineLevels:
         else:
             level = level_for(outcome.provider, line.first_choice)
         if duration_s is not None and outcome.provider:
-            AUDIO_SECONDS.labels(outcome.provider).inc(duration_s)
+            labelled(AUDIO_SECONDS, outcome.provider).inc(duration_s)
         log.info("line_served" if outcome.provider else "line_failed", provider=outcome.provider,
                  degradation_level=level.value,
                  audio_s=round(duration_s, 3) if duration_s is not None else None,
                  first_audio_s=round(outcome.first_audio_s, 4) if outcome.first_audio_s is not None else None,
                  fallbacks=outcome.fallbacks, retries=outcome.retries, chars=len(line.text))
         if outcome.provider == "cache":
-            CACHE_LOOKUPS.labels("hit").inc()
+            labelled(CACHE_LOOKUPS, "hit").inc()
         elif self.has_cache:
-            CACHE_LOOKUPS.labels("miss").inc()
+            labelled(CACHE_LOOKUPS, "miss").inc()
         return level
 
     def reasons(self, level: DegradationLevel, outcome: ChainOutcome) -> list[str]:
