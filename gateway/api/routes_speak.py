@@ -85,7 +85,7 @@ async def speak_stream(body: SpeakRequest, request: Request) -> StreamingRespons
                     outcome, provider = "ok", event.result.provider or "none"
                 elif isinstance(event, ErrorEvent):
                     outcome = "error"
-                yield orjson.dumps(event_body(event)) + b"\n"
+                yield orjson.dumps(event_body(event), option=orjson.OPT_APPEND_NEWLINE)  # no copy for the newline
         except Exception as exc:  # noqa: BLE001 - a stream always ends with final or error, never just stops
             if outcome == "incomplete":
                 log.exception("stream_failed", error_type=type(exc).__name__)

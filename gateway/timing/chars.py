@@ -175,7 +175,8 @@ class CharTimeline:
         for j in range(pos, min(len(text), pos + 8)):
             if text[j] == ch or text[j].casefold() == ch.casefold():
                 self._times[j] = (start, end)
-                self.matched += 1 + sum(1 for k in range(pos, j) if not text[k].isspace())
+                # characters skipped over (dropped by the vendor) count as matched; usually none (no generator)
+                self.matched += 1 + (j > pos and sum(1 for k in range(pos, j) if not text[k].isspace()))
                 self._pos = j + 1
                 return
         # Not in the text (normalization added it): ignore.
