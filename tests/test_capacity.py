@@ -222,8 +222,8 @@ def test_a_line_in_flight_is_held_to_its_promise_with_the_measured_factor():
         model.contention.record(1.0, 1.5, now=0.0)
     d = model.decide(job("slow", 10, by=5.0), now=0.0)
     assert d.action is not Action.START and "miss its budget" in d.reason
-    # Already late by the factor (x3: 1.35 s), it may still not be pushed later by a joiner that would take its cores
-    # (the slow line: +0.45 s); a joiner too small to delay it (5 ms of a fast engine, x3) starts.
+    # Already late by the factor (x3: 1.35 s), it may still not be pushed later by more than max_gap_s by a joiner that
+    # would take its cores (the slow line: +0.45 s, x3); a joiner too small to delay it (5 ms of a fast engine) starts.
     for k in range(24):
         model.contention.record(1.0, 3.0, now=0.0)
     assert "miss its budget" in model.decide(job("slow", 10, by=5.0), now=0.0).reason

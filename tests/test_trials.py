@@ -305,6 +305,19 @@ def test_router_sends_no_client_line_first_to_a_demoted_primary_when_probes_are_
     assert firsts.count("vendor") == 2  # one line in 5 probes the demoted primary
     assert all(without.steps(character).steps[0].provider.name == "backup" for _ in range(10))
     assert without.steps(character).first_choice == "vendor"  # still the primary: its lines are degraded service
+    # A demoted provider trials do not cover (a local engine, by default) still gets probe lines; one they cover
+    # gets none.
+    covered = Router(providers, breakers, ["vendor", "backup"], lambda: {"vendor"}, trialled=lambda n: n == "vendor")
+    assert all(covered.steps(character).steps[0].provider.name == "backup" for _ in range(10))
+    uncovered = Router(providers, breakers, ["vendor", "backup"], lambda: {"vendor"}, trialled=lambda n: False)
+    assert [uncovered.steps(character).steps[0].provider.name for _ in range(10)].count("vendor") == 2
+
+
+def test_trials_cover_cloud_providers_not_the_local_engines_unless_asked():
+    trials = make(ScriptedProvider("vendor"))[0]
+    assert trials.covers("vendor") and not trials.covers("kokoro") and not trials.covers("canned")
+    assert make(ScriptedProvider("vendor"), TrialSettings(local_engines=True))[0].covers("kokoro")
+    assert not make(ScriptedProvider("vendor"), TrialSettings(enabled=False))[0].covers("vendor")
 
 
 def test_signal_without_trials_is_not_proven():

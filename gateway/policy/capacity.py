@@ -312,7 +312,7 @@ class CapacityModel:
         if late > max(0.0, self._late(alone, before_piece, None, now) * m) + EPS:
             return f"it would not keep up: a sentence {late:.2f} s late", ready[0]
         for s, b, a in zip(self.running, before, after):  # (one already late may not be delayed more than a little)
-            pushed = s.first_at is None and b and a and (a[0] - b[0]) * factor > self.rule.max_gap_s / 4
+            pushed = s.first_at is None and b and a and (a[0] - b[0]) * factor > self.rule.max_gap_s
             if not self._on_time(s, a, now, factor) and (pushed or self._on_time(s, b, now, factor)):
                 return f"a {s.engine.name} line in flight would miss its budget or fall behind", ready[0]
         # A live line past the first audio the model expected is proof the model is optimistic now: only a line that

@@ -110,12 +110,17 @@ class Trials:
         self._tasks: dict[str, asyncio.Task] = {}
         self._next_at: dict[str, float] = {}
 
-    def eligible(self, name: str) -> bool:
-        """Whether ``name`` may be sent a trial at all now (demoted, closed breaker, a kind trials are for)."""
+    def covers(self, name: str) -> bool:
+        """Whether trials prove ``name`` when it is demoted (on, a synthesizing provider, a kind trials are for);
+        a demoted provider they do not cover still gets probe lines (:class:`gateway.speak.route.Router`)."""
         provider = self.providers.get(name)
         if not self.settings.enabled or provider is None or provider.family in CACHED_FAMILIES:
             return False
-        if name in SPEECH_ENGINES and not self.settings.local_engines:
+        return name not in SPEECH_ENGINES or self.settings.local_engines
+
+    def eligible(self, name: str) -> bool:
+        """Whether ``name`` may be sent a trial at all now (demoted, closed breaker, a kind trials are for)."""
+        if not self.covers(name):
             return False
         breaker = self.breakers.get(name)
         return name in self.demoted() and (breaker is None or breaker.state == "closed")

@@ -44,7 +44,7 @@ from gateway.speak.line import Line, SpeakInput
 from gateway.speak.prepare import LinePreparer
 from gateway.speak.recipe import SpeakRecipe
 from gateway.speak.result import SpeakResult
-from gateway.speak.route import PROBE_EVERY, Router
+from gateway.speak.route import Router
 from gateway.speak.steps import Steps
 from gateway.speak.voice_ids import LiveVoices, VoiceIds, VoicePin
 from gateway.timing.aligners import Aligner, Recognizer, build_aligner, build_recognizer
@@ -103,7 +103,7 @@ class Mouthpiece:
                                                            s.thresholds.storage_probe_interval_s), self.trials)
         live = LiveVoices(self.providers)
         self.router = router = Router(self.providers, self.breakers, s.chain, lambda: self.levels.current.demoted,
-                                      self.catalogue, live, probe_every=0 if s.trials.enabled else PROBE_EVERY)
+                                      self.catalogue, live, trialled=self.trials.covers)
         self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
         self.recipe = SpeakRecipe(Steps(

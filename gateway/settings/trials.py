@@ -18,7 +18,8 @@ class TrialSettings(BaseSettings):
     enabled: bool = True
     """Send trials to demoted providers. Off: a demoted provider comes back once its signal ages out of the health
     window and the level's hysteresis has passed, and one client line in 5 still tries it first (probe lines);
-    on, no client line is sent to a demoted provider to test it."""
+    on, no client line is sent to a demoted provider the trials prove (local engines, unless ``local_engines``, keep
+    their probe lines)."""
     interval_s: float = Field(0.5, ge=0.1)
     """Time between the starts of two trials of one provider (at most one in flight per provider). A vendor bills
     ``len(text)`` characters per trial: at 0.5 s, about 7,200 trials an hour per gateway process (each replica, each

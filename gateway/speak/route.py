@@ -8,9 +8,9 @@ first provider. Providers that speak the very same voice (ElevenLabs over WebSoc
 each other, so a line changes voice only once every same-voice option is gone.
 
 While the primary is demoted (slow or failing) the next provider goes first and the primary right after it.
-With background trials off (``GATEWAY_TRIAL_ENABLED=false``), one line in :data:`PROBE_EVERY` still tries it first
-so its health signals refresh and it can come back; with trials on (:mod:`gateway.policy.trials`) the trials do
-that, and no client line is sent to a demoted provider first. :func:`cache_first` puts the first choice's cached line ahead of all of them.
+Where background trials (:mod:`gateway.policy.trials`) prove a demoted provider, no client line is sent to it first;
+otherwise (trials off, or a local engine, which trials leave alone by default) one line in :data:`PROBE_EVERY` still
+tries it first so its health signals refresh and it can come back. :func:`cache_first` puts the first choice's cached line ahead of all of them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from gateway.upstream.breaker import ProviderBreaker
 from gateway.voices.catalogue import CatalogueVoice, VoiceCatalogue
 from gateway.voices.match import VoicePlan, nearest
 
-#: While the primary is demoted (slow or failing) and trials are off, one line in this many still tries it first.
+#: While the primary is demoted (slow or failing) and no trials prove it, one line in this many still tries it first.
 PROBE_EVERY = 5
 
 
@@ -40,7 +40,8 @@ class Route(NamedTuple):
 class Router:
     def __init__(self, providers: dict[str, Provider], breakers: dict[str, ProviderBreaker], chain: list[str],
                  demoted: Callable[[], set[str]], catalogue: VoiceCatalogue | None = None,
-                 live: LiveVoices | None = None, probe_every: int = PROBE_EVERY) -> None:
+                 live: LiveVoices | None = None, probe_every: int = PROBE_EVERY,
+                 trialled: Callable[[str], bool] | None = None) -> None:
         self.providers = providers
         self.breakers = breakers
         self.chain = chain
@@ -48,7 +49,9 @@ class Router:
         self.catalogue = catalogue or VoiceCatalogue({})
         self.live = live or LiveVoices(providers)
         self._demoted_lines = 0
-        self.probe_every = probe_every  #: 0: no probe lines (background trials prove a demoted provider instead)
+        self.probe_every = probe_every  #: 0: no probe lines
+        #: Whether background trials prove a demoted provider (then no client line probes it).
+        self.trialled = trialled or (lambda name: False)
 
     def steps(self, character: Character, pinned: VoicePin | None = None) -> Route:
         """The ordered steps for ``character`` (``pinned``: a voice the request named), the first choice among
@@ -56,7 +59,7 @@ class Router:
         steps, plan = self._voiced_steps(character, pinned)
         synthesizers = [s for s in steps if s.provider.family not in CACHED_FAMILIES]
         if (pinned is None and len(synthesizers) > 1 and synthesizers[0].provider.name in self.demoted()
-                and not self._probe()):
+                and not self._probe(synthesizers[0].provider.name)):
             slow = synthesizers[0]
             steps.remove(slow)
             steps.insert(steps.index(synthesizers[1]) + 1, slow)
@@ -133,8 +136,8 @@ class Router:
         default = provider.default_voice()
         return next((c for c in candidates if c.voice == default), candidates[0] if candidates else None)
 
-    def _probe(self) -> bool:
-        if not self.probe_every:
+    def _probe(self, name: str) -> bool:
+        if not self.probe_every or self.trialled(name):
             return False
         self._demoted_lines += 1
         return self._demoted_lines % self.probe_every == 0
