@@ -258,7 +258,8 @@ def test_cost_is_measured_as_busy_time_times_the_share_of_the_cores():
     model.produced(s, 2.0, 1.0, now=1.0)  # alone on one core: 1 core-s for 2 s of audio
     e = model.engines["slow"]
     assert e.cost == pytest.approx(0.5 * 0.9 + 0.5 * 0.5)
-    assert e.first.predict(1.0) == pytest.approx(0.5 * 0.9 + 0.5 * 1.0)  # 1 core-s before the first audio, 1 s estimated
+    # 1 core-s before the first audio, 1 s estimated
+    assert e.first.predict(1.0) == pytest.approx(0.5 * 0.9 + 0.5 * 1.0)
     model.finish(s, True, now=1.0)
     assert e.ms_per_char == pytest.approx(0.5 * 100 + 0.5 * 100)
     # Two syntheses on one core each get half of it: 1 s of work there is 0.5 core-s.

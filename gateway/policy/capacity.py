@@ -215,8 +215,8 @@ class CapacityModel:
         e = self.engines.get(name)
         if e is None:
             cost = self.rule.prior_rtf.get(name, 1.0)
-            e = self.engines[name] = EngineModel(name, max(1, threads), self.rule.limit, cost, CostFit(cost, self.rule.alpha),
-                                                 self.rule.prior_ms_per_char)
+            e = self.engines[name] = EngineModel(name, max(1, threads), self.rule.limit, cost,
+                                                 CostFit(cost, self.rule.alpha), self.rule.prior_ms_per_char)
         return e
 
     def load(self) -> float:

@@ -2,15 +2,16 @@
 
 The fluid model (:mod:`.fluid`) shares the cores fairly among the threads of the syntheses in flight. What it leaves
 out shows when lines run side by side: ONNX Runtime's threads wait for each other at every operator when they
-outnumber the cores, the event loop's own work (encoding, lip-sync, HTTP) takes its turn, caches are shared. So, on a
-given machine, a line admitted beside others speaks later than predicted by a factor the model cannot derive. This
+outnumber the cores, the event loop's own work (encoding, lip-sync, HTTP) takes its turn, caches are shared. So, on
+a given machine, a line admitted beside others speaks later than predicted by a factor the model cannot derive. This
 measures it: every line that had others beside it before its first audio (when it started, or they joined it) and
-was predicted at least ``min_s`` to its first audio adds ``actual / predicted``; the margin for a new line that would share the cores is the ``quantile`` of the last ``size``
-such ratios of the last ``max_age_s`` (never below the configured margin, never above ``cap``; ``prior`` until
-``min_samples`` are measured). A line that starts alone keeps the configured
-margin: nothing to correct there. A line already in flight that a new one would join is held to its promise with its
-prediction times the measured factor. (Such lines do not teach the model their engine's own first-audio cost: that is
-learnt from lines that ran alone, so an engine's speed alone is not mistaken for what company costs it.)
+was predicted at least ``min_s`` to its first audio adds ``actual / predicted``; the margin for a new line that
+would share the cores is the ``quantile`` of the last ``size`` such ratios of the last ``max_age_s`` (never below
+the configured margin, never above ``cap``; ``prior`` until ``min_samples`` are measured). A line that starts alone
+keeps the configured margin: nothing to correct there. A line already in flight that a new one would join is held to
+its promise with its prediction times the measured factor. (Such lines do not teach the model their engine's own
+first-audio cost: that is learnt from lines that ran alone, so an engine's speed alone is not mistaken for what
+company costs it.)
 """
 
 from __future__ import annotations

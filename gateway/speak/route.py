@@ -10,7 +10,8 @@ each other, so a line changes voice only once every same-voice option is gone.
 While the primary is demoted (slow or failing) the next provider goes first and the primary right after it.
 Where background trials (:mod:`gateway.policy.trials`) prove a demoted provider, no client line is sent to it first;
 otherwise (trials off, or a local engine, which trials leave alone by default) one line in :data:`PROBE_EVERY` still
-tries it first so its health signals refresh and it can come back. :func:`cache_first` puts the first choice's cached line ahead of all of them.
+tries it first so its health signals refresh and it can come back. :func:`cache_first` puts the first choice's cached
+line ahead of all of them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Soak drill: mixed load on two real gateway replicas for minutes, faults injected at random times from a seed.
 
 The chaos cluster (tests/chaos/harness.py: two ``gateway serve`` replicas sharing a private Redis, the ElevenLabs and
-Fish Audio stand-ins, Piper and canned clips behind them) takes, for ``MOUTHPIECE_SOAK_S`` seconds (130 in CI; set it
+Fish Audio stand-ins, Piper and canned clips behind them) takes, for ``MOUTHPIECE_SOAK_S`` seconds (110 in CI; set it
 to 1800 for a half-hour soak by hand), steady mixed load: speak (JSON), the NDJSON stream and the ElevenLabs-protocol
 WebSocket. After ``MOUTHPIECE_SOAK_WARMUP_S`` (20 s), faults come at random times drawn from ``MOUTHPIECE_SOAK_SEED``
 (random unless set; printed, so a failing run can be replayed): a stand-in SIGKILLed or SIGSTOPped, Redis restarted or
@@ -32,7 +32,7 @@ import pytest
 from tests.chaos.harness import Cluster, LoadGenerator
 from tests.chaos.soak import Injector, Sampler, Window, WsLoad, schedule, window
 
-SOAK_S = float(os.environ.get("MOUTHPIECE_SOAK_S", "130"))
+SOAK_S = float(os.environ.get("MOUTHPIECE_SOAK_S", "110"))
 WARMUP_S = float(os.environ.get("MOUTHPIECE_SOAK_WARMUP_S", "20"))
 MINUTE_S = float(os.environ.get("MOUTHPIECE_SOAK_WINDOW_S", "30"))  #: the "minute" compared (shorter for a smoke run)
 LIVE_BOUND_S = 0.2
