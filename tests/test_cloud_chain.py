@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
+import numpy as np
 import pytest
+
+from gateway.audio.loudness import integrated_lufs
 
 from ops.standins.process import StandinProcess
 from tests.conftest import GatewayProcess
@@ -80,6 +84,31 @@ def test_mid_stream_failover_continues_from_next_sentence(cloud_gateway, elevenl
     assert ends[-1] == 2 and ends == sorted(ends)
     starts = [e["start_ms"] for e in events if e["type"] == "audio"]
     assert starts == sorted(starts)
+
+
+def audio_of(events: list[dict], after_ms: int = 0, before_ms: int | None = None) -> np.ndarray:
+    chunks = [e for e in events if e["type"] == "audio" and e["start_ms"] >= after_ms
+              and (before_ms is None or e["start_ms"] < before_ms)]
+    return np.frombuffer(b"".join(base64.b64decode(e["audio"]) for e in chunks), "<i2")
+
+
+def test_cloud_voice_is_levelled_and_keeps_its_level_through_failover(cloud_gateway, elevenlabs):
+    # The stand-in speaks at a vendor's level (-17 LUFS); the gateway brings the voice to its -23 LUFS target
+    # once it has heard it, so falling to Piper (levelled to -23 itself) does not jump in level.
+    body = {"text": LINE, "output_format": "pcm_24000", "voice_id": "elevenlabs:21m00Tcm4TlvDq8ikWAM"}
+    for _ in range(2):
+        events = stream(cloud_gateway, body)
+        assert events[-1]["provider"] == "elevenlabs_ws"
+    assert abs(integrated_lufs(audio_of(events), 24000) - -23.0) <= 1.5
+    raw = httpx.post(f"{elevenlabs.url}/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM?output_format=pcm_24000",
+                     json={"text": LINE}, headers={"xi-api-key": KEY}, timeout=60)
+    assert integrated_lufs(np.frombuffer(raw.content, "<i2"), 24000) > -19.0  # the vendor is louder as it comes
+    elevenlabs.control("POST", "faults", {"disconnect_after_sentence": True, "targets": ["ws", "rest"]})
+    events = stream(cloud_gateway, body)
+    switch = next(e for e in events if e["type"] == "status" and e["code"] == "provider_switch")
+    at = switch["detail"]["at_ms"]
+    before, after = integrated_lufs(audio_of(events, 0, at), 24000), integrated_lufs(audio_of(events, at), 24000)
+    assert events[-1]["provider"] in ("elevenlabs_rest", "piper") and abs(before - after) <= 2.0, (before, after)
 
 
 def test_quota_exhausted_fails_over_without_retry_storm(cloud_gateway, elevenlabs):

@@ -127,7 +127,7 @@ class Leveller:
     """One stream's levelling: gain to the target plus the emotion's, and a true-peak limiter, piece by piece."""
 
     def __init__(self, sample_rate: int, *, voice_lufs: float | None, target_lufs: float,
-                 ceiling_dbtp: float, adaptive: bool = True) -> None:
+                 ceiling_dbtp: float, adaptive: bool = True, ramp_ms: float = RAMP_MS) -> None:
         self.sample_rate = sample_rate
         self.target_lufs = target_lufs
         self.adaptive = adaptive and voice_lufs is not None
@@ -138,7 +138,7 @@ class Leveller:
         self.ceiling = 10.0 ** (ceiling_dbtp / 20.0)
         self.attack = max(1, round(ATTACK_MS * sample_rate / 1000))
         self.hold = max(1, round(HOLD_MS * sample_rate / 1000))
-        self.ramp = max(1, round(RAMP_MS * sample_rate / 1000))
+        self.ramp = max(1, round(ramp_ms * sample_rate / 1000))
         self._gain: float | None = None  # linear gain of the last piece (before limiting)
         self._need = np.ones(0)  # the last `hold` samples' needed limiter gain
         self._smooth = np.ones(0)  # the last `attack - 1` samples of the running minimum

@@ -54,6 +54,9 @@ class Provider(ABC):
     family: str = ""
     #: True when timings come from the engine itself (exact), False when estimated or aligned.
     exact_timing: bool = True
+    #: True when the provider's audio is already at the gateway's loudness target (local engines, the cache, canned
+    #: clips); False for a vendor's audio, which the speak step levels (:mod:`gateway.speak.level`).
+    levelled: bool = True
 
     async def start(self) -> None:
         """Load models / open connections. Called once before first use."""

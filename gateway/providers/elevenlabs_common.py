@@ -297,6 +297,7 @@ class ElevenLabsProvider(Provider):
     """What both ElevenLabs transports share: the account (key, voices, quota health) and its lifecycle."""
 
     family = FAMILY
+    levelled = False
     exact_timing = False  #: vendor character times; words and phonemes are derived from them
 
     def __init__(self, settings: Settings) -> None:

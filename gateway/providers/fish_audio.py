@@ -100,6 +100,7 @@ class FishAudioProvider(Provider):
 
     name = "fish_audio"
     family = "fish"
+    levelled = False
     exact_timing = False
 
     def __init__(self, settings: Settings, *, transport: str | None = None, sample_rate: int | None = None,

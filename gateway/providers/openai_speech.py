@@ -143,9 +143,10 @@ class OpenAISpeechProvider(Provider):
     def __init__(self, settings: Settings, *, name: str, model: str, urls: list[str], pool: SpeechPoolSettings,
                  family: str | None = None, voices: list[str] | None = None, default_voice: str | None = None,
                  response_format: str = "pcm", sample_rate: int = 24000, timing: str = "auto",
-                 exact_timing: bool = False, aligner: Aligner | None = None) -> None:
+                 exact_timing: bool = False, aligner: Aligner | None = None, levelled: bool = False) -> None:
         self.name, self.family, self.model = name, family or name, model
         self.exact_timing = exact_timing
+        self.levelled = levelled  # the project's own speech workers level as in-process engines do
         self.pool = SpeechPool(name, model, urls, pool)
         self.settings = settings
         self._voices = list(voices or [])
@@ -160,7 +161,7 @@ class OpenAISpeechProvider(Provider):
     def for_engine(cls, engine: str, settings: Settings, aligner: Aligner | None = None) -> "OpenAISpeechProvider":
         """The local engine ``engine`` served by the speech workers, under its own name."""
         return cls(settings, name=engine, model=engine, urls=settings.speech.workers, pool=settings.speech,
-                   exact_timing=True, aligner=aligner)
+                   exact_timing=True, aligner=aligner, levelled=True)
 
     @classmethod
     def from_settings(cls, settings: Settings, aligner: Aligner | None = None) -> "OpenAISpeechProvider":

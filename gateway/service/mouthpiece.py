@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
+from gateway.audio.loudness import Calibration
+from gateway.audio.vendor_level import VoiceLoudness
 from gateway.cache.base import LineCache
 from gateway.cache.factory import build_cache
 from gateway.characters import KNOWN_PROVIDERS, Cast, CastError, check_voices, load_cast
@@ -106,13 +108,17 @@ class Mouthpiece:
                                       self.catalogue, live, trialled=self.trials.covers)
         self.voice_ids = VoiceIds(self.cast, self.catalogue, self.providers, live)
         line_levels = LineLevels(self.levels, "cache" in self.providers)
+        #: cloud voices' loudness, learnt from what they send (None when vendor levelling is off)
+        self.vendor_loudness = VoiceLoudness(s.delivery.vendor_prior_lufs, Calibration.load(
+            s.delivery.calibration_file)) if s.delivery.vendor_levelling else None
         self.recipe = SpeakRecipe(Steps(
             preparer=LinePreparer(s, self.cast, self.voice_ids, router, self._character_avatars, clock),
             router=router,
             chain=ProviderChain(deadlines, RetryPolicy.from_settings(s.retry),
                                 self.signals, self.retry_budget),
             levels=line_levels, finisher=Finisher(self.media, line_levels, clock), video=self.video,
-            cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s))
+            cache=self.cache, retry_budget=self.retry_budget, total_deadline_s=s.deadlines.total_timeout_s,
+            loudness=self.vendor_loudness, delivery=s.delivery))
         self._tasks: list[asyncio.Task] = []
 
     def _character_avatars(self) -> bool:

@@ -28,6 +28,13 @@ class DeliverySettings(BaseSettings):
     calibration_file: Path = CONFIG_DIR / "loudness.yaml"
     """Measured loudness of each local voice at 0 dB (``python -m gateway.cli loudness`` writes it); a voice not
     in it is levelled by its engine's median."""
+    vendor_levelling: bool = True
+    """Cloud voices (ElevenLabs, Fish Audio, OpenAI-compatible speech servers) are levelled to the same target, by
+    a loudness learnt per voice from the audio it has sent (gateway.audio.vendor_level), so a character does not jump
+    in level when its line falls from a cloud voice to a local one."""
+    vendor_prior_lufs: float = Field(-18.0, ge=-40.0, le=-5.0)
+    """A cloud voice's loudness before the gateway has heard a second of it (a calibration-table entry such as
+    ``elevenlabs/<voice_id>: -16.5`` takes its place); vendors' voices commonly sit around -16 to -20 LUFS."""
     sentence_pause_ms: tuple[int, int] = (250, 600)
     """Silence between two sentences, [min, max] ms, for a character that sets no ``pause_ms`` of its own: the
     engine's trailing silence is cut or padded to the middle of the range."""

@@ -3,7 +3,8 @@
 1. **prepare**    validate the request and plan the text: character, voices, provider order (:mod:`.prepare`);
 2. **cache hit?** the first choice's own cached line goes ahead of every provider (:meth:`Router.cache_first`);
 3. **chain**      the providers in order, with breakers, retries, deadlines and fail-over (:mod:`gateway.policy.chain`),
-                  resampled to one output rate (:mod:`.output`); a change of voice is announced (:mod:`.voice_watch`);
+                  cloud voices levelled like local ones (:mod:`.level`), resampled to one output rate (:mod:`.output`);
+                  a change of voice is announced (:mod:`.voice_watch`);
 4. **timeline**   phonemes and words in utterance time, subtitles on the written text (:mod:`.timeline`);
 5. **visemes**    visemes, Azure ids and ARKit curves, per sentence on streams (:mod:`.visemes`);
 6. **finish**     encode the audio, keep it by request id, build the result (:mod:`.finish`);
@@ -22,6 +23,7 @@ from contextlib import aclosing
 from gateway.core.errors import InputError
 from gateway.core.events import ErrorEvent, FinalEvent, StatusEvent
 from gateway.speak.events import LineFinished, StreamEvent
+from gateway.speak.level import level_vendors
 from gateway.speak.line import Line, SpeakInput
 from gateway.speak.output import to_output
 from gateway.speak.remember import remember
@@ -48,6 +50,7 @@ class SpeakRecipe:
         with s.accounting(run) as trace_context:
             steps = s.router.cache_first(line.steps, line.first_choice) + line.steps        # 2. cache hit?
             events = s.chain.stream(s.plan(line, steps, trace_context), run.outcome)       # 3. chain
+            events = level_vendors(events, run, s.loudness, s.delivery)                      #    cloud level
             events = track_timeline(to_output(events, run.audio), run)                      # 4. timeline
             events = stream_visemes(events, run) if per_sentence else events                # 5. visemes
             async with aclosing(s.levels.label(watch_voice(events, run), run)) as stream:

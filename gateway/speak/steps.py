@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from opentelemetry import trace
 from opentelemetry.context import Context
 
+from gateway.audio.vendor_level import VoiceLoudness
 from gateway.cache.base import LineCache
 from gateway.observability.metrics import LINES_IN_FLIGHT
 from gateway.policy.chain import ChainPlan, ChainStep, ProviderChain
 from gateway.policy.retry_budget import RetryBudget
+from gateway.settings.audio import DeliverySettings
 from gateway.speak.finish import Finisher
 from gateway.speak.levels import LineLevels
 from gateway.speak.line import Line
@@ -36,6 +38,9 @@ class Steps:
     retry_budget: RetryBudget
     #: A video render may take what is left of a line's total deadline.
     total_deadline_s: float
+    #: Cloud voices' learnt loudness (None: vendor audio passes as it comes).
+    loudness: VoiceLoudness | None = None
+    delivery: DeliverySettings | None = None
 
     def plan(self, line: Line, steps: list[ChainStep], trace_context: Context) -> ChainPlan:
         return ChainPlan(steps, line.segments, line.text, line.settings, line.request_id, line.character.id,

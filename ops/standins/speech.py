@@ -42,6 +42,9 @@ class Chunk:
 
 
 MEMO_LINES = 256
+#: Loudness the stand-ins speak at (BS.1770 LUFS): vendors' voices are louder than the gateway's -23 LUFS target
+#: (commonly -16 to -20), so the gateway's levelling of cloud voices has something to do (gateway.speak.level).
+VENDOR_LUFS = -17.0
 
 
 class LocalSpeech:
@@ -50,9 +53,11 @@ class LocalSpeech:
     def __init__(self, settings=None) -> None:  # noqa: ANN001
         from gateway.providers.piper import PiperProvider
         from gateway.settings import Settings
+        from gateway.settings.audio import DeliverySettings
 
         if settings is None:
-            settings = Settings(piper_intra_threads=1, engine_concurrency=2, log_json=False)
+            settings = Settings(piper_intra_threads=1, engine_concurrency=2, log_json=False,
+                                delivery=DeliverySettings(target_lufs=VENDOR_LUFS))
         self.provider = PiperProvider(settings)
         #: Recently spoken texts, replayed as-is: a repeated line costs the stand-in no CPU, so load tests
         #: measure the gateway, not the stand-in's own synthesis.
