@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import Gateway, median, stream_timing  # noqa: E402
@@ -58,14 +59,19 @@ LONG60 = ("Welcome to the Prancing Pony, traveller, so sit by the fire and take 
           "goblin king began.")
 SHORT_FIRST_FRAMES = 40  #: the "first1s" variant: a 1 s first window instead of the setting's
 MOS_SCRIPT = """
-import json, sys, numpy as np, torch, torchaudio, distillmos
-torch.set_num_threads(1)
+import json, sys, types, numpy as np, torch
+try:
+    import torchaudio  # noqa: F401 - distillmos imports it for its file CLI only
+except (ImportError, OSError):  # a torchaudio built for another torch: the scoring here does not use it
+    sys.modules["torchaudio"] = types.ModuleType("torchaudio")
+import distillmos
+torch.set_num_threads(2)
 model = distillmos.ConvTransformerSQAModel(); model.eval()
 out = {}
 for path in sys.argv[1:]:
-    x = torch.from_numpy(np.load(path).astype(np.float32))[None]
+    x = torch.from_numpy(np.load(path).astype(np.float32))[None]  # 16 kHz already (soxr, in the bench)
     with torch.no_grad():
-        out[path] = float(model(torchaudio.functional.resample(x, 24000, 16000)).squeeze())
+        out[path] = float(model(x).squeeze())
 print(json.dumps(out))
 """
 
@@ -172,13 +178,20 @@ def quality_part(mos_python: str | None) -> dict:
 
 
 def score_mos(python: str | None, paths: list[Path]) -> dict[str, float]:
+    """Distill-MOS of each 24 kHz ``.npy`` (resampled to the model's 16 kHz here, with soxr), keyed by path."""
+    resampled = {}
+    for path in paths:
+        target = path.with_name(path.stem + ".16k.npy")
+        np.save(target, soxr.resample(np.load(path).astype(np.float32), 24000, 16000))
+        resampled[str(target)] = str(path)
     for candidate in [python, sys.executable]:
         if not candidate:
             continue
-        proc = subprocess.run([candidate, "-c", MOS_SCRIPT, *map(str, paths)], capture_output=True, text=True,
-                              timeout=900, check=False)
+        proc = subprocess.run([candidate, "-c", MOS_SCRIPT, *resampled], capture_output=True, text=True,
+                              timeout=1800, check=False)
         if proc.returncode == 0:
-            return json.loads(proc.stdout.strip().splitlines()[-1])
+            scores = json.loads(proc.stdout.strip().splitlines()[-1])
+            return {resampled[k]: v for k, v in scores.items()}
     return {}
 
 
