@@ -114,6 +114,16 @@ async def test_a_trial_sends_the_configured_text_with_the_providers_voice():
     assert request.voice == vendor.default_voice() and request.request_id.startswith("trial-")
 
 
+async def test_a_trial_speaks_with_the_voice_of_the_last_line_the_provider_delivered():
+    # An account may not have the provider's default voice; the last voice that served a whole line it does have.
+    vendor = ScriptedProvider("vendor")
+    trials, signals, *_ = make(vendor, demoted={"vendor"})
+    signals.delivered("vendor", 2.0, 1.0, voice="account-voice-7")
+    signals.delivered("vendor", None, 0.5, voice="broken-voice")  # a failed attempt proves nothing about its voice
+    await trials.run("vendor")
+    assert vendor.requests[-1].voice == "account-voice-7"
+
+
 async def test_a_trial_whose_listener_runs_dry_is_slow_and_keeps_the_provider_demoted():
     trials, signals, *_ = make(PacedProvider("vendor", chunk_ms=100, gap_s=0.5), demoted={"vendor"})
     slow_down(signals)

@@ -216,7 +216,7 @@ class ProviderChain:
                                             provider=name)
                     step.breaker.success()
                     self.signals.delivered(name, samples_done / (sample_rate or 1), time.monotonic() - attempt_started,
-                                           attempt_key)
+                                           attempt_key, step.voice)
                     labelled(PROVIDER_ATTEMPTS, name, "ok").inc()
                     outcome.attempts.append(Attempt(name, "ok"))
                     outcome.provider = name

@@ -240,6 +240,9 @@ class HealthSignals:
         self.rtf_critical = rtf_critical
         self.latency_critical_s = latency_critical_s
         self.stats: dict[str, ProviderStats] = {}
+        #: per provider, the voice of the last line it delivered whole: a voice the account is known to have,
+        #: which background trials speak with (the provider's default voice may not exist on every account)
+        self.good_voice: dict[str, str] = {}
 
     def _stats(self, provider: str) -> ProviderStats:
         stats = self.stats.get(provider)
@@ -265,9 +268,12 @@ class HealthSignals:
         """An attempt in flight (``key``) has delivered ``audio_s`` since ``started`` (monotonic)."""
         self._stats(provider).progress(key, started, audio_s)
 
-    def delivered(self, provider: str, audio_s: float | None, wall_s: float, key: int | None = None) -> None:
+    def delivered(self, provider: str, audio_s: float | None, wall_s: float, key: int | None = None,
+                  voice: str | None = None) -> None:
         """A provider's attempt ended: ``audio_s`` of audio in ``wall_s`` since it began (None: it failed, not
-        counted)."""
+        counted), with ``voice``."""
+        if audio_s is not None and voice:
+            self.good_voice[provider] = voice
         stats = self._stats(provider)
         stats.delivered(audio_s or 0.0, wall_s, key=key)
         self._export(provider, stats.quick())

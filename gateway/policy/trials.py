@@ -177,7 +177,8 @@ class Trials:
         """One trial of ``name``: send it, judge it, report the verdict to the signals."""
         provider = self.providers[name]
         text = self.settings.text
-        request = SynthesisRequest((Segment(0, text, 0),), provider.default_voice(), VoiceSettings(),
+        voice = self.signals.good_voice.get(name) or provider.default_voice()  # a voice the account has
+        request = SynthesisRequest((Segment(0, text, 0),), voice, VoiceSettings(),
                                    f"trial-{uuid.uuid4().hex[:12]}", None, text, "wav", (),
                                    time.monotonic() + self.deadlines.first_audio_budget_s, True)
         started = time.monotonic()
