@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import httpx
 import websockets
 
+from tests.chaos.harness import Pollers
+
 LINES = ["Halt! Who goes there? State your business at the gate.",
          "The bridge is out. Turn back, and take the ford to the east.",
          "Welcome to the forge, traveller. Mind the sparks.",
@@ -191,7 +193,7 @@ class Sample:
     ready: int | None
 
 
-class Probes:
+class Probes(Pollers):
     """Liveness latency of every gateway, and its health and readiness, every ``interval_s``."""
 
     def __init__(self, urls: list[str], t0: float, interval_s: float = 0.1) -> None:
@@ -201,22 +203,17 @@ class Probes:
         self.samples: list[Sample] = []
         self.live_ms: list[float] = []
         self.live_failures = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._poll, args=(i,), daemon=True) for i in range(len(urls))]
+        super().__init__(list(range(len(urls))), "fault-probe", join_s=5.0)
 
     def start(self) -> "Probes":
         # Liveness is timed by a process of its own: this one's threads (the load, JSON, base64) share one GIL, which
         # would add their waits to the gateway's answer time.
         self._live = subprocess.Popen([sys.executable, "-c", LIVE_PROBE, *self.urls], stdout=subprocess.PIPE,
                                       text=True)
-        for t in self._threads:
-            t.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(5)
+        super().stop()
         self._live.send_signal(signal.SIGINT)
         out, _ = self._live.communicate(timeout=10)
         for line in out.split():

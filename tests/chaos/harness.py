@@ -490,22 +490,21 @@ def health_is_normal(h: dict) -> bool:
     return not (h.get("redis") is not None and not h["redis"].get("up", True))
 
 
-# -- health monitor -------------------------------------------------------------------------------------------------
+# -- pollers ---------------------------------------------------------------------------------------------------------
 
-class HealthMonitor:
-    """Polls every replica's /api/health (one thread per replica) and keeps the samples."""
+class Pollers:
+    """One daemon thread per target running ``self._poll(target)`` until :meth:`stop` (drills' probes and samplers)."""
 
-    def __init__(self, cluster: Cluster, interval_s: float, t0: float) -> None:
-        self.cluster = cluster
-        self.interval_s = interval_s
-        self.t0 = t0
-        self.samples: list[HealthSample] = []
+    def __init__(self, targets: list, name: str, join_s: float = 10.0) -> None:
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._poll, args=(r,), daemon=True, name=f"health-{r.index}")
-                         for r in cluster.replicas]
-        self._lock = threading.Lock()
+        self._join_s = join_s
+        self._threads = [threading.Thread(target=self._poll, args=(target,), daemon=True, name=f"{name}-{i}")
+                         for i, target in enumerate(targets)]
 
-    def start(self) -> "HealthMonitor":
+    def _poll(self, target) -> None:  # noqa: ANN001 - each poller's own target type
+        raise NotImplementedError
+
+    def start(self):  # noqa: ANN201 - returns the poller itself, whatever its class
         for t in self._threads:
             t.start()
         return self
@@ -513,7 +512,21 @@ class HealthMonitor:
     def stop(self) -> None:
         self._stop.set()
         for t in self._threads:
-            t.join(10)
+            t.join(self._join_s)
+
+
+# -- health monitor -------------------------------------------------------------------------------------------------
+
+class HealthMonitor(Pollers):
+    """Polls every replica's /api/health (one thread per replica) and keeps the samples."""
+
+    def __init__(self, cluster: Cluster, interval_s: float, t0: float) -> None:
+        self.cluster = cluster
+        self.interval_s = interval_s
+        self.t0 = t0
+        self.samples: list[HealthSample] = []
+        self._lock = threading.Lock()
+        super().__init__(cluster.replicas, "health")
 
     def _poll(self, replica: Replica) -> None:
         with httpx.Client(timeout=3, limits=httpx.Limits(max_keepalive_connections=0)) as client:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import httpx
 import websockets
 
-from tests.chaos.harness import CHARACTERS, LINES, Cluster, ManagedProcess, Standin
+from tests.chaos.harness import CHARACTERS, LINES, Cluster, ManagedProcess, Pollers, Standin
 
 # -- WebSocket load ----------------------------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ class WsLoad:
 # -- liveness and /metrics ---------------------------------------------------------------------------------------------
 
 
-class Sampler:
+class Sampler(Pollers):
     """Per replica, every ``live_every_s``: ``/api/health/live`` (kept-alive connection, its latency); every
     ``metrics_every_s``: the process gauges and the event-loop lag histogram from ``/metrics``."""
 
@@ -107,19 +107,7 @@ class Sampler:
         self.live_every_s, self.metrics_every_s = live_every_s, metrics_every_s
         self.live: list[tuple[float, int, float, int | None]] = []  #: (t, replica, seconds, status or None)
         self.metrics: list[tuple[float, int, dict[str, float]]] = []  #: (t, replica, samples)
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._poll, args=(i,), daemon=True, name=f"soak-probe-{i}")
-                         for i in range(len(cluster.replicas))]
-
-    def start(self) -> Sampler:
-        for t in self._threads:
-            t.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(10)
+        super().__init__(list(range(len(cluster.replicas))), "soak-probe")
 
     def _poll(self, i: int) -> None:
         url = self.cluster.replicas[i].url
