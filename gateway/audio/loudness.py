@@ -42,6 +42,9 @@ ATTACK_MS = 5.0  #: the limiter's gain is down this long before a peak
 HOLD_MS = 30.0  #: and stays down this long after it
 RAMP_MS = 10.0  #: a change of gain (emotion) is ramped over this long
 PRIOR_S = 0.25  #: the calibration counts as this much audio against what a stream has measured (it levels short first pieces)
+#: A piece whose sample peak is this far (3 dB) under the ceiling has no inter-sample peak over it (speech overshoots
+#: its samples by ~1 dB at most): the limiter skips the 4x oversampling for it.
+INTER_SAMPLE_MARGIN = 10 ** (3.0 / 20)
 MIN_MEASURE_S = 0.5  #: a piece shorter than this is not measured (too short for a gated measurement)
 
 
@@ -151,6 +154,9 @@ class Leveller:
 
     def process(self, pcm: bytes | np.ndarray, gain_db: float = 0.0) -> bytes:
         """Level one piece (s16le bytes or floats in [-1, 1]) and return it as s16le bytes."""
+        plain = self._plain(pcm, gain_db)
+        if plain is not None:
+            return plain
         x = _floats(pcm)
         if len(x) == 0:
             return b""
@@ -169,6 +175,21 @@ class Leveller:
         y = np.clip(y, -self.ceiling, self.ceiling)  # never reached in practice: the limiter is already down
         return np.rint(y * 32768.0).clip(-FULL_SCALE, FULL_SCALE).astype("<i2").tobytes()
 
+    def _plain(self, pcm: bytes | np.ndarray, gain_db: float) -> bytes | None:
+        """s16 audio at an unchanged gain that cannot come near the ceiling, scaled in one pass (the cloud path's
+        usual chunk); None when the piece needs the full path (a new gain to ramp, the limiter, a measurement)."""
+        if self.adaptive or not isinstance(pcm, (bytes, bytearray, memoryview)) or not len(pcm):
+            return None
+        gain = 10.0 ** (self.gain_db(gain_db) / 20.0)
+        if self._gain is None or abs(self._gain - gain) > 1e-6:
+            return None
+        if self._need.min(initial=1.0) < 1.0 or self._smooth.min(initial=1.0) < 1.0:
+            return None
+        x = np.frombuffer(pcm, dtype="<i2")
+        if float(np.abs(x).max()) * gain * INTER_SAMPLE_MARGIN > self.ceiling * 32768.0:
+            return None
+        return np.rint(x * np.float32(gain)).astype("<i2").tobytes()
+
     def _measure(self, x: np.ndarray) -> None:
         """Fold this piece's loudness into the voice's estimate (and so into ``base_db``)."""
         seconds = len(x) / self.sample_rate
@@ -184,8 +205,12 @@ class Leveller:
     def _limit(self, y: np.ndarray) -> np.ndarray:
         """Limiter gain per sample of ``y`` (already at its level gain); state carries to the next piece."""
         n = len(y)
-        need = np.minimum(1.0, self.ceiling / np.maximum(_oversampled_peaks(y, self.sample_rate), 1e-12))
-        if self._started and need.min() >= 1.0 and self._need.min(initial=1.0) >= 1.0 and self._smooth.min(initial=1.0) >= 1.0:
+        idle = self._need.min(initial=1.0) >= 1.0 and self._smooth.min(initial=1.0) >= 1.0
+        if idle and n and float(np.abs(y).max()) * INTER_SAMPLE_MARGIN <= self.ceiling:  # far under: no oversampling
+            need = np.ones(n)
+        else:
+            need = np.minimum(1.0, self.ceiling / np.maximum(_oversampled_peaks(y, self.sample_rate), 1e-12))
+        if self._started and need.min() >= 1.0 and idle:
             self._need = np.ones(min(self.hold, n))
             self._smooth = np.ones(min(self.attack - 1, n))
             return np.ones(n)

@@ -28,6 +28,7 @@ from collections import deque
 
 import numpy as np
 import pyloudnorm
+from scipy.signal import sosfilt
 
 from gateway.audio.loudness import Calibration, Leveller
 
@@ -36,16 +37,31 @@ __all__ = ["VendorLeveller", "VoiceLoudness"]
 PRIOR_WEIGHT_S = 0.25  #: the prior counts as this much audio against what a voice has been heard saying
 MEMORY_S = 120.0  #: a voice's estimate is the integrated loudness of its last this-many seconds of audio
 BLOCK_S = 1.0  #: audio is measured in blocks of this length
+LEARNT_S = 20.0  #: a voice heard this long is learnt: from then on one block in :data:`SETTLED_EVERY` is measured
+SETTLED_EVERY = 8
 RAMP_MS = 200.0  #: a change of the voice's gain inside a line is ramped over this long
 GATE_BLOCK_S, GATE_HOP_S = 0.4, 0.1  #: BS.1770 gating blocks: 400 ms, 75 % overlap
 ABSOLUTE_GATE, RELATIVE_GATE = -70.0, -10.0
 
 
+_K_WEIGHTING: dict[int, tuple[np.ndarray, float]] = {}  #: sample rate -> (second-order sections, gain)
+
+
+def _k_weighting(sample_rate: int) -> tuple[np.ndarray, float]:
+    """pyloudnorm's K-weighting stages (high shelf, high pass) as one cascade of second-order sections."""
+    made = _K_WEIGHTING.get(sample_rate)
+    if made is None:
+        stages = list(pyloudnorm.Meter(sample_rate)._filters.values())  # noqa: SLF001 - its own filters
+        sos = np.array([np.concatenate([np.asarray(s.b) / s.a[0], np.asarray(s.a) / s.a[0]]) for s in stages])
+        made = _K_WEIGHTING[sample_rate] = (sos, float(np.prod([s.passband_gain for s in stages])))
+    return made
+
+
 def gating_powers(x: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mean square of each BS.1770 gating block of ``x`` (s16 or floats) after K-weighting."""
     y = np.asarray(x, np.float64) / (32768.0 if np.issubdtype(np.asarray(x).dtype, np.integer) else 1.0)
-    for stage in pyloudnorm.Meter(sample_rate)._filters.values():  # noqa: SLF001 - pyloudnorm's own K-weighting
-        y = stage.apply_filter(y)
+    sos, gain = _k_weighting(sample_rate)
+    y = sosfilt(sos, y) * gain
     size, hop = int(GATE_BLOCK_S * sample_rate), int(GATE_HOP_S * sample_rate)
     if len(y) < size:
         return np.zeros(0)
@@ -73,6 +89,7 @@ class VoiceLoudness:
         self.prior_lufs = prior_lufs
         self.calibration = calibration or Calibration()
         self._blocks: dict[str, deque[np.ndarray]] = {}  #: key -> gating-block powers of its recent audio
+        self._skipped: dict[str, int] = {}  #: key -> blocks offered since the voice was learnt
 
     def _prior(self, key: str) -> float:
         measured = self.calibration.voices.get(key)
@@ -88,6 +105,15 @@ class VoiceLoudness:
             return self._prior(key)
         seconds = len(powers) * GATE_HOP_S
         return (PRIOR_WEIGHT_S * self._prior(key) + seconds * heard) / (PRIOR_WEIGHT_S + seconds)
+
+    def wants(self, key: str) -> bool:
+        """Whether the next block of ``key`` is worth measuring: every block until :data:`LEARNT_S` of the voice has
+        been heard, then one in :data:`SETTLED_EVERY` (a learnt voice's estimate moves slowly; measuring costs CPU)."""
+        chunks = self._blocks.get(key)
+        if not chunks or sum(len(c) for c in chunks) * GATE_HOP_S < LEARNT_S:
+            return True
+        self._skipped[key] = self._skipped.get(key, 0) + 1
+        return self._skipped[key] % SETTLED_EVERY == 0
 
     def observe(self, key: str, audio: np.ndarray, sample_rate: int) -> None:
         """Fold a block of the voice's raw audio into its estimate (the oldest beyond :data:`MEMORY_S` dropped)."""
@@ -115,17 +141,19 @@ class VendorLeveller:
         self.leveller.base_db = target_lufs - levels.estimate(key)
         self._block: list[np.ndarray] = []
         self._block_samples = 0
+        self._measuring = levels.wants(key)  #: whether the block now being gathered will be measured
 
     def process(self, pcm: bytes) -> bytes:
         """One chunk (s16le) at the voice's current gain; complete blocks of the raw audio teach the estimate."""
-        x = np.frombuffer(pcm, dtype="<i2")
-        if not len(x):
+        if len(pcm) < 2:
             return b""
-        self._block.append(x)
-        self._block_samples += len(x)
+        if self._measuring:
+            self._block.append(np.frombuffer(pcm, dtype="<i2"))
+        self._block_samples += len(pcm) // 2
         if self._block_samples >= BLOCK_S * self.sample_rate:
-            block = np.concatenate(self._block)
+            if self._measuring:
+                self.levels.observe(self.key, np.concatenate(self._block), self.sample_rate)
+                self.leveller.base_db = self.target_lufs - self.levels.estimate(self.key)
             self._block, self._block_samples = [], 0
-            self.levels.observe(self.key, block, self.sample_rate)
-            self.leveller.base_db = self.target_lufs - self.levels.estimate(self.key)
-        return self.leveller.process(x)
+            self._measuring = self.levels.wants(self.key)
+        return self.leveller.process(pcm)
