@@ -27,7 +27,7 @@ from bench.bench_kokoro_stream import score_mos  # noqa: E402
 from bench.common import median  # noqa: E402
 from gateway.providers.kokoro import KokoroProvider  # noqa: E402
 from gateway.providers.kokoro_decode import WindowPlan  # noqa: E402
-from gateway.providers.kokoro_windows import first_word_end  # noqa: E402
+from gateway.providers.kokoro_windows import PAUSE_SYMBOLS  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 
 LINES = [
@@ -43,6 +43,19 @@ LINES = [
 VOICES = ["af_heart", "bm_george", "af_nicole"]
 TARGETS_MS = [400, 500, 600, 700, 800, 1000, 1500]
 FRAME_MS = 25
+WORD_BREAKS = frozenset(" ") | PAUSE_SYMBOLS
+
+
+def first_word_end(symbols: str, durations: list[int], target: int, low: int, rest: int) -> int | None:
+    """Frames up to the word boundary nearest ``target`` that is at least ``low`` frames in and leaves at least ``rest``
+    frames after it (None: no such boundary). ``durations`` per token with both pads, as the front gives them."""
+    total, whole, best = 0, int(sum(durations)), None
+    for symbol, frames in zip(["^", *symbols, "$"], durations):
+        total += int(frames)
+        if symbol in WORD_BREAKS and total >= low and whole - total >= rest and (
+                best is None or abs(total - target) < abs(best - target)):
+            best = total
+    return best
 
 
 def sweep(mos_python: str | None, repeats: int) -> dict:

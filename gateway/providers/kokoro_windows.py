@@ -189,18 +189,3 @@ def drop_tail(durations: np.ndarray, energy: np.ndarray, keep: int | None) -> tu
             break
     return durations, int(durations.sum()), keep
 
-
-#: Kokoro symbols between words: where a short first window may end when no pause comes soon enough.
-WORD_BREAKS = frozenset(" ") | PAUSE_SYMBOLS
-
-
-def first_word_end(symbols: str, durations: list[int], target: int, low: int, rest: int) -> int | None:
-    """Frames up to the word boundary nearest ``target`` that is at least ``low`` frames in and leaves at least ``rest``
-    frames after it (None: no such boundary). ``durations`` as for :func:`first_clause_end`."""
-    total, whole, best = 0, int(sum(durations)), None
-    for symbol, frames in zip(["^", *symbols, "$"], durations):
-        total += int(frames)
-        if symbol in WORD_BREAKS and total >= low and whole - total >= rest and (
-                best is None or abs(total - target) < abs(best - target)):
-            best = total
-    return best
