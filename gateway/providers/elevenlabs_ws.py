@@ -1,4 +1,5 @@
-"""ElevenLabs over WebSocket (``stream-input``): one socket per line, one flush per segment.
+"""ElevenLabs over WebSocket: one socket per line (``stream-input``), or lines sharing sockets
+(``multi-stream-input``, :mod:`gateway.providers.elevenlabs_mux`) as ``GATEWAY_ELEVENLABS_WS_MODE`` says.
 
 Our own ``websockets`` client (the SDK's helper forces ``wss``, drops alignment and is sync):
 
@@ -44,6 +45,7 @@ from gateway.providers.elevenlabs_common import (
 )
 from gateway.providers.elevenlabs_errors import classify_http_error, classify_ws_close
 from gateway.providers.elevenlabs_line import LineReader, corked, json_messages, line_messages
+from gateway.providers.elevenlabs_mux import MultiRefused, MuxPool
 from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -85,6 +87,10 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
             self._proxy: str | bool | None = get_proxy(parse_uri(self.settings.elevenlabs.ws_url.rstrip("/") + "/"))
         except InvalidURI:
             self._proxy = True  # connect() reports the bad URL
+        el = self.settings.elevenlabs
+        #: Shared sockets (``ws_mode = "multi"``); idle ones close well before the service's inactivity timeout.
+        self.mux = MuxPool(self.name, self._connect_multi, el.ws_contexts_per_socket,
+                           min(el.ws_idle_s, self._inactivity() / 2)) if el.ws_mode == "multi" else None
 
     def _inactivity(self) -> int:
         return min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
@@ -94,6 +100,9 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
                            "inactivity_timeout": self._inactivity()})
         base = self.settings.elevenlabs.ws_url.rstrip("/")
         return f"{base}/v1/text-to-speech/{quote(voice, safe='')}/{path}?{query}"
+
+    async def _connect_multi(self, voice: str, key: str, model: str):  # noqa: ANN202
+        return await self._connect(voice, key, model, "multi-stream-input")
 
     async def _connect(self, voice: str, key: str, model: str | None = None,  # noqa: ANN202
                        path: str = "stream-input"):
@@ -124,6 +133,16 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
             yield FinalEvent({"provider": self.name, "audio_ms": 0, "sample_rate": SAMPLE_RATE})
             return
         model = model_id(self.settings, request.settings)
+        if self.mux is not None and self.mux.accepts(model):
+            events = self.mux.stream(request, voice, model, key)
+            try:
+                async for event in events:
+                    yield event
+                return
+            except MultiRefused:
+                pass  # refused before any event: this model goes per line from now on
+            finally:
+                await events.aclose()  # a line left early frees its context now, not when collected
         log.debug("elevenlabs_ws_stream", provider=self.name, voice=voice, segments=len(request.segments))
         ws = await self._connect(voice, key, model)
         line = LineReader(self.name, request, key)
@@ -150,3 +169,7 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
         finally:
             await ws.close()
 
+    async def close(self) -> None:
+        if self.mux is not None:
+            await self.mux.close()
+        await super().close()
