@@ -179,6 +179,16 @@ async def test_open_failure_fails_the_waiting_lines(standin):
     await provider.close()
 
 
+async def test_close_fails_the_lines_on_its_sockets(standin):
+    standin.set_faults(latency_ms=600)
+    provider = provider_for(standin)
+    lines = [asyncio.create_task(outcome(provider, text)) for text in LINES[:2]]
+    await asyncio.sleep(0.2)
+    await provider.close()
+    got = await asyncio.wait_for(asyncio.gather(*lines), 5)  # none is left waiting
+    assert all(isinstance(r, ProviderError) and r.kind is ErrorKind.RETRYABLE for r in got), got
+
+
 # -- the whole chain ---------------------------------------------------------------------------------------
 
 CHAIN_LINES = ["The northern road is closed. Turn back at the mill. The bridge is out.",

@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 from websockets.exceptions import ConnectionClosed
 
-from gateway.core.errors import ProviderError
+from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import ProviderEvent
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_common import OUTPUT_FORMAT
@@ -159,15 +159,14 @@ class MuxSocket:
         self._idle = None
         if not self.lines and not self.dead:
             log.debug("elevenlabs_mux_idle_close", provider=self.pool.provider, voice=self.slot[0])
+            self._die(None)  # out of the pool now: no line may join it while it closes
             self.pool.spawn(self.close())
 
     async def close(self) -> None:
-        """``close_socket``, then the close handshake (nothing is on it, or the pool is closing)."""
-        self.dead = True
-        self.pool.drop(self)
+        """``close_socket``, then the close handshake (idle, or the pool is closing: lines still on it fail)."""
+        self._die(ProviderError(ErrorKind.RETRYABLE, "provider closing", provider=self.pool.provider))
         if self.ws is None:
-            self.opening.cancel()
-            return
+            return  # still opening: _open closes it once open (its lines got the error above)
         try:
             await self.ws.send(json.dumps({"close_socket": True}))
         except ConnectionClosed:
