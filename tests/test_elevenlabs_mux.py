@@ -1,17 +1,15 @@
 """ElevenLabs lines sharing sockets (``multi-stream-input``) against the stand-in subprocess: real sockets, no mocks.
 
 Lines in parallel on one socket get the same events as on sockets of their own; the context limit opens another
-socket; a socket cut mid-stream fails every line on it (and the chain goes on from the next sentence); a context's
-own error fails only that line; idle sockets close; models refused on multi-stream go per line.
+socket; a socket cut mid-stream fails every line on it (the chain going on from the next sentence:
+``tests/test_cloud_chain.py``); a context's own error fails only that line; idle sockets close; models refused on
+multi-stream go per line.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
 
 from gateway.core.errors import ErrorKind, ProviderError
@@ -19,15 +17,15 @@ from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentE
 from gateway.core.voices import VoiceSettings
 from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from tests import test_elevenlabs
-from tests.conftest import GatewayProcess
-from tests.test_elevenlabs import KEY, VOICE, collect, make_settings, request_for
+from tests.test_elevenlabs import collect, make_settings, request_for
 
 pytestmark = pytest.mark.slow
 standin = test_elevenlabs.standin  # the same stand-in fixtures: a process per module, reset around each test
 clean = test_elevenlabs.clean
 
 LINES = ["Hello there, traveller.", "The road north is dangerous at night! Take care.",
-         "Take 42 coins and go.", "Nobody crosses the bridge after dark. Nobody."]
+         "Take 42 coins and go.", "Nobody crosses the bridge after dark. Nobody.",
+         "The northern road is closed. Turn back at the mill. The bridge is out."]
 
 
 def provider_for(standin, mode: str = "multi", **overrides) -> ElevenLabsWsProvider:
@@ -96,7 +94,7 @@ async def test_socket_cut_fails_every_line_on_it(standin):
     # The contexts wait 300 ms for their first audio: all three are on the socket when it is cut.
     standin.set_faults(latency_ms=300, disconnect_after_chunks=3, disconnect_close_code=1011)
     provider = provider_for(standin)
-    got = await asyncio.gather(*(outcome(provider, text) for text in [LINES[1], LINES[3], CHAIN_LINES[0]]))
+    got = await asyncio.gather(*(outcome(provider, text) for text in [LINES[1], LINES[3], LINES[4]]))
     assert all(isinstance(r, ProviderError) and r.kind is ErrorKind.RETRYABLE and r.status == 1011 for r in got), got
     assert endpoints(standin) == {"ws_multi": 1, "ws_context": 3}
     standin.set_faults(disconnect_after_chunks=None, latency_ms=0)
@@ -187,63 +185,3 @@ async def test_close_fails_the_lines_on_its_sockets(standin):
     await provider.close()
     got = await asyncio.wait_for(asyncio.gather(*lines), 5)  # none is left waiting
     assert all(isinstance(r, ProviderError) and r.kind is ErrorKind.RETRYABLE for r in got), got
-
-
-# -- the whole chain ---------------------------------------------------------------------------------------
-
-CHAIN_LINES = ["The northern road is closed. Turn back at the mill. The bridge is out.",
-               "Guards stand at the gate. Nobody passes tonight. Go home.",
-               "The king is dead. Long live the queen. Bow low."]
-
-
-@pytest.fixture(scope="module")
-def mux_gateway(standin, tmp_path_factory):
-    data = tmp_path_factory.mktemp("mux-gw")
-    proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "ELEVENLABS_API_KEY": KEY,
-                           "GATEWAY_ELEVENLABS_BASE_URL": standin.url, "GATEWAY_ELEVENLABS_WS_URL": standin.ws_url,
-                           "GATEWAY_ELEVENLABS_WS_MODE": "multi",
-                           "GATEWAY_CHAIN": '["elevenlabs_ws","elevenlabs_rest","piper","espeak","cache","canned"]',
-                           "GATEWAY_RETRY_INITIAL_S": "0.05", "GATEWAY_CACHE_ENABLED": "false",
-                           "GATEWAY_FIRST_AUDIO_TIMEOUT_S": "5", "GATEWAY_CAPACITY_ENABLED": "false"},
-                          data / "gateway.log")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
-
-
-def speak_stream(gateway, text: str) -> list[dict]:
-    events = []
-    with httpx.stream("POST", gateway.url + "/api/avatar/speak/stream", timeout=60,
-                      json={"text": text, "output_format": "pcm_16000", "voice": VOICE}) as r:
-        r.raise_for_status()
-        for line in r.iter_lines():
-            if line:
-                events.append(json.loads(line))
-    return events
-
-
-def test_chain_fails_over_every_line_of_a_cut_socket(mux_gateway, standin):
-    speak_stream(mux_gateway, "Warm up.")  # the voice list is loaded, a socket is open
-    standin.reset()
-    # The contexts wait 400 ms for their first audio, so all three lines are on the socket when it is cut after the
-    # first sentence any of them finishes; REST speaks the rest of every line.
-    standin.set_faults(latency_ms=400, disconnect_after_sentence=True, targets=["ws"])
-    with ThreadPoolExecutor(len(CHAIN_LINES)) as pool:
-        results = list(pool.map(lambda text: speak_stream(mux_gateway, text), CHAIN_LINES))
-    # The first socket carried all three lines (the chain's retries open more, each cut again).
-    first = next(r for r in standin.requests() if r["endpoint"] == "ws_multi")
-    assert len(first["contexts"]) == len(CHAIN_LINES), standin.requests()
-    resumed = []
-    for events in results:
-        switches = [e for e in events if e["type"] == "status" and e["code"] == "provider_switch"]
-        assert switches and switches[0]["detail"]["from"] == "elevenlabs_ws", events
-        before = [e["segment"] for e in events[:events.index(switches[0])] if e["type"] == "segment_end"]
-        assert switches[0]["detail"]["resume_segment"] == len(before)  # from the next sentence on
-        resumed.append(len(before))
-        final = events[-1]
-        assert final["type"] == "final" and final["complete"] and final["fallbacks"] >= 1
-        ends = [e["segment"] for e in events if e["type"] == "segment_end"]
-        assert ends == [0, 1, 2]
-    assert max(resumed) >= 1  # the line that finished its first sentence kept it

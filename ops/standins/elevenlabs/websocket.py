@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 from typing import Any
 
@@ -23,6 +24,7 @@ from ops.standins.streaming import paced_chunks
 
 DEFAULT_SCHEDULE = [120, 160, 250, 290]
 MAX_CONTEXTS = 5
+_SOCKET_IDS = itertools.count(1)  #: numbers the multi-stream sockets in the request log
 
 
 class WsConnection:
@@ -191,6 +193,8 @@ class WsConnection:
                                  voice_settings=message.get("voice_settings"),
                                  generation_config=message.get("generation_config"), texts=[])
         self.record = record
+        if self.multi:
+            record.update(socket=next(_SOCKET_IDS), contexts=[])
         if not si.account.key_ok(key):
             await self.fail("invalid_api_key")
             return False
@@ -319,8 +323,9 @@ class WsConnection:
                 "Close unused contexts with close_context."))
             raise Closed
         si.faults.counters["requests"] += 1
-        self.record.setdefault("contexts", []).append(context_id)
+        self.record["contexts"].append(context_id)
         record = si.requests.add(endpoint="ws_context", voice_id=self.voice["voice_id"], context_id=context_id,
+                                 socket=self.record["socket"],
                                  query=dict(self.ws.query_params), voice_settings=message.get("voice_settings"),
                                  texts=[])
         if error := si.faults.take_error("ws"):
