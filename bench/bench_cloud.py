@@ -28,6 +28,8 @@ shows what consecutive requests pay after the primary dies.
 ``--peer DIR`` runs the gateway of another checkout (e.g. ``git worktree add /tmp/base main``) as a third mode in
 the same part-1 batches (same stand-in, interleaved): its latency and its CPU per line next to this version's, which
 is how a change's cost is measured under the same noise. ``--level N`` keeps only the levels with N streams.
+``--env K=V`` / ``--peer-env K=V`` add settings to this gateway / the peer's; ``--peer . --env
+GATEWAY_ELEVENLABS_WS_MODE=per_line --peer-env GATEWAY_ELEVENLABS_WS_MODE=multi`` compares two settings of one checkout.
 
 Run: ``.venv/bin/python bench/bench_cloud.py [--quick] [--peer DIR] [--level 50]``. All traffic is to 127.0.0.1.
 """
@@ -249,7 +251,8 @@ def capture_protocols(standin: StandinProcess, gw_port: int, lines: list[str], c
         res = asyncio.run(gateway_stream(gw_port, {"text": text, "character": character}))
         if res.provider != "elevenlabs_ws":
             raise RuntimeError(f"warm-up served by {res.provider}: {res.error}")
-        ws_records = [r for r in standin.requests() if r.get("endpoint") == "ws"]
+        # a socket of its own, or a context of a shared one (GATEWAY_ELEVENLABS_WS_MODE=multi): the same line
+        ws_records = [r for r in standin.requests() if r.get("endpoint") in ("ws", "ws_context")]
         if len(ws_records) != 1 or not ws_records[0]["texts"]:
             raise RuntimeError(f"unexpected stand-in log: {ws_records}")
         rec = ws_records[0]
@@ -306,10 +309,11 @@ def part1(args) -> list[dict]:  # noqa: ANN001
     rows = []
     try:
         with contextlib.ExitStack() as stack:
-            gw = stack.enter_context(Gateway(**gateway_env(standin)))
+            gw = stack.enter_context(Gateway(**gateway_env(standin, **args.env)))
             gateways = {"direct": gw, "gateway": gw}
             if args.peer:
-                gateways["peer"] = stack.enter_context(Gateway(args.peer.resolve(), **gateway_env(standin)))
+                gateways["peer"] = stack.enter_context(Gateway(args.peer.resolve(),
+                                                               **gateway_env(standin, **args.peer_env)))
             standin.control("PUT", "faults", {"latency_ms": FIRST_BYTE_MS, "targets": ["ws"]})
             protos = capture_protocols(standin, gw.port, lines, character)
             for text in lines:  # the direct path once per line too
@@ -570,7 +574,11 @@ def main() -> None:
     parser.add_argument("--peer", type=Path, help="another checkout whose gateway runs in the same part-1 batches "
                                                   "(e.g. `git worktree add /tmp/base main`): what a change costs")
     parser.add_argument("--level", type=int, action="append", help="run only these stream counts (repeatable)")
+    parser.add_argument("--env", action="append", default=[], metavar="K=V", help="a setting for this gateway")
+    parser.add_argument("--peer-env", action="append", default=[], metavar="K=V", help="a setting for the peer's")
     args = parser.parse_args()
+    args.env = dict(kv.split("=", 1) for kv in args.env)
+    args.peer_env = dict(kv.split("=", 1) for kv in args.peer_env)
     rows1 = None if args.skip_latency else part1(args)
     res2 = None if args.skip_failover else part2(args)
     print(f"\n## bench_cloud ({'quick' if args.quick else 'full'}; {os.cpu_count()} CPUs; "

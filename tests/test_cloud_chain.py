@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -27,9 +28,7 @@ def elevenlabs(tmp_path_factory):
     standin.stop()
 
 
-@pytest.fixture(scope="module")
-def cloud_gateway(elevenlabs, tmp_path_factory):
-    data = tmp_path_factory.mktemp("cloud-gw")
+def start_gateway(elevenlabs, data) -> GatewayProcess:  # noqa: ANN001
     proc = GatewayProcess({"GATEWAY_DATA_DIR": str(data), "ELEVENLABS_API_KEY": KEY,
                            "GATEWAY_ELEVENLABS_BASE_URL": elevenlabs.url,
                            "GATEWAY_ELEVENLABS_WS_URL": elevenlabs.ws_url,
@@ -39,6 +38,26 @@ def cloud_gateway(elevenlabs, tmp_path_factory):
                           data / "gateway.log")
     try:
         proc.wait_ready()
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+@pytest.fixture(scope="module")
+def cloud_gateway(elevenlabs, tmp_path_factory):
+    proc = start_gateway(elevenlabs, tmp_path_factory.mktemp("cloud-gw"))
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def fresh_gateway(elevenlabs, tmp_path_factory):
+    """A gateway of its own: no breaker or demotion left by the other tests' faults."""
+    proc = start_gateway(elevenlabs, tmp_path_factory.mktemp("fresh-gw"))
+    try:
         yield proc
     finally:
         proc.stop()
@@ -132,3 +151,32 @@ def test_api_key_never_leaks(cloud_gateway, elevenlabs):
     seen.append(cloud_gateway.logs())
     for text in seen:
         assert KEY not in text
+
+
+def test_every_line_of_a_cut_shared_socket_fails_over_from_its_next_sentence(fresh_gateway, elevenlabs):
+    """Lines share ElevenLabs sockets (``GATEWAY_ELEVENLABS_WS_MODE=multi``, the default): one cut socket fails
+    every line on it, and each goes on with REST from its own next sentence."""
+    lines = [LINE, "Guards stand at the gate. Nobody passes tonight. Go home.",
+             "The king is dead. Long live the queen. Bow low."]
+    elevenlabs.control("DELETE", "requests")
+    # The contexts wait 400 ms for their first audio, so all three lines are on the socket when it is cut after the
+    # first sentence any of them finishes.
+    elevenlabs.control("POST", "faults", {"latency_ms": 400, "disconnect_after_sentence": True, "targets": ["ws"]})
+    with ThreadPoolExecutor(len(lines)) as pool:
+        results = list(pool.map(lambda text: stream(fresh_gateway, {"text": text, "output_format": "pcm_16000"}),
+                                lines))
+    # The three lines' first attempts were on one socket (the chain's retries open more, each cut again).
+    contexts = [r for r in elevenlabs.control("GET", "requests") if r["endpoint"] == "ws_context"]
+    firsts = [next(r for r in contexts if r["texts"] and text.startswith(r["texts"][0].strip())) for text in lines]
+    assert len({r["socket"] for r in firsts}) == 1, firsts
+    resumed = []
+    for events in results:
+        switches = [e for e in events if e["type"] == "status" and e["code"] == "provider_switch"]
+        assert switches and switches[0]["detail"]["from"] == "elevenlabs_ws", events
+        before = [e["segment"] for e in events[:events.index(switches[0])] if e["type"] == "segment_end"]
+        assert switches[0]["detail"]["resume_segment"] == len(before)  # from the next sentence on
+        resumed.append(len(before))
+        final = events[-1]
+        assert final["type"] == "final" and final["complete"] and final["fallbacks"] >= 1
+        assert [e["segment"] for e in events if e["type"] == "segment_end"] == [0, 1, 2]
+    assert max(resumed) >= 1  # the line that finished its first sentence kept it

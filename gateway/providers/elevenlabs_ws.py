@@ -1,4 +1,5 @@
-"""ElevenLabs over WebSocket (``stream-input``): one socket per line, one flush per segment.
+"""ElevenLabs over WebSocket: one socket per line (``stream-input``), or lines sharing sockets
+(``multi-stream-input``, :mod:`gateway.providers.elevenlabs_mux`) as ``GATEWAY_ELEVENLABS_WS_MODE`` says.
 
 Our own ``websockets`` client (the SDK's helper forces ``wss``, drops alignment and is sync):
 
@@ -10,53 +11,42 @@ Our own ``websockets`` client (the SDK's helper forces ``wss``, drops alignment 
 3. receive ``{"audio", "alignment", "normalizedAlignment", "isFinal": null}`` messages until
    ``{"isFinal": true}``.
 
-Segment boundaries: the service does not say which segment a message belongs to, so the
-alignment characters are counted against each segment's non-space characters; when a segment's
-characters are all spoken the segment ends (a message that straddles two segments is split at
-the first character of the next one). Alignment times are ms relative to each message's audio;
-they become stream ms here by adding where that audio starts. Both ``charDurationsMs`` and
-``charsDurationsMs`` are accepted.
-
-A close before ``isFinal`` is an error, classified by the in-band ``{"message", "error", "code"}``
+What the messages are and what the replies become: :mod:`gateway.providers.elevenlabs_line` (the same for a shared
+socket). A close before ``isFinal`` is an error, classified by the in-band ``{"message", "error", "code"}``
 that preceded it or by the close code (1008 ``input_timeout_exceeded``, 1011: retryable).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import socket
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator
 from urllib.parse import quote, urlencode
 
-import orjson
 import structlog
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
 from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from gateway.core.errors import ErrorKind, ProviderError
-from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, ProviderEvent, SegmentEndEvent
-from gateway.core.segments import Segment
-from gateway.core.timeline import ms_to_samples, samples_to_ms
+from gateway.core.events import FinalEvent, ProviderEvent
 from gateway.providers.base import SynthesisRequest
 from gateway.providers.elevenlabs_common import (
     OUTPUT_FORMAT,
     SAMPLE_RATE,
-    CharAlignment,
     ElevenLabsProvider,
-    PcmAssembler,
     model_id,
-    voice_settings_payload,
-    ws_alignment,
 )
 from gateway.providers.elevenlabs_errors import classify_http_error, classify_ws_close
-from gateway.providers.prosody import pause
+from gateway.providers.elevenlabs_line import LineReader, corked, json_messages, line_messages
+from gateway.providers.elevenlabs_mux import MultiRefused, MuxPool
 from gateway.settings import Settings
-from gateway.timing.chars import CharTimeline
 
 log = structlog.get_logger(__name__)
 
@@ -86,130 +76,6 @@ class _RedactingLogger(logging.LoggerAdapter):
         super().log(level, msg, *args, **kwargs)
 
 
-def _speakable(text: str) -> int:
-    return sum(1 for ch in text if not ch.isspace())
-
-
-class _Tracker:
-    """Which segment the audio belongs to, and the stream clock (samples at 24 kHz)."""
-
-    def __init__(self, segments: tuple[Segment, ...]) -> None:
-        self.segments = segments
-        self.position = 0
-        self.samples = 0
-        self.timeline = CharTimeline(segments[0], start_ms=0)
-        self.remaining = _speakable(segments[0].text)
-        self.audio_in_segment = False
-        self.inserted = 0  #: samples of break silence inserted so far (not in any audio message)
-        self._opening_pause = segments[0].break_before_ms > 0
-
-    @property
-    def segment(self) -> Segment:
-        return self.segments[self.position]
-
-    @property
-    def last(self) -> bool:
-        return self.position == len(self.segments) - 1
-
-    def now_ms(self) -> int:
-        return samples_to_ms(self.samples, SAMPLE_RATE)
-
-    def place(self, pcm: bytes, alignment: CharAlignment | None) -> list[ProviderEvent]:
-        """Events for one audio message (split across segments when it straddles a boundary)."""
-        events: list[ProviderEvent] = []
-        if self._opening_pause:
-            self._opening_pause = False
-            events.extend(self._pause())
-            self.timeline = CharTimeline(self.segment, start_ms=self.now_ms())
-        chars = list(zip(alignment.chars, alignment.starts_ms, alignment.ends_ms)) if alignment else []
-        total_samples = len(pcm) // 2
-        part_start = 0  # sample offset in this message where the current part starts
-        part_chars: list[tuple[str, int, int]] = []
-        message_start = self.samples
-        for ch, start, end in chars:
-            if not ch.isspace() and self.remaining <= 0 and not self.last:
-                # This character opens the next segment: cut the audio here.
-                cut = min(total_samples, max(part_start, ms_to_samples(start, SAMPLE_RATE)))
-                events.extend(self._emit_part(pcm[2 * part_start: 2 * cut], part_chars, message_start))
-                inserted = self.inserted
-                events.extend(self._end_segment())
-                message_start += self.inserted - inserted  # a break was inserted inside this message
-                part_start, part_chars = cut, []
-            part_chars.append((ch, start, end))
-            if not ch.isspace():
-                self.remaining -= 1
-        events.extend(self._emit_part(pcm[2 * part_start:], part_chars, message_start))
-        if self.remaining <= 0 and not self.last:
-            events.extend(self._end_segment())
-        return events
-
-    def _pause(self) -> list[ProviderEvent]:
-        """The current segment's ``<break>`` as real silence on this stream's clock."""
-        events, added = pause(self.segment, self.samples, SAMPLE_RATE)
-        self.samples += added
-        self.inserted += added
-        return events
-
-    def _emit_part(self, pcm: bytes, chars: list[tuple[str, int, int]], message_start: int) -> list[ProviderEvent]:
-        events: list[ProviderEvent] = []
-        segment = self.segment
-        if pcm:
-            events.append(AudioEvent(pcm, SAMPLE_RATE, segment.index, self.now_ms()))
-            self.samples += len(pcm) // 2
-            self.audio_in_segment = True
-        if chars:
-            base = samples_to_ms(message_start, SAMPLE_RATE)
-            audio_end = self.now_ms()
-            starts = [min(audio_end, base + s) for _, s, _ in chars]
-            ends = [min(audio_end, base + e) for _, _, e in chars]
-            phonemes, words = self.timeline.add([c for c, _, _ in chars], starts, ends)
-            if phonemes or words:
-                events.append(AlignmentEvent(tuple(phonemes), tuple(words), segment.index))
-        return events
-
-    def _end_segment(self) -> list[ProviderEvent]:
-        end_ms = self.now_ms()
-        events: list[ProviderEvent] = []
-        phonemes, words = self.timeline.finish(end_ms)
-        if phonemes or words:
-            events.append(AlignmentEvent(tuple(phonemes), tuple(words), self.segment.index))
-        events.append(SegmentEndEvent(self.segment.index, end_ms))
-        if not self.last:
-            self.position += 1
-            events.extend(self._pause())
-            self.timeline = CharTimeline(self.segment, start_ms=self.now_ms())
-            self.remaining = _speakable(self.segment.text)
-            self.audio_in_segment = False
-        else:
-            self.position = len(self.segments)  # past the end: nothing left
-        return events
-
-    def finish(self) -> list[ProviderEvent]:
-        """At ``isFinal``: end the current segment and any the service merged into it."""
-        events: list[ProviderEvent] = []
-        while self.position < len(self.segments):
-            events.extend(self._end_segment())
-        return events
-
-
-@contextmanager
-def corked(ws) -> Iterator[None]:  # noqa: ANN001 - a websockets connection
-    """Hold the socket's outgoing segments (Linux ``TCP_CORK``) while several messages are written back to back,
-    then send them together: fewer segments for both ends to process. Elsewhere: a no-op."""
-    sock = ws.transport.get_extra_info("socket") if hasattr(socket, "TCP_CORK") else None
-    try:
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-    except (OSError, ValueError):
-        sock = None
-    try:
-        yield
-    finally:
-        if sock is not None:
-            with suppress(OSError, ValueError):  # the connection may already be gone
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-
-
 class ElevenLabsWsProvider(ElevenLabsProvider):
     name = "elevenlabs_ws"
 
@@ -221,20 +87,31 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
             self._proxy: str | bool | None = get_proxy(parse_uri(self.settings.elevenlabs.ws_url.rstrip("/") + "/"))
         except InvalidURI:
             self._proxy = True  # connect() reports the bad URL
+        el = self.settings.elevenlabs
+        #: Shared sockets (``ws_mode = "multi"``); idle ones close well before the service's inactivity timeout.
+        self.mux = MuxPool(self.name, self._connect_multi, el.ws_contexts_per_socket,
+                           min(el.ws_idle_s, self._inactivity() / 2)) if el.ws_mode == "multi" else None
 
-    def _url(self, voice: str, model: str | None = None) -> str:
-        inactivity = min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
+    def _inactivity(self) -> int:
+        return min(180, max(20, math.ceil(self.settings.deadlines.total_timeout_s)))
+
+    def _url(self, voice: str, model: str | None = None, path: str = "stream-input") -> str:
         query = urlencode({"model_id": model or self.settings.elevenlabs.model_id, "output_format": OUTPUT_FORMAT,
-                           "inactivity_timeout": inactivity})
+                           "inactivity_timeout": self._inactivity()})
         base = self.settings.elevenlabs.ws_url.rstrip("/")
-        return f"{base}/v1/text-to-speech/{quote(voice, safe='')}/stream-input?{query}"
+        return f"{base}/v1/text-to-speech/{quote(voice, safe='')}/{path}?{query}"
 
-    async def _connect(self, voice: str, key: str, model: str | None = None):  # noqa: ANN202
+    async def _connect_multi(self, voice: str, key: str, model: str):  # noqa: ANN202
+        return await self._connect(voice, key, model, "multi-stream-input")
+
+    async def _connect(self, voice: str, key: str, model: str | None = None,  # noqa: ANN202
+                       path: str = "stream-input"):
         timeout = self.settings.deadlines.connect_timeout_s
         try:
-            return await connect(self._url(voice, model), additional_headers={"xi-api-key": key}, open_timeout=timeout,
-                                 max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20, ping_timeout=20,
-                                 user_agent_header="mouthpiece", logger=_RedactingLogger(key), proxy=self._proxy,
+            return await connect(self._url(voice, model, path), additional_headers={"xi-api-key": key},
+                                 open_timeout=timeout, max_size=MAX_MESSAGE, close_timeout=2, ping_interval=20,
+                                 ping_timeout=20, user_agent_header="mouthpiece", logger=_RedactingLogger(key),
+                                 proxy=self._proxy,
                                  compression="deflate" if self.settings.elevenlabs.ws_compression else None)
         except InvalidStatus as exc:
             response = exc.response
@@ -255,59 +132,44 @@ class ElevenLabsWsProvider(ElevenLabsProvider):
         if not request.segments:
             yield FinalEvent({"provider": self.name, "audio_ms": 0, "sample_rate": SAMPLE_RATE})
             return
+        model = model_id(self.settings, request.settings)
+        if self.mux is not None and self.mux.accepts(model):
+            events = self.mux.stream(request, voice, model, key)
+            try:
+                async for event in events:
+                    yield event
+                return
+            except MultiRefused:
+                pass  # refused before any event: this model goes per line from now on
+            finally:
+                await events.aclose()  # a line left early frees its context now, not when collected
         log.debug("elevenlabs_ws_stream", provider=self.name, voice=voice, segments=len(request.segments))
-        ws = await self._connect(voice, key, model_id(self.settings, request.settings))
-        tracker = _Tracker(request.segments)
-        pcm_in = PcmAssembler(self.name)
-        last_error: dict | None = None
-        final = False
+        ws = await self._connect(voice, key, model)
+        line = LineReader(self.name, request, key)
         try:
             try:
-                init: dict = {"text": " "}
-                # Voice settings go in the first message only: the line's emotion (first segment) sets them.
-                first = request.segments[0].prosody
-                settings_payload = voice_settings_payload(request.settings, first.emotion, first.intensity,
-                                                          first.rate)
-                if settings_payload:
-                    init["voice_settings"] = settings_payload
                 try:
                     with corked(ws):  # the whole input leaves in one TCP segment, not one per message
-                        await ws.send(json.dumps(init))
-                        for segment in request.segments:
-                            await ws.send(json.dumps({"text": segment.text.strip() + " ", "flush": True}))
-                        await ws.send(json.dumps({"text": ""}))
+                        for message in line_messages(request):
+                            await ws.send(message)
                 except ConnectionClosed:
                     pass  # still read what arrived before the close (an in-band error, usually)
-                async for raw in ws:
-                    if isinstance(raw, bytes):
-                        continue
-                    try:
-                        message = orjson.loads(raw)
-                    except orjson.JSONDecodeError:
-                        continue
-                    if not isinstance(message, dict):
-                        continue
-                    if message.get("error") or (message.get("message") and not message.get("audio")):
-                        last_error = message
-                        continue
-                    encoded = message.get("audio")
-                    if encoded:
-                        pcm = pcm_in.feed_base64(encoded)
-                        for event in tracker.place(pcm, ws_alignment(message.get("alignment"))):
-                            yield event
-                    if message.get("isFinal") is True or message.get("is_final") is True:
-                        final = True
+                async for message in json_messages(ws):
+                    for event in line.feed(message):
+                        yield event
+                    if line.final:
                         break
             except ConnectionClosed:
                 pass  # classified below from the close frame and the last in-band error
-            if not final:
-                raise classify_ws_close(ws.close_code, ws.close_reason or "", last_error, provider=self.name,
+            if not line.final:
+                raise classify_ws_close(ws.close_code, ws.close_reason or "", line.last_error, provider=self.name,
                                         secret=key)
-            if tracker.samples == 0:
-                raise ProviderError(ErrorKind.RETRYABLE, "final message before any audio", provider=self.name)
-            for event in tracker.finish():
+            for event in line.finish():
                 yield event
-            yield FinalEvent({"provider": self.name, "audio_ms": tracker.now_ms(), "sample_rate": SAMPLE_RATE,
-                              "characters": sum(len(s.text) for s in request.segments)})
         finally:
             await ws.close()
+
+    async def close(self) -> None:
+        if self.mux is not None:
+            await self.mux.close()
+        await super().close()

@@ -216,6 +216,12 @@ class ElevenLabsSettings(BaseSettings):
     """WebSocket base URL."""
     ws_compression: bool = False
     """permessage-deflate on the WebSocket: saves bandwidth, costs about 1 ms of CPU per line."""
+    ws_mode: Literal["multi", "per_line"] = "multi"
+    """``multi``: lines share sockets (``multi-stream-input``, a context each); ``per_line``: a socket per line."""
+    ws_contexts_per_socket: int = Field(5, ge=1, le=5)
+    """``multi``: lines on one shared socket at most (the service closes a socket with more than 5 contexts)."""
+    ws_idle_s: float = Field(10.0, gt=0)
+    """``multi``: a shared socket with no line on it closes after this long (at most half the inactivity timeout)."""
     model_id: str = "eleven_flash_v2_5"
     """ElevenLabs model."""
 

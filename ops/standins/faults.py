@@ -194,3 +194,31 @@ class Pace:
         elif self.started:
             await self.faults.between_chunks(self.target)
         self.started = True
+
+
+class SharedPace(Pace):
+    """One context of a multiplexed WebSocket: its own first-byte wait and stalls, but the connection's chunk and
+    sentence counts, so ``disconnect_after_*`` cuts the socket (every context on it) where one stream would be cut."""
+
+    def __init__(self, shared: Pace) -> None:
+        self.shared = shared
+        self.faults = shared.faults
+        self.target = shared.target
+        self.waited = False
+        self.started = False
+
+    @property
+    def chunks(self) -> int:  # type: ignore[override]
+        return self.shared.chunks
+
+    @chunks.setter
+    def chunks(self, value: int) -> None:
+        self.shared.chunks = value
+
+    @property
+    def sentences(self) -> int:  # type: ignore[override]
+        return self.shared.sentences
+
+    @sentences.setter
+    def sentences(self, value: int) -> None:
+        self.shared.sentences = value

@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from ops.standins.audio import StreamEncoder
+from ops.standins.faults import Pace, SharedPace
 from ops.standins.speech import Chunk
 
 if TYPE_CHECKING:
@@ -16,13 +17,21 @@ class Closed(Exception):
     """The connection is closing (error sent, fault, or the client left)."""
 
 
+class ContextFailed(Exception):
+    """This context failed (its error was sent); the connection and its other contexts go on."""
+
+
 class Context:
     """One context of a connection (the only one on ``/stream-input``): its text buffer, cut into
     generations by the ``chunk_length_schedule`` (or sentence ends in ``auto_mode``, or a flush),
-    spoken one after another by its worker with its own encoder."""
+    spoken one after another by its worker with its own encoder. On ``/multi-stream-input`` each context
+    has its own first-byte wait and stalls (a :class:`SharedPace`); chunk counts are the connection's."""
 
-    def __init__(self, conn: WsConnection, context_id: str | None, speed: float, schedule: list[int]) -> None:
+    def __init__(self, conn: WsConnection, context_id: str | None, speed: float, schedule: list[int],
+                 record: dict | None = None) -> None:
         self.conn = conn
+        self.record = record  #: this context's entry in the request log (multi-stream only)
+        self.pace: Pace = SharedPace(conn.pace) if conn.multi else conn.pace
         self.id = context_id
         self.speed = speed
         self.schedule = schedule
@@ -81,7 +90,7 @@ class Context:
                     await self.conn.send_final(self)
                     return
                 await self.conn.generate(self, piece)
-        except Closed:
+        except (Closed, ContextFailed):
             return
         except Exception:  # noqa: BLE001 - synthesis failed: tell the client like the vendor would
             await self.conn.fail("internal_server_error")

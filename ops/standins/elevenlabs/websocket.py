@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from ops.standins.audio import AudioFormat
-from ops.standins.elevenlabs.context import Closed, Context
+from ops.standins.elevenlabs.context import Closed, Context, ContextFailed
 from ops.standins.elevenlabs.errors import ERRORS
 from ops.standins.elevenlabs.errors import message as error_message
 from ops.standins.elevenlabs.formats import DEFAULT_FORMAT, FORMATS
@@ -23,6 +24,7 @@ from ops.standins.streaming import paced_chunks
 
 DEFAULT_SCHEDULE = [120, 160, 250, 290]
 MAX_CONTEXTS = 5
+_SOCKET_IDS = itertools.count(1)  #: numbers the multi-stream sockets in the request log
 
 
 class WsConnection:
@@ -41,6 +43,7 @@ class WsConnection:
         self.header_key = header_key
         self.contexts: dict[str | None, Context] = {}
         self.closing: list[Context] = []  #: closed with close_context, still finishing their audio
+        self.refused: set[str] = set()  #: contexts that failed: their later messages are ignored
         self.send_lock = asyncio.Lock()
         self.closed = asyncio.Event()
         self.pace = Pace(si.faults, "ws")  #: chunks: audio messages sent, over all contexts
@@ -81,6 +84,19 @@ class WsConnection:
             pass
         await self.close(code, message)
 
+    async def fail_context(self, context_id: str, error: str, message: str | None = None, **values: Any) -> None:
+        """A multi-stream context's own error: the error message with its ``contextId``, the context dropped;
+        the socket and its other contexts go on."""
+        code = ERRORS.get(error, (0, 1008, ""))[1]
+        self.refused.add(context_id)
+        ctx = self.contexts.pop(context_id, None)
+        if ctx is not None:
+            ctx.ended = True
+            if ctx.task is not asyncio.current_task():
+                ctx.task.cancel()
+        await self._send({"message": message or error_message(error, **values), "error": error, "code": code,
+                          "contextId": context_id})
+
     async def send_audio(self, ctx: Context, audio: bytes) -> None:
         chars: list = []
         start = ctx.pending[0][1] if ctx.pending else 0.0
@@ -106,11 +122,14 @@ class WsConnection:
 
     async def generate(self, ctx: Context, piece: str) -> None:
         if (quota := self.si.quota_error(len(piece), "ws")) is not None:
+            if self.multi:
+                await self.fail_context(ctx.id, "quota_exceeded", **quota)
+                raise ContextFailed
             await self.fail("quota_exceeded", **quota)
             raise Closed
         self.si.account.character_count += len(piece)
         try:
-            async for chunk in paced_chunks(self.si.speech, self.pace, piece, ctx.speed, self.fmt.rate):
+            async for chunk in paced_chunks(self.si.speech, ctx.pace, piece, ctx.speed, self.fmt.rate):
                 data = ctx.encoder.feed(chunk.pcm)
                 ctx.pending.append((chunk, chunk.start_ms))
                 if data:
@@ -166,30 +185,28 @@ class WsConnection:
 
     async def _initialize(self, message: dict) -> bool:
         si = self.si
-        si.faults.counters["requests"] += 1
+        if not self.multi:  # multi-stream: every context is a request (see _multi_message)
+            si.faults.counters["requests"] += 1
         key = self._auth_key(message)
         record = si.requests.add(endpoint="ws_multi" if self.multi else "ws", voice_id=self.voice["voice_id"],
                                  query=dict(self.ws.query_params), key_ok=si.account.key_ok(key),
                                  voice_settings=message.get("voice_settings"),
                                  generation_config=message.get("generation_config"), texts=[])
         self.record = record
+        if self.multi:
+            record.update(socket=next(_SOCKET_IDS), contexts=[])
         if not si.account.key_ok(key):
             await self.fail("invalid_api_key")
             return False
-        error = si.faults.take_error("ws")
+        error = None if self.multi else si.faults.take_error("ws")
         if error:
             await self.fail(error, **si.error_values(self.voice["voice_id"], 0, DEFAULT_MODEL))
             return False
         if si.account.active >= si.account.concurrency_limit:
             await self.fail("too_many_concurrent_requests", concurrency=si.account.concurrency_limit)
             return False
-        vs = message.get("voice_settings")
-        if (bad := check_voice_settings(vs, ["voice_settings"])) is not None:
-            detail = json.loads(bad.body)["detail"][0]
-            where = ".".join(map(str, detail["loc"]))
-            await self.fail("invalid_request", code=1008, message=f"{where}: {detail['msg']}")
+        if not self.multi and not await self._voice_settings(None, message):
             return False
-        self.speed = voice_speed(self.voice, vs)
         schedule = (message.get("generation_config") or {}).get("chunk_length_schedule")
         if schedule is not None:
             if not isinstance(schedule, list) or not schedule or not all(
@@ -203,10 +220,25 @@ class WsConnection:
         self.initialized = True
         return True
 
-    def _context(self, context_id: str | None) -> Context | None:
+    async def _voice_settings(self, context_id: str | None, message: dict) -> bool:
+        """Check a first message's ``voice_settings`` (the socket's, or on multi-stream the context's) and take
+        its speed; False when refused (the socket, or only that context, failed)."""
+        vs = message.get("voice_settings")
+        if (bad := check_voice_settings(vs, ["voice_settings"])) is not None:
+            detail = json.loads(bad.body)["detail"][0]
+            text = f"{'.'.join(map(str, detail['loc']))}: {detail['msg']}"
+            if context_id is not None:
+                await self.fail_context(context_id, "invalid_request", text)
+            else:
+                await self.fail("invalid_request", code=1008, message=text)
+            return False
+        self.speed = voice_speed(self.voice, vs)
+        return True
+
+    def _context(self, context_id: str | None, record: dict | None = None) -> Context | None:
         ctx = self.contexts.get(context_id)
         if ctx is None:
-            ctx = Context(self, context_id, self.speed, self.schedule)
+            ctx = Context(self, context_id, self.speed, self.schedule, record)
             self.contexts[context_id] = ctx
         return ctx
 
@@ -219,13 +251,9 @@ class WsConnection:
                 if not self.initialized:
                     if not await self._initialize(message):
                         return
-                    context_id = (message.get("context_id") or "default") if self.multi else None
-                    if not await self._open_context(context_id):
-                        return
-                    text = message.get("text") or ""
-                    if text.strip() or message.get("flush"):
-                        self._text(self.contexts[context_id], message)
-                    continue
+                    if not self.multi:
+                        self._text_if_any(self._context(None), message)
+                        continue
                 if self.multi:
                     if not await self._multi_message(message):
                         break
@@ -258,10 +286,18 @@ class WsConnection:
         if self.closed.is_set():
             raise Closed
 
+    def _text_if_any(self, ctx: Context, message: dict) -> None:
+        """A context's first message: its text counts only when it is more than the opening ``" "``."""
+        text = message.get("text") or ""
+        if (isinstance(text, str) and text.strip()) or message.get("flush"):
+            self._text(ctx, message)
+
     def _text(self, ctx: Context, message: dict) -> None:
         text = message.get("text")
         if isinstance(text, str):
             self.record["texts"].append(text)
+            if ctx.record is not None:
+                ctx.record["texts"].append(text)
         ctx.add_text(text if isinstance(text, str) else "", bool(message.get("flush")),
                      bool(message.get("try_trigger_generation")), self.auto_mode)
 
@@ -277,14 +313,27 @@ class WsConnection:
         self._text(ctx, message)
         return True
 
-    async def _open_context(self, context_id: str | None) -> bool:
-        if context_id not in self.contexts and len(self.contexts) >= MAX_CONTEXTS:
+    async def _open_context(self, context_id: str, message: dict) -> Context | None:
+        """A new multi-stream context: the limit (socket-level), then it is a request of its own: the ``ws``
+        error fault and its voice settings may fail it alone. None when it failed."""
+        si = self.si
+        if len(self.contexts) >= MAX_CONTEXTS:
             await self.fail("max_active_conversations", code=1008, message=(
                 f"Maximum number of active contexts ({MAX_CONTEXTS}) exceeded for this connection. "
                 "Close unused contexts with close_context."))
-            return False
-        self._context(context_id)
-        return True
+            raise Closed
+        si.faults.counters["requests"] += 1
+        self.record["contexts"].append(context_id)
+        record = si.requests.add(endpoint="ws_context", voice_id=self.voice["voice_id"], context_id=context_id,
+                                 socket=self.record["socket"],
+                                 query=dict(self.ws.query_params), voice_settings=message.get("voice_settings"),
+                                 texts=[])
+        if error := si.faults.take_error("ws"):
+            await self.fail_context(context_id, error, **si.error_values(self.voice["voice_id"], 0, DEFAULT_MODEL))
+            return None
+        if not await self._voice_settings(context_id, message):
+            return None
+        return self._context(context_id, record)
 
     async def _multi_message(self, message: dict) -> bool:
         """False when the socket should end (``close_socket``)."""
@@ -292,15 +341,19 @@ class WsConnection:
             return False
         context_id = message.get("context_id") or "default"
         if message.get("close_context"):
+            self.refused.discard(context_id)
             ctx = self.contexts.pop(context_id, None)
             if ctx is not None:
                 ctx.end(discard=True)
                 self.closing = [c for c in self.closing if not c.task.done()] + [ctx]
             return True
+        if context_id in self.refused:
+            return True  # a failed context: the client's messages already on their way are dropped
         text = message.get("text")
         if context_id not in self.contexts:
-            if not await self._open_context(context_id):
-                raise Closed
+            if (ctx := await self._open_context(context_id, message)) is not None:
+                self._text_if_any(ctx, message)
+            return True
         ctx = self.contexts[context_id]
         if text == "" and not message.get("flush"):
             return True  # keep-alive for this context
