@@ -146,6 +146,8 @@ class Leveller:
         self._need = np.ones(0)  # the last `hold` samples' needed limiter gain
         self._smooth = np.ones(0)  # the last `attack - 1` samples of the running minimum
         self._started = False
+        self._idle = True  #: the limiter is at rest (its history all ones): a piece under the ceiling skips it
+        self._plain_db, self._plain_gain = float("nan"), 1.0  #: the last plain gain, in dB and linear
         self.limited = 0  #: samples the limiter turned down (for tests and benches)
 
     def gain_db(self, emotion_db: float) -> float:
@@ -178,17 +180,20 @@ class Leveller:
     def _plain(self, pcm: bytes | np.ndarray, gain_db: float) -> bytes | None:
         """s16 audio at an unchanged gain that cannot come near the ceiling, scaled in one pass (the cloud path's
         usual chunk); None when the piece needs the full path (a new gain to ramp, the limiter, a measurement)."""
-        if self.adaptive or not isinstance(pcm, (bytes, bytearray, memoryview)) or not len(pcm):
+        if self.adaptive or not self._idle or not isinstance(pcm, (bytes, bytearray, memoryview)) or len(pcm) < 2:
             return None
-        gain = 10.0 ** (self.gain_db(gain_db) / 20.0)
-        if self._gain is None or abs(self._gain - gain) > 1e-6:
+        db = self.gain_db(gain_db)
+        if db != self._plain_db:
+            self._plain_db, self._plain_gain = db, 10.0 ** (db / 20.0)
+        gain = self._plain_gain
+        if self._gain is not None and abs(self._gain - gain) > 1e-6:  # a new gain: ramped on the full path
             return None
-        if self._need.min(initial=1.0) < 1.0 or self._smooth.min(initial=1.0) < 1.0:
+        x = np.frombuffer(pcm, dtype="<i2", count=len(pcm) // 2)
+        if max(int(x.max()), -int(x.min())) * gain * INTER_SAMPLE_MARGIN > self.ceiling * 32768.0:
             return None
-        x = np.frombuffer(pcm, dtype="<i2")
-        if float(np.abs(x).max()) * gain * INTER_SAMPLE_MARGIN > self.ceiling * 32768.0:
-            return None
-        return np.rint(x * np.float32(gain)).astype("<i2").tobytes()
+        self._gain, self._started = gain, True
+        y = x * np.float32(gain)
+        return np.rint(y, out=y).astype("<i2").tobytes()
 
     def _measure(self, x: np.ndarray) -> None:
         """Fold this piece's loudness into the voice's estimate (and so into ``base_db``)."""
@@ -210,9 +215,10 @@ class Leveller:
             need = np.ones(n)
         else:
             need = np.minimum(1.0, self.ceiling / np.maximum(_oversampled_peaks(y, self.sample_rate), 1e-12))
-        if self._started and need.min() >= 1.0 and idle:
+        if need.min() >= 1.0 and idle:
             self._need = np.ones(min(self.hold, n))
             self._smooth = np.ones(min(self.attack - 1, n))
+            self._idle = True
             return np.ones(n)
         # running minimum over [t - hold, t + attack]: down `attack` samples before a peak, held `hold` after it
         history = self._need
@@ -227,6 +233,7 @@ class Leveller:
         smooth = (csum[self.attack:] - csum[:-self.attack]) / self.attack
         self._need = np.concatenate([history, need])[-self.hold:]
         self._smooth = joined[len(joined) - (self.attack - 1):]
+        self._idle = bool(self._need.min(initial=1.0) >= 1.0 and self._smooth.min(initial=1.0) >= 1.0)
         out = np.minimum(smooth[-n:], 1.0)
         self.limited += int((out < 0.999).sum())
         return out

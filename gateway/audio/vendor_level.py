@@ -90,6 +90,7 @@ class VoiceLoudness:
         self.calibration = calibration or Calibration()
         self._blocks: dict[str, deque[np.ndarray]] = {}  #: key -> gating-block powers of its recent audio
         self._skipped: dict[str, int] = {}  #: key -> blocks offered since the voice was learnt
+        self._estimates: dict[str, float] = {}  #: key -> its estimate, until the next block measured
 
     def _prior(self, key: str) -> float:
         measured = self.calibration.voices.get(key)
@@ -98,17 +99,24 @@ class VoiceLoudness:
     def estimate(self, key: str) -> float:
         """The prior, then the integrated loudness of what the voice has sent (the prior weighing as
         :data:`PRIOR_WEIGHT_S` of audio, in LU)."""
+        cached = self._estimates.get(key)
+        if cached is not None:
+            return cached
         chunks = self._blocks.get(key)
         powers = np.concatenate(list(chunks)) if chunks else np.zeros(0)
         heard = gated_lufs(powers) if len(powers) else float("-inf")
         if not math.isfinite(heard):
             return self._prior(key)
         seconds = len(powers) * GATE_HOP_S
-        return (PRIOR_WEIGHT_S * self._prior(key) + seconds * heard) / (PRIOR_WEIGHT_S + seconds)
+        self._estimates[key] = value = (PRIOR_WEIGHT_S * self._prior(key) + seconds * heard) / (PRIOR_WEIGHT_S + seconds)
+        return value
 
     def wants(self, key: str) -> bool:
         """Whether the next block of ``key`` is worth measuring: every block until :data:`LEARNT_S` of the voice has
         been heard, then one in :data:`SETTLED_EVERY` (a learnt voice's estimate moves slowly; measuring costs CPU)."""
+        if key in self._estimates and key in self._skipped:  # learnt, and nothing new measured since
+            self._skipped[key] += 1
+            return self._skipped[key] % SETTLED_EVERY == 0
         chunks = self._blocks.get(key)
         if not chunks or sum(len(c) for c in chunks) * GATE_HOP_S < LEARNT_S:
             return True
@@ -124,6 +132,7 @@ class VoiceLoudness:
         chunks.append(powers)
         while sum(len(c) for c in chunks) * GATE_HOP_S > MEMORY_S and len(chunks) > 1:
             chunks.popleft()
+        self._estimates.pop(key, None)
 
     def known(self) -> dict[str, float]:
         """Every voice heard so far and its estimate (LUFS)."""
