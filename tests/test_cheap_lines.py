@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import gc
+import json
 import os
 import socket
 import subprocess
@@ -95,6 +96,8 @@ def test_replay_stand_in_answers_with_the_upstream_messages():
         first, code1 = asyncio.run(line(f"ws://127.0.0.1:{port}"))  # recorded from the upstream
         again, code2 = asyncio.run(line(f"ws://127.0.0.1:{port}"))  # from memory
         direct, _ = asyncio.run(line(standin.ws_url))
+        shared = asyncio.run(contexts(f"ws://127.0.0.1:{port}"))  # a shared socket: two contexts, then both again
+        shared_direct = asyncio.run(contexts(standin.ws_url))
     finally:
         replay.terminate()
         replay.wait(10)
@@ -103,3 +106,35 @@ def test_replay_stand_in_answers_with_the_upstream_messages():
     assert code1 == code2 == 1000
     assert any('"audio"' in m for m in first) and first[-1].replace(" ", "") == '{"isFinal":true}'
     assert first == direct  # the stand-in's answer for this line, byte for byte (the stand-in is deterministic)
+    # multi-stream-input: every context gets the upstream's answer under its own id, recorded or from memory
+    assert shared["a1"] == shared["a2"] and shared["b1"] == shared["b2"] and shared["a1"] != shared["b1"]
+    assert shared == shared_direct and any('"audio"' in m for m in shared["a1"])
+
+
+MULTI = "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM/multi-stream-input?model_id=eleven_flash_v2_5&output_format=pcm_24000"
+
+
+async def contexts(base: str) -> dict[str, list[str]]:
+    """Two lines on one socket, then the same two again under new context ids; each context's messages, its id
+    taken out (what a replayed answer must equal)."""
+    texts = {"a": "The gate is closed tonight. ", "b": "Bring the lantern. "}
+    got: dict[str, list[str]] = {}
+    async with asyncio.timeout(30):
+        ws = await connect(base + MULTI, additional_headers={"xi-api-key": KEY})
+        for round_ in (1, 2):
+            for name, text in texts.items():
+                ctx = f"{name}{round_}"
+                await ws.send(json.dumps({"text": " ", "context_id": ctx}))
+                await ws.send(json.dumps({"text": text, "context_id": ctx, "flush": True}))
+                await ws.send(json.dumps({"context_id": ctx, "close_context": True}))
+            finals = 0
+            while finals < 2:
+                raw = await ws.recv()
+                message = json.loads(raw)
+                ctx = message.get("contextId") or message.get("context_id")
+                if ctx:
+                    got.setdefault(ctx, []).append(raw.replace(json.dumps(ctx), '"?"'))
+                    finals += bool(message.get("isFinal"))
+        await ws.send(json.dumps({"close_socket": True}))
+        await ws.close()
+    return got

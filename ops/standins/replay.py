@@ -14,6 +14,10 @@ does almost nothing per line:
   the kept frames are written at once, ``--latency-ms`` after the end of input;
 * then a close frame (1000), as the service closes after ``isFinal``.
 
+``multi-stream-input`` (lines sharing a socket, a context each) is replayed the same way per context: a context's
+messages (its id taken out) up to its ``close_context`` are the key, its answer is kept with the id taken out and
+written back with the context's own id; the socket stays open until ``close_socket`` or the client's close.
+
 Answers are byte for byte the upstream stand-in's (audio, alignment, ``isFinal``). Faults, quotas and pacing are
 the upstream's business on the first request only: this is a benchmark tool, not a second ElevenLabs stand-in.
 """
@@ -31,6 +35,7 @@ from websockets.asyncio.client import connect
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _HEADERS_MAX = 64 * 1024
+_CTX = '"@ctx@"'  #: stands for a context's id (a JSON string) in kept messages and answers
 
 
 def frame(opcode: int, payload: bytes) -> bytes:
@@ -52,7 +57,7 @@ class Replay:
     def __init__(self, upstream: str, latency_ms: float) -> None:
         self.upstream = upstream.rstrip("/")
         self.latency_s = latency_ms / 1000
-        self.answers: dict[tuple, bytes] = {}
+        self.answers: dict[tuple, bytes | list[str]] = {}  #: framed answers (a line per socket), texts (a context)
         self.hits = 0
         self.misses = 0
         self.recording: set[asyncio.Task] = set()
@@ -71,6 +76,21 @@ class Replay:
                         break
         return b"".join(out)
 
+    async def record_context(self, path: str, key: str | None, messages: tuple[str, ...]) -> list[str]:
+        """The upstream's text messages for one context of a shared socket, its id taken out."""
+        headers = {"xi-api-key": key} if key else {}
+        out, ctx = [], f'"rec{self.misses}"'
+        async with connect(self.upstream + path, additional_headers=headers, max_size=None) as ws:
+            for message in messages:
+                await ws.send(message.replace(_CTX, ctx))
+            async for raw in ws:
+                if isinstance(raw, str):
+                    out.append(raw.replace(ctx, _CTX))
+                    if ('"isFinal": true' in raw or '"isFinal":true' in raw) and ctx in raw:
+                        break
+            await ws.send(json.dumps({"close_socket": True}))
+        return out
+
     def protocol(self) -> _Connection:
         return _Connection(self)
 
@@ -85,6 +105,7 @@ class _Connection(asyncio.Protocol):
         self.path: str | None = None
         self.key: str | None = None
         self.messages: list[str] = []
+        self.contexts: dict[str, list[str]] = {}  #: a shared socket's open contexts and their messages so far
         self.answered = False
         self.transport: asyncio.Transport | None = None
 
@@ -143,6 +164,8 @@ class _Connection(asyncio.Protocol):
                 break
             if opcode == 0x9:
                 self.transport.write(frame(0xA, data))
+            elif opcode == 0x1 and "/multi-stream-input" in (self.path or ""):
+                self._context_message(data.decode())
             elif opcode == 0x1 and not self.answered:
                 text = data.decode()
                 self.messages.append(text)
@@ -150,6 +173,42 @@ class _Connection(asyncio.Protocol):
                     self.answered = True
                     self._answer()
         self.buf = buf
+
+    def _context_message(self, text: str) -> None:
+        message = json.loads(text)
+        if message.get("close_socket"):
+            self.transport.write(CLOSE_NORMAL)
+            self.transport.close()
+            return
+        ctx = message.get("context_id")
+        if not isinstance(ctx, str):
+            return
+        kept = self.contexts.setdefault(ctx, [])
+        kept.append(text.replace(json.dumps(ctx), _CTX))
+        if message.get("close_context"):
+            self._answer_context(ctx, tuple(self.contexts.pop(ctx)))
+
+    def _answer_context(self, ctx: str, messages: tuple[str, ...]) -> None:
+        replay, key = self.replay, (self.path, self.key, messages)
+        answer = replay.answers.get(key)
+        if answer is not None:
+            replay.hits += 1
+            asyncio.get_running_loop().call_later(replay.latency_s, self._send_context, ctx, answer)
+            return
+        replay.misses += 1
+
+        async def record() -> None:
+            replay.answers[key] = got = await replay.record_context(self.path, self.key, messages)
+            self._send_context(ctx, got)
+
+        task = asyncio.ensure_future(record())
+        replay.recording.add(task)
+        task.add_done_callback(replay.recording.discard)
+
+    def _send_context(self, ctx: str, answer: list[str]) -> None:
+        if not self.transport.is_closing():
+            quoted = json.dumps(ctx)
+            self.transport.write(b"".join(frame(0x1, text.replace(_CTX, quoted).encode()) for text in answer))
 
     def _answer(self) -> None:
         replay, key = self.replay, (self.path, self.key, tuple(self.messages))
