@@ -15,6 +15,7 @@ import pytest
 from gateway.core.errors import ErrorKind, ProviderError
 from gateway.core.events import AlignmentEvent, AudioEvent, FinalEvent, SegmentEndEvent
 from gateway.core.voices import VoiceSettings
+from gateway.providers import elevenlabs_mux
 from gateway.providers.elevenlabs_ws import ElevenLabsWsProvider
 from tests import test_elevenlabs
 from tests.test_elevenlabs import collect, make_settings, request_for
@@ -163,6 +164,18 @@ async def test_model_refused_on_multi_goes_per_line(standin):
     check_line(events, LINES[0])
     await provider.close()
     assert endpoints(standin) == {"ws": 1}
+
+
+async def test_a_403_at_the_multi_handshake_sends_the_model_per_line_from_then_on(standin, monkeypatch):
+    # The provider does not know the model is refused (no name rule): the service's 403 at the handshake teaches it.
+    monkeypatch.setattr(elevenlabs_mux, "REFUSED_PREFIXES", ())
+    provider = provider_for(standin)
+    settings = VoiceSettings(model_id="eleven_v3")
+    for _ in range(2):
+        check_line(await collect(provider, request_for(LINES[0], settings=settings)), LINES[0])
+    assert "eleven_v3" in provider.mux.refused and provider.mux.connections == 1  # tried once, then per line
+    await provider.close()
+    assert endpoints(standin).get("ws") == 2 and not endpoints(standin).get("ws_multi")
 
 
 async def test_open_failure_fails_the_waiting_lines(standin):
