@@ -210,7 +210,7 @@ class Leveller:
     def _limit(self, y: np.ndarray) -> np.ndarray:
         """Limiter gain per sample of ``y`` (already at its level gain); state carries to the next piece."""
         n = len(y)
-        idle = self._need.min(initial=1.0) >= 1.0 and self._smooth.min(initial=1.0) >= 1.0
+        idle = self._idle
         if idle and n and float(np.abs(y).max()) * INTER_SAMPLE_MARGIN <= self.ceiling:  # far under: no oversampling
             need = np.ones(n)
         else:

@@ -89,6 +89,7 @@ class VoiceLoudness:
         self.prior_lufs = prior_lufs
         self.calibration = calibration or Calibration()
         self._blocks: dict[str, deque[np.ndarray]] = {}  #: key -> gating-block powers of its recent audio
+        self._heard_s: dict[str, float] = {}  #: key -> seconds of its audio measured, ever
         self._skipped: dict[str, int] = {}  #: key -> blocks offered since the voice was learnt
         self._estimates: dict[str, float] = {}  #: key -> its estimate, until the next block measured
 
@@ -114,11 +115,7 @@ class VoiceLoudness:
     def wants(self, key: str) -> bool:
         """Whether the next block of ``key`` is worth measuring: every block until :data:`LEARNT_S` of the voice has
         been heard, then one in :data:`SETTLED_EVERY` (a learnt voice's estimate moves slowly; measuring costs CPU)."""
-        if key in self._estimates and key in self._skipped:  # learnt, and nothing new measured since
-            self._skipped[key] += 1
-            return self._skipped[key] % SETTLED_EVERY == 0
-        chunks = self._blocks.get(key)
-        if not chunks or sum(len(c) for c in chunks) * GATE_HOP_S < LEARNT_S:
+        if self._heard_s.get(key, 0.0) < LEARNT_S:
             return True
         self._skipped[key] = self._skipped.get(key, 0) + 1
         return self._skipped[key] % SETTLED_EVERY == 0
@@ -128,6 +125,7 @@ class VoiceLoudness:
         powers = gating_powers(audio, sample_rate)
         if not len(powers):
             return
+        self._heard_s[key] = self._heard_s.get(key, 0.0) + len(powers) * GATE_HOP_S
         chunks = self._blocks.setdefault(key, deque())
         chunks.append(powers)
         while sum(len(c) for c in chunks) * GATE_HOP_S > MEMORY_S and len(chunks) > 1:
