@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from gateway.policy.capacity import CapacitySnapshot
+from gateway.policy.capacity_view import CapacitySnapshot
 from gateway.policy.health import ProviderStatus
 from gateway.service.health import HealthReport
 

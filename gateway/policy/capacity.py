@@ -17,8 +17,10 @@ piece is predicted ready before the listener, who started at its first audio, ge
 
 1. **start** now when its engine has fewer than ``max_in_flight`` syntheses in flight, its first audio is predicted
    within its budget, it keeps up (a live line), starting it makes no line in flight miss its first audio or fall
-   behind that was predicted not to, and no line in flight is **overdue** (past the first audio the model expected
-   of it: the model is optimistic now) unless the new line is too small to delay it by more than ``max_gap_s``.
+   behind that was predicted not to (delaying it by more than ``max_nudge_s``: a few milliseconds of espeak beside a
+   Kokoro line at its edge are within the predictions' error, and far better than a canned clip), and no line in
+   flight is **overdue** (past the first audio the model expected of it: the model is optimistic now) unless the new
+   line is too small to delay it by more than ``max_gap_s``.
    The engine's own speed is not capacity: a line is held to its budget, or to what its engine alone would do on an
    idle machine when that is later (so a gateway with nothing in flight on an idle machine always starts a line);
    cores that other processes take are capacity;
@@ -42,6 +44,7 @@ from itertools import accumulate
 
 from gateway.policy.capacity_fit import CostFit, affinity_cores
 from gateway.policy.capacity_margin import ContentionMargin
+from gateway.policy.capacity_view import CapacitySnapshot, EngineCapacity
 from gateway.policy.fluid import EPS, simulate
 from gateway.providers.threaded import SynthesisJob
 from gateway.settings import Settings
@@ -72,6 +75,7 @@ class Rule:
     prior_rtf: Mapping[str, float]
     prior_ms_per_char: float
     contention_prior: float = 1.0
+    max_nudge_s: float = 0.0
 
     @property
     def usable(self) -> float:
@@ -81,7 +85,8 @@ class Rule:
     def from_settings(cls, settings: Settings) -> "Rule":
         c = settings.capacity
         return cls(c.cores or affinity_cores(), c.max_load, c.margin, c.max_gap_s, c.failover_reserve_s, c.ewma_alpha,
-                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char, c.contention_prior)
+                   max(1, c.max_in_flight), dict(c.prior_rtf), c.prior_ms_per_char, c.contention_prior,
+                   c.max_nudge_s)
 
 
 @dataclass(slots=True)
@@ -154,34 +159,6 @@ class Decision:
     load: float  #: cores the syntheses in flight need to keep up (before this one)
     first_s: float | None = None  #: predicted seconds to its first audio (from now)
     latest_start: float | None = None  #: a waiting line is refused at this time (None: no limit)
-
-
-@dataclass(frozen=True, slots=True)
-class EngineCapacity:
-    """One engine in ``/api/health``."""
-
-    in_flight: int
-    waiting: int
-    limit: int
-    rtf: float  #: measured core-seconds per audio-second
-    first_audio_fixed: float  #: core-seconds to the first audio: a fixed part, ...
-    first_audio_rtf: float  #: ... plus this per second of the first sentence's audio
-    ms_per_char: float
-    samples: int
-    headroom_lines: int  #: lines of this engine the cores could keep up with on top of those in flight
-
-
-@dataclass(frozen=True, slots=True)
-class CapacitySnapshot:
-    cores: float
-    available_cores: float  #: measured: what the syntheses got when they could use every core
-    usable_cores: float  #: available x max_load
-    contention_margin: float  #: the margin on a line that would share the cores (measured: :mod:`.capacity_margin`)
-    load_cores: float  #: cores the syntheses in flight need to keep up
-    headroom_cores: float
-    in_flight: int
-    waiting: int
-    engines: dict[str, EngineCapacity]
 
 
 def _ewma(old: float, new: float, alpha: float, low: float = 1e-4, high: float = 50.0) -> float:
@@ -311,10 +288,17 @@ class CapacityModel:
         late = self._late(ready, before_piece, None, now) if job.live else 0.0
         if late > max(0.0, self._late(alone, before_piece, None, now) * m) + EPS:
             return f"it would not keep up: a sentence {late:.2f} s late", ready[0]
-        for s, b, a in zip(self.running, before, after):  # (one already late may not be delayed more than a little)
-            pushed = s.first_at is None and b and a and (a[0] - b[0]) * factor > self.rule.max_gap_s
-            if not self._on_time(s, a, now, factor) and (pushed or self._on_time(s, b, now, factor)):
-                return f"a {s.engine.name} line in flight would miss its budget or fall behind", ready[0]
+        for s, b, a in zip(self.running, before, after):
+            if self._on_time(s, a, now, factor):
+                continue
+            # One on time now may be nudged (max_nudge_s: below what the predictions can tell apart, and far better
+            # than the next provider's canned clip); one already late may not be delayed more than max_gap_s.
+            delay = max((x - y for x, y in zip(a, b)), default=0.0) * factor
+            first = (a[0] - b[0]) * factor if s.first_at is None and a and b else 0.0
+            was_on_time = self._on_time(s, b, now, factor)
+            if (was_on_time and delay > self.rule.max_nudge_s) or (not was_on_time and first > self.rule.max_gap_s):
+                return (f"a {s.engine.name} line in flight would miss its budget or fall behind "
+                        f"({delay * 1000:.0f} ms later)"), ready[0]
         # A live line past the first audio the model expected is proof the model is optimistic now: only a line that
         # cannot delay it by more than max_gap_s (all its work taken from the late line's share) starts beside it.
         share = self.usable / (len(self.running) + 1)

@@ -22,7 +22,8 @@ from gateway.core.errors import ErrorKind, ProviderError
 from gateway.observability.metrics import (CAPACITY_AVAILABLE, CAPACITY_DECISIONS, CAPACITY_HEADROOM_LINES,
                                            CAPACITY_IN_FLIGHT, CAPACITY_LOAD, CAPACITY_USABLE, CAPACITY_WAIT,
                                            CAPACITY_WAITING, ENGINE_RTF)
-from gateway.policy.capacity import Action, CapacityModel, CapacitySnapshot, Rule, Synthesis
+from gateway.policy.capacity import Action, CapacityModel, Rule, Synthesis
+from gateway.policy.capacity_view import CapacitySnapshot
 from gateway.providers.threaded import SynthesisJob
 
 log = structlog.get_logger(__name__)

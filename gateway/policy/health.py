@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import PROVIDER_DELIVERY_RTF, PROVIDER_ERROR_RATIO, PROVIDER_LATENCY, labelled
-from gateway.policy.capacity import EngineCapacity
+from gateway.policy.capacity_view import EngineCapacity
 from gateway.upstream.breaker import BreakerSnapshot
 
 

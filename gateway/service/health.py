@@ -14,7 +14,7 @@ import structlog
 
 from gateway.core.voices import HealthState, ProviderHealth
 from gateway.observability.metrics import DEGRADATION_LEVEL, LEVEL_TRANSITIONS, PROVIDER_QUOTA_USED
-from gateway.policy.capacity import CapacitySnapshot
+from gateway.policy.capacity_view import CapacitySnapshot
 from gateway.policy.capacity_gate import Capacity
 from gateway.policy.degradation import DegradationLevel, LevelController, assess
 from gateway.policy.health import HealthSignals, ProviderStatus

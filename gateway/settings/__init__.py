@@ -187,6 +187,8 @@ class CapacitySettings(BaseSettings):
     """Safety factor on every predicted time (first audio, each sentence ready)."""
     max_gap_s: float = 0.2
     """A live line keeps up when each sentence is predicted ready before the listener needs it, give or take this."""
+    max_nudge_s: float = Field(0.05, ge=0)
+    """A new line may delay a line in flight past its promise by this much (a few ms of espeak beside a Kokoro line)."""
     failover_reserve_s: float = 0.3
     """What a waiting line leaves of its first-audio budget for the next provider, if cores do not free up."""
     ewma_alpha: float = Field(0.3, gt=0, le=1)

@@ -73,6 +73,7 @@ class LineRecord:
     provider: str | None = None
     outcome: str = "error"  #: audio | canned | text-only | error
     switches: list[str] = field(default_factory=list)  #: provider_switch reasons
+    why: list[str] = field(default_factory=list)  #: provider_switch messages (what each provider said)
     waited_ms: int = 0  #: capacity_wait
     stall_s: float = 0.0  #: worst lateness of a piece against playback from the first audio
     error: str | None = None
@@ -186,6 +187,7 @@ async def speak(client: httpx.AsyncClient, url: str, rec: LineRecord, voice_id: 
                     rec.stall_s = max(rec.stall_s, (now - first) - event["start_ms"] / 1000)
                 elif kind == "status" and event["code"] == "provider_switch":
                     rec.switches.append(event["detail"].get("reason") or "?")
+                    rec.why.append(event.get("message") or "")
                 elif kind == "status" and event["code"] == "capacity_wait":
                     rec.waited_ms += int(event["detail"]["waited_ms"])
                 elif kind == "final":
@@ -372,7 +374,7 @@ def judge(tmp_path: Path) -> tuple[list[str], str]:
     for x in recs:
         where = f"{x.character} ({x.text[:24]}...)"
         if x.error or x.outcome != "audio":
-            failures.append(f"{where}: {x.outcome} {x.error or ''}")
+            failures.append(f"{where}: {x.outcome} {x.error or ''} (after: {' | '.join(x.why) or '-'})")
             continue
         if on.held(x) and (x.ttfa_s is None or x.ttfa_s > BUDGET_S + ALLOWANCE_S):
             failures.append(f"{where}: {x.provider}'s first audio {x.ttfa_s:.2f} s, {OVER_BUDGET} {BUDGET_S} s "
