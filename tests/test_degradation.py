@@ -7,7 +7,7 @@ import time
 from gateway.core.voices import HealthState
 from gateway.policy.degradation import Assessment, LevelController, Thresholds, assess
 from gateway.policy.degradation import DegradationLevel as L
-from gateway.policy.health import HealthSignals, ProviderSignal, ProviderStatus
+from gateway.policy.health import HealthSignals, ProviderSignal, ProviderStats, ProviderStatus
 from gateway.upstream.breaker import BreakerSnapshot
 
 ORDER = ["elevenlabs_ws", "piper", "espeak", "cache", "canned"]
@@ -66,17 +66,32 @@ def test_a_slow_delivery_shows_while_still_in_flight():
     signals = HealthSignals(window_s=60, rtf_warn=1.0, rtf_critical=0.6)
     now = time.monotonic()
     signals.progress("elevenlabs_ws", 1, now - 2.0, 0.25)  # the first chunks: the listener's head start
-    signals.progress("elevenlabs_ws", 2, now - 0.5, 0.25)  # too early to judge
-    signals.progress("elevenlabs_ws", 3, now - 0.5, 0.25)
+    signals.progress("elevenlabs_ws", 2, now - 0.4, 0.5)  # too early to judge (and their listeners have audio)
+    signals.progress("elevenlabs_ws", 3, now - 0.4, 0.5)
     assert not signals.signal("elevenlabs_ws").slow
     signals.progress("elevenlabs_ws", 1, now - 2.0, 0.85)  # 2 s after its first chunk, 0.6 s more: 0.3x
     assert not signals.signal("elevenlabs_ws").slow  # one line's gap is not the provider's pace
-    signals.progress("elevenlabs_ws", 2, now - 1.5, 0.75)
+    signals.progress("elevenlabs_ws", 2, now - 1.5, 0.85)
     assert signals.signal("elevenlabs_ws").slow
     signals.delivered("elevenlabs_ws", None, 0.0, key=1)  # it failed: forgotten, not counted
     signals.delivered("elevenlabs_ws", None, 0.0, key=2)
     signals.delivered("elevenlabs_ws", None, 0.0, key=3)
     assert signals.signal("elevenlabs_ws").delivery_rtf is None
+
+
+def test_listeners_who_ran_out_of_audio_show_a_stall_before_a_second_of_playing():
+    # A stall right after each line's first chunk (0.5 s of audio): at 0.4 s the listeners still play it (not
+    # judged); at 0.6 s they have heard everything and wait (judged: 0x, slow), well before the 1 s that a delivery
+    # still sending keeps as its head start. A vendor's tiny first chunk (0.1 s) is not judged before 0.5 s.
+    stats = ProviderStats(window_s=60, rtf_warn=1.0, rtf_critical=0.6)
+    for key in (1, 2):
+        stats.progress(key, 10.0, 0.5)
+    assert stats.delivery_rtf(10.4) is None
+    assert stats.delivery_rtf(10.6) == 0.0
+    tiny = ProviderStats(window_s=60)
+    for key in (1, 2):
+        tiny.progress(key, 10.0, 0.1)
+    assert tiny.delivery_rtf(10.3) is None and tiny.delivery_rtf(10.5) == 0.0
 
 
 def test_slow_delivery_ages_out_of_the_window():

@@ -80,6 +80,10 @@ RTF_CAP = 2.0
 #: A delivery still in flight is judged once its listener has been playing this long (so a slow one shows before it
 #: ends): audio delivered after its first chunk over the time since that chunk; below 1 the listener is catching up.
 LIVE_MIN_WALL_S = 1.0
+#: ... or sooner, once its listener has played all it was sent (a gap heard now) and at least this long (a vendor's
+#: tiny first chunk and a short wait for the next are not yet a pace). A stall right after a short first chunk shows
+#: half a second earlier this way.
+LIVE_STARVED_MIN_S = 0.5
 #: ... and only when at least this many are (their median): one line's momentary gap is not the provider's pace.
 LIVE_MIN_DELIVERIES = 2
 
@@ -136,10 +140,10 @@ class ProviderStats:
         self._live[key] = (first_audio_at, head, audio_s)
 
     def live_rtf(self, now: float) -> float | None:
-        """The median pace of the deliveries in flight whose listeners have played long enough to judge (audio out
-        over time since first audio), when there are enough of them; else None."""
+        """The median pace of the deliveries in flight whose listeners have played long enough to judge, or all
+        they were sent (audio out over time since first audio), when there are enough of them; else None."""
         rtfs = sorted((audio - head) / (now - since) for since, head, audio in self._live.values()
-                      if now - since >= LIVE_MIN_WALL_S)
+                      if now - since >= min(LIVE_MIN_WALL_S, max(LIVE_STARVED_MIN_S, audio)))
         return rtfs[len(rtfs) // 2] if len(rtfs) >= LIVE_MIN_DELIVERIES else None
 
     def delivered(self, audio_s: float, wall_s: float, now: float | None = None, key: int | None = None) -> None:
