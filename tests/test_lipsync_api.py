@@ -7,6 +7,7 @@ import io
 import wave
 
 import httpx
+import onnxruntime
 import pytest
 from fastapi import FastAPI
 
@@ -24,6 +25,10 @@ TEXT = "Keep your voice down; the guards change shift at midnight."
 
 @pytest.fixture(scope="module")
 def speech():
+    # Piper samples its noise (ONNX Runtime's random ops): each synthesis differs, and a CI run once drew one in which
+    # the aligner flagged a region ("partial"; 0 in 150 draws here). This tests the route, not the aligner across
+    # draws (tests/test_aligner_set.py does that), so the draw is fixed.
+    onnxruntime.set_seed(20261206)
     ref = synthesize([TEXT])[0]
     return {"wav": encode_wav(ref.pcm, ref.sample_rate), "mp3": encode_all(ref.pcm, ref.sample_rate,
                                                                            parse_output_format("mp3")),
