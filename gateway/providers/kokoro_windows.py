@@ -188,4 +188,3 @@ def drop_tail(durations: np.ndarray, energy: np.ndarray, keep: int | None) -> tu
         if cut <= 0:
             break
     return durations, int(durations.sum()), keep
-

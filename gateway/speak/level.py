@@ -20,7 +20,7 @@ from gateway.speak.run import LineRun
 async def level_vendors(events: AsyncIterator, run: LineRun, levels: VoiceLoudness | None,
                         delivery: DeliverySettings | None) -> AsyncIterator:
     vendors = {s.provider.name: f"{s.provider.family}/{s.voice}" for s in run.line.steps
-               if not getattr(s.provider, "levelled", True)}
+               if not s.provider.levelled}
     if levels is None or delivery is None or not vendors:
         async for event in events:
             yield event
